@@ -1,0 +1,73 @@
+"""Wiring: real adapters from configuration, in one place. Tests wire their own the same way."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from bridge import logs
+from bridge.config import Config, ConfigError
+from bridge.pos.registry import PosClients, UnknownPosClient
+from bridge.service import orders
+from bridge.service.worker import Handler, Worker, default_wait
+from bridge.storage.sqlite import Store
+from bridge.wix import sandbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bridge:
+    config: Config
+    store: Store
+    pos: PosClients
+    public_key: RSAPublicKey
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def worker(self, **overrides) -> Worker:
+        options = dict(max_attempts=self.config.max_attempts,
+                       lease_seconds=self.config.lease_seconds,
+                       wait=default_wait(self.config.retry_max_seconds))
+        options.update(overrides)
+        return Worker(self.store, self.handlers, **options)
+
+
+def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | None = None
+              ) -> Bridge:
+    """Build everything from configuration. Raises ConfigError for what an operator must fix."""
+    store = store or Store(config.database_path)
+    if pos is None:
+        try:
+            pos = PosClients.from_settings(config.pos_client, config.pos_settings)
+            pos.check()
+        except UnknownPosClient as error:
+            raise ConfigError(f"POS_CLIENT is malformed: {error}") from None
+        except ValueError as error:  # a client's own configuration check
+            raise ConfigError(str(error)) from None
+    if config.wix_public_key is not None:
+        public_key = config.wix_public_key
+    else:
+        public_key = sandbox.ensure_key(config.sandbox_key_path).public_key()
+    bridge = Bridge(config, store, pos, public_key)
+    bridge.handlers.update({
+        orders.PROCESS: orders.ProcessEvent(store),
+        orders.SEND: orders.SendOrder(store, pos),
+        orders.CANCEL: orders.CancelOrder(store, pos),
+    })
+    return bridge
+
+
+def announce(bridge: Bridge) -> None:
+    """Say, once at start-up, what this process is connected to, and whether it is a sandbox."""
+    config = bridge.config
+    logs.info(log, "bridge_configured", database=str(config.database_path),
+              pos_client=config.pos_client, wix_api=config.wix_api_base,
+              wix_credentials="yes" if config.wix_credentials else "no")
+    if config.sandbox:
+        logs.warning(log, "sandbox_mode", key=str(config.sandbox_key_path),
+                     note="no WIX_PUBLIC_KEY set: webhooks must be signed with this local key; "
+                          "use `bridge send-sample` to post a signed sample order")
+    if not config.wix_credentials:
+        logs.warning(log, "wix_calls_disabled",
+                     note="WIX_APP_ID/WIX_APP_SECRET not set: nothing is sent to Wix")

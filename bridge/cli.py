@@ -1,0 +1,209 @@
+"""The `bridge` command. Each command is a thin layer over the library that does the work."""
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+from typing import Any
+
+import click
+
+from bridge import logs
+from bridge.bootstrap import Bridge, announce, bootstrap
+from bridge.config import SETTINGS, Config, ConfigError, load_config
+from bridge.storage.sqlite import SchemaOutOfDate, Store
+
+
+def _fail_cleanly(command):
+    """Operator mistakes end in one clear line and exit 2, never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, SchemaOutOfDate, FileNotFoundError) as error:
+            click.echo(f"bridge: {error}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def _config() -> Config:
+    config = load_config()
+    logs.setup(config.log_level)
+    return config
+
+
+def _bridge() -> Bridge:
+    return bootstrap(_config())
+
+
+_SETTINGS_HELP = "\n".join(f"  {s.name:<26} {s.help}" + (f" (default {s.default})" if s.default else "")
+                           for s in SETTINGS)
+
+
+@click.group(epilog="\b\nConfiguration (environment or .env):\n" + _SETTINGS_HELP,
+             context_settings={"max_content_width": 120})
+@click.version_option(package_name="wix-pos-bridge")
+def main() -> None:
+    """bridge: Wix Restaurants orders to your POS, and statuses back to Wix."""
+
+
+@main.command()
+@_fail_cleanly
+def serve() -> None:
+    """Web and worker in one process: the single-machine default. Migrates first."""
+    from bridge.web import server
+    bridge = _bridge()
+    applied = bridge.store.migrate()
+    if applied:
+        logs.info(logs.logging.getLogger("bridge"), "migrated", applied=",".join(applied))
+    announce(bridge)
+    server.run(bridge.config, with_worker=True)
+
+
+@main.command()
+@_fail_cleanly
+def web() -> None:
+    """The web process alone (Procfile `web`): gunicorn on 0.0.0.0:$PORT."""
+    from bridge.web import server
+    bridge = _bridge()
+    bridge.store.check_schema()
+    announce(bridge)
+    server.run(bridge.config, with_worker=False)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run what is ready now, then exit.")
+@_fail_cleanly
+def worker(once: bool) -> None:
+    """Drain pending work: orders to the POS, cancellations, statuses to Wix."""
+    bridge = _bridge()
+    bridge.store.check_schema()
+    announce(bridge)
+    job_worker = bridge.worker()
+    if once:
+        click.echo(f"{job_worker.drain()} job(s) run")
+        return
+
+    def stop(signum, frame):
+        job_worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    job_worker.run()
+
+
+@main.command()
+@_fail_cleanly
+def migrate() -> None:
+    """Create or upgrade the database schema; safe to run twice."""
+    config = _config()
+    applied = Store(config.database_path).migrate()
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+def _store() -> Store:
+    store = Store(_config().database_path)
+    store.check_schema()
+    return store
+
+
+@main.command("orders")
+@click.option("--state", help="Only orders in this state (received, ignored, queued, sent, "
+                              "failed, canceling, canceled).")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_fail_cleanly
+def list_orders(state: str | None, limit: int, as_json: bool) -> None:
+    """List orders, newest first, with their state and POS id."""
+    records = _store().list_orders(state, limit)
+    for r in records:
+        row = {"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
+               "pos_order_id": r.pos_order_id, "updated_at": r.updated_at,
+               "last_error": r.last_error}
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo(f"{r.updated_at}  {r.state:<9}  #{r.number or '-':<8} {r.wix_order_id}  "
+                       f"pos={r.pos_order_id or '-'}" + (f"  error={r.last_error}" if r.last_error
+                                                         else ""))
+    if not records and not as_json:
+        click.echo("no orders" + (f" in state {state}" if state else ""))
+
+
+@main.command()
+@click.argument("order_id")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_cleanly
+def show(order_id: str, as_json: bool) -> None:
+    """One order's state and history: events, jobs, attempts and errors."""
+    store = _store()
+    record = store.get_order(order_id)
+    history = store.history(order_id)
+    if record is None and not history["events"]:
+        click.echo(f"bridge: no order {order_id}", err=True)
+        sys.exit(1)
+    summary: dict[str, Any] = {}
+    if record:
+        summary = {"wix_order_id": record.wix_order_id, "instance_id": record.instance_id,
+                   "number": record.number, "state": record.state, "wix_status": record.wix_status,
+                   "pos_client": record.pos_client, "pos_order_id": record.pos_order_id,
+                   "last_error": record.last_error, "created_at": record.created_at,
+                   "updated_at": record.updated_at}
+    if as_json:
+        click.echo(json.dumps({"order": summary, **history}, indent=2))
+        return
+    for key, value in summary.items():
+        click.echo(f"{key:>13}: {value if value is not None else '-'}")
+    for section in ("events", "jobs", "attempts"):
+        click.echo(f"\n{section}:")
+        for row in history[section]:
+            click.echo("  " + "  ".join(f"{k}={v}" for k, v in row.items() if v is not None))
+
+
+@main.command()
+@click.argument("order_id", required=False)
+@click.option("--job", "job_id", type=int, help="Replay one failed job by id (see `bridge show`).")
+@_fail_cleanly
+def replay(order_id: str | None, job_id: int | None) -> None:
+    """Send a failed order (or other failed work) again, with fresh attempts."""
+    from bridge.service.orders import replay as replay_work
+    if (order_id is None) == (job_id is None):
+        raise click.UsageError("give an ORDER_ID or --job ID")
+    ids = replay_work(_store(), order_id=order_id, job_id=job_id)
+    if not ids:
+        click.echo("nothing failed to replay", err=True)
+        sys.exit(1)
+    click.echo(f"replaying job(s) {', '.join(map(str, ids))}")
+
+
+@main.command("send-sample")
+@click.option("--url", default=None, help="The bridge's webhook URL "
+                                          "(default http://127.0.0.1:$PORT/webhooks/wix).")
+@click.option("--status", type=click.Choice(["APPROVED", "INITIALIZED"]), default="APPROVED",
+              show_default=True, help="Order status in the order_created event.")
+@_fail_cleanly
+def send_sample(url: str | None, status: str) -> None:
+    """Sandbox only: post a signed sample restaurant order to a running bridge."""
+    import requests
+    from bridge.wix import sandbox
+    config = _config()
+    if not config.sandbox:
+        raise ConfigError("send-sample works in sandbox mode only (no WIX_PUBLIC_KEY set): "
+                          "a real bridge takes webhooks signed by Wix")
+    key = sandbox.load_key(config.sandbox_key_path)
+    order = sandbox.sample_order(status=status)
+    token = sandbox.sign_webhook(key, "wix.ecom.v1.order_created", sandbox.SANDBOX_INSTANCE_ID,
+                                 sandbox.order_event(order))
+    url = url or f"http://127.0.0.1:{config.port}/webhooks/wix"
+    try:
+        response = requests.post(url, data=token, headers={"content-type": "text/plain"},
+                                 timeout=10)
+    except requests.RequestException as error:
+        click.echo(f"bridge: could not reach {url}: {type(error).__name__} (is `bridge serve` "
+                   "running?)", err=True)
+        sys.exit(1)
+    click.echo(f"sent order #{order['number']} ({order['id']}): HTTP {response.status_code} "
+               f"{response.text.strip()}")
+    if response.status_code != 200:
+        sys.exit(1)

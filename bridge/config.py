@@ -1,0 +1,157 @@
+"""Settings, declared once: name, default and help. Read from the environment and a `.env` file.
+
+A missing or malformed setting raises ConfigError with one line naming it; the CLI prints that line
+and exits, never a traceback. README.md and .env.example list every setting (a test checks it).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("WIX_APP_ID", None, "the Wix app's id, also its OAuth client id"),
+    Setting("WIX_APP_SECRET", None, "the app's OAuth client secret"),
+    Setting("WIX_PUBLIC_KEY", None,
+            "PEM public key that verifies Wix webhook JWTs (PEM, \\n-escaped PEM, or base64 of it); "
+            "unset together with WIX_APP_ID means sandbox mode"),
+    Setting("WIX_API_BASE", "https://www.wixapis.com", "where Wix REST calls go"),
+    Setting("DATABASE_URL", "sqlite:///bridge.db",
+            "where state lives (sqlite:///relative/path or sqlite:////absolute/path)"),
+    Setting("POS_CLIENT", "demo", "name of the POS client, an entry point in bridge.pos_clients"),
+    Setting("POS_WEBHOOK_URL", None, "webhook client: where orders are POSTed"),
+    Setting("POS_WEBHOOK_SECRET", None,
+            "webhook client: Standard Webhooks secret(s) (whsec_...), space-separated; the first signs"),
+    Setting("PORT", "8000", "HTTP port"),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting("WEB_CONCURRENCY", "1", "gunicorn worker processes for the web process"),
+    Setting("BRIDGE_MAX_ATTEMPTS", "12",
+            "attempts at one piece of work (an order to the POS, ...) before it is marked failed"),
+    Setting("BRIDGE_RETRY_MAX_SECONDS", "600", "longest wait between two attempts (backoff cap)"),
+    Setting("BRIDGE_LEASE_SECONDS", "60",
+            "how long a worker holds claimed work; a killed worker's work is taken up after this"),
+)
+
+DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """One line naming the setting that is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_path: Path
+    pos_client: str
+    wix_api_base: str
+    wix_app_id: str | None = None
+    wix_app_secret: str | None = field(default=None, repr=False)
+    wix_public_key: RSAPublicKey | None = field(default=None, repr=False)
+    port: int = 8000
+    log_level: str = "INFO"
+    web_concurrency: int = 1
+    max_attempts: int = 12
+    retry_max_seconds: float = 600.0
+    lease_seconds: float = 60.0
+    pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def sandbox(self) -> bool:
+        """No Wix app configured at all: webhooks are verified with a locally generated key."""
+        return self.wix_public_key is None
+
+    @property
+    def wix_credentials(self) -> bool:
+        return bool(self.wix_app_id and self.wix_app_secret)
+
+    @property
+    def sandbox_key_path(self) -> Path:
+        return self.database_path.with_name(self.database_path.stem + ".sandbox-key.pem")
+
+
+def read_environment(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+                     ) -> dict[str, str]:
+    """The process environment over a `.env` file in the working folder (the environment wins)."""
+    values: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+        values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    env = read_environment(environ, dotenv=Path(".env") if environ is None else None)
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or DEFAULTS[name]
+
+    public_key = None
+    if get("WIX_PUBLIC_KEY"):
+        from bridge.wix.webhooks import load_public_key
+        try:
+            public_key = load_public_key(get("WIX_PUBLIC_KEY"))
+        except ValueError as error:
+            raise ConfigError(f"WIX_PUBLIC_KEY is malformed: {error}") from None
+    elif get("WIX_APP_ID"):
+        raise ConfigError("WIX_PUBLIC_KEY is missing: it is required once WIX_APP_ID is set "
+                          "(webhooks are never accepted unverified)")
+    if get("WIX_APP_ID") and not get("WIX_APP_SECRET"):
+        raise ConfigError("WIX_APP_SECRET is missing: it is required once WIX_APP_ID is set")
+    if get("WIX_APP_SECRET") and not get("WIX_APP_ID"):
+        raise ConfigError("WIX_APP_ID is missing: it is required once WIX_APP_SECRET is set")
+
+    log_level = get("LOG_LEVEL").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL is malformed: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    api_base = get("WIX_API_BASE").rstrip("/")
+    if not api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"WIX_API_BASE is malformed: {api_base!r} is not an http(s) URL")
+
+    return Config(
+        database_path=database_path(get("DATABASE_URL")),
+        pos_client=get("POS_CLIENT"),
+        wix_api_base=api_base,
+        wix_app_id=get("WIX_APP_ID"),
+        wix_app_secret=get("WIX_APP_SECRET"),
+        wix_public_key=public_key,
+        port=_number("PORT", get("PORT"), int, 1, 65535),
+        log_level=log_level,
+        web_concurrency=_number("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), int, 1, 64),
+        max_attempts=_number("BRIDGE_MAX_ATTEMPTS", get("BRIDGE_MAX_ATTEMPTS"), int, 1, 1000),
+        retry_max_seconds=_number("BRIDGE_RETRY_MAX_SECONDS", get("BRIDGE_RETRY_MAX_SECONDS"),
+                                  float, 0, 86400),
+        lease_seconds=_number("BRIDGE_LEASE_SECONDS", get("BRIDGE_LEASE_SECONDS"), float, 1, 3600),
+        pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
+    )
+
+
+def database_path(url: str) -> Path:
+    """`sqlite:///relative/path` or `sqlite:////absolute/path`, as SQLAlchemy spells them."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigError(f"DATABASE_URL is malformed: {url!r} is not sqlite:///path "
+                          "(only SQLite is supported so far)")
+    return Path(url[len(prefix):])
+
+
+def _number(name: str, raw: str, kind: type, low: float, high: float):
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} is malformed: {raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} is malformed: {raw} is not between {low} and {high}")
+    return value

@@ -1,0 +1,269 @@
+"""The POS-neutral order: what a restaurant's POS needs to cook and hand over an online order.
+
+Built from a Wix eCommerce order by pure functions, so the mapping can be tested without Flask,
+SQL or HTTP. The JSON form (`to_json`) is the ORDER of the `webhook` POS protocol in INTERFACE.md.
+Amounts stay `Decimal` here and decimal strings on the wire: a float never touches money.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+RESTAURANTS_APP_ID = "9a5d83fd-8570-482e-81ab-cfa88942ee60"
+"""`catalogReference.appId` of line items sold through the Wix Restaurants Orders app."""
+
+
+class InvalidOrder(ValueError):
+    """The Wix order lacks something the POS cannot do without; retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Modifier:
+    id: str | None
+    group: str | None
+    name: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Item:
+    line_item_id: str
+    catalog_item_id: str | None
+    name: str
+    quantity: int
+    unit_price: Decimal
+    total_price: Decimal
+    modifiers: tuple[Modifier, ...] = ()
+    menu_id: str | None = None
+    section_id: str | None = None
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Customer:
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Fulfillment:
+    type: str  # PICKUP or DELIVERY
+    promised_from: str | None = None
+    promised_to: str | None = None
+    address: Mapping[str, Any] | None = None
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    shipping: Decimal = Decimal(0)
+    discount: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PosOrder:
+    id: str
+    number: str | None
+    instance_id: str
+    location_id: str | None
+    created_date: str | None
+    currency: str | None
+    note: str | None
+    customer: Customer
+    fulfillment: Fulfillment
+    items: tuple[Item, ...]
+    totals: Totals = field(default_factory=Totals)
+
+
+def is_restaurant_item(line_item: Mapping[str, Any]) -> bool:
+    return (line_item.get("catalogReference") or {}).get("appId") == RESTAURANTS_APP_ID
+
+
+def restaurant_items(wix_order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [li for li in wix_order.get("lineItems") or [] if is_restaurant_item(li)]
+
+
+def pos_order_from_wix(wix_order: Mapping[str, Any], instance_id: str) -> PosOrder | None:
+    """The POS order for a Wix order, or None when it holds no restaurant items.
+
+    Only restaurant line items go to the POS; the totals are Wix's for the whole order.
+    """
+    items = restaurant_items(wix_order)
+    if not items:
+        return None
+    order_id = wix_order.get("id") or wix_order.get("_id")
+    if not order_id:
+        raise InvalidOrder("order has no id")
+    return PosOrder(
+        id=order_id,
+        number=_str_or_none(wix_order.get("number")),
+        instance_id=instance_id,
+        location_id=(wix_order.get("businessLocation") or {}).get("id"),
+        created_date=wix_order.get("createdDate"),
+        currency=wix_order.get("currency"),
+        note=wix_order.get("buyerNote"),
+        customer=_customer(wix_order),
+        fulfillment=_fulfillment(wix_order),
+        items=tuple(_item(li) for li in items),
+        totals=_totals(wix_order.get("priceSummary") or {}),
+    )
+
+
+def _customer(wix_order: Mapping[str, Any]) -> Customer:
+    contact = ((wix_order.get("recipientInfo") or {}).get("contactDetails")
+               or (wix_order.get("billingInfo") or {}).get("contactDetails") or {})
+    return Customer(
+        first_name=contact.get("firstName"),
+        last_name=contact.get("lastName"),
+        phone=contact.get("phone"),
+        email=(wix_order.get("buyerInfo") or {}).get("email"),
+    )
+
+
+def _fulfillment(wix_order: Mapping[str, Any]) -> Fulfillment:
+    logistics = (wix_order.get("shippingInfo") or {}).get("logistics") or {}
+    slot = logistics.get("deliveryTimeSlot") or {}
+    promised_from = slot.get("from") or logistics.get("deliveryTime")
+    promised_to = slot.get("to") or logistics.get("deliveryTime")
+    destination = logistics.get("shippingDestination")
+    if destination:
+        return Fulfillment("DELIVERY", promised_from, promised_to,
+                           destination.get("address"), logistics.get("instructions"))
+    return Fulfillment("PICKUP", promised_from, promised_to, None, logistics.get("instructions"))
+
+
+def _item(li: Mapping[str, Any]) -> Item:
+    reference = li.get("catalogReference") or {}
+    options = reference.get("options") or {}
+    quantity = _quantity(li.get("quantity"), f"line item {li.get('id')}")
+    unit_price = _amount(li.get("price"), f"price of line item {li.get('id')}")
+    total = li.get("totalPriceAfterTax") or li.get("totalPriceBeforeTax")
+    total_price = (_amount(total, f"total of line item {li.get('id')}") if total
+                   else unit_price * quantity)
+    if not li.get("id"):
+        raise InvalidOrder("a restaurant line item has no id")
+    return Item(
+        line_item_id=li["id"],
+        catalog_item_id=reference.get("catalogItemId"),
+        name=_translated(li.get("productName")) or "",
+        quantity=quantity,
+        unit_price=unit_price,
+        total_price=total_price,
+        modifiers=tuple(
+            Modifier(
+                id=m.get("id"),
+                group=_translated(group.get("name")),
+                name=_translated(m.get("label")) or "",
+                quantity=_quantity(m.get("quantity", 1), f"modifier {m.get('id')}"),
+                price=_amount(m.get("price"), f"price of modifier {m.get('id')}") if m.get("price") else Decimal(0),
+            )
+            for group in li.get("modifierGroups") or []
+            for m in group.get("modifiers") or []
+        ),
+        menu_id=options.get("menuId"),
+        section_id=options.get("sectionId"),
+        operation_id=options.get("operationId"),
+    )
+
+
+def _totals(summary: Mapping[str, Any]) -> Totals:
+    def pick(name: str) -> Decimal:
+        return _amount(summary[name], f"priceSummary.{name}") if summary.get(name) else Decimal(0)
+
+    return Totals(subtotal=pick("subtotal"), tax=pick("tax"), shipping=pick("shipping"),
+                  discount=pick("discount"), total=pick("total"))
+
+
+def _amount(price: Any, what: str) -> Decimal:
+    """Wix prices are `{"amount": "14.00", ...}`; a bare string is tolerated."""
+    raw = price.get("amount") if isinstance(price, Mapping) else price
+    if isinstance(raw, float) or raw is None:
+        raise InvalidOrder(f"{what}: amount {raw!r} is not a decimal string")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise InvalidOrder(f"{what}: amount {raw!r} is not a decimal string") from None
+    if not value.is_finite():
+        raise InvalidOrder(f"{what}: amount {raw!r} is not finite")
+    return value
+
+
+def _quantity(raw: Any, what: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise InvalidOrder(f"{what}: quantity {raw!r} is not a whole number")
+    try:
+        quantity = int(raw)
+    except ValueError:
+        raise InvalidOrder(f"{what}: quantity {raw!r} is not a whole number") from None
+    if quantity <= 0:
+        raise InvalidOrder(f"{what}: quantity {quantity} is not positive")
+    return quantity
+
+
+def _translated(text: Any) -> str | None:
+    if isinstance(text, Mapping):
+        return text.get("translated") or text.get("original")
+    return text
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def to_json(order: PosOrder) -> dict[str, Any]:
+    """The ORDER of INTERFACE.md, amounts as decimal strings."""
+    return {
+        "id": order.id,
+        "number": order.number,
+        "instanceId": order.instance_id,
+        "locationId": order.location_id,
+        "createdDate": order.created_date,
+        "currency": order.currency,
+        "note": order.note,
+        "customer": {
+            "firstName": order.customer.first_name,
+            "lastName": order.customer.last_name,
+            "phone": order.customer.phone,
+            "email": order.customer.email,
+        },
+        "fulfillment": {
+            "type": order.fulfillment.type,
+            "promisedFrom": order.fulfillment.promised_from,
+            "promisedTo": order.fulfillment.promised_to,
+            "address": dict(order.fulfillment.address) if order.fulfillment.address else None,
+            "instructions": order.fulfillment.instructions,
+        },
+        "items": [
+            {
+                "lineItemId": item.line_item_id,
+                "catalogItemId": item.catalog_item_id,
+                "name": item.name,
+                "quantity": item.quantity,
+                "unitPrice": str(item.unit_price),
+                "totalPrice": str(item.total_price),
+                "modifiers": [
+                    {"id": m.id, "group": m.group, "name": m.name,
+                     "quantity": m.quantity, "price": str(m.price)}
+                    for m in item.modifiers
+                ],
+                "menuId": item.menu_id,
+                "sectionId": item.section_id,
+                "operationId": item.operation_id,
+            }
+            for item in order.items
+        ],
+        "totals": {
+            "subtotal": str(order.totals.subtotal),
+            "tax": str(order.totals.tax),
+            "shipping": str(order.totals.shipping),
+            "discount": str(order.totals.discount),
+            "total": str(order.totals.total),
+        },
+    }

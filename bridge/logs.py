@@ -1,0 +1,48 @@
+"""One structured line per thing that happened: `event=order_sent order_id=... pos_order_id=...`.
+
+logfmt, because platform log routers (Heroku, Render, Fly) and grep both read it. Callers pass ids
+and reasons only, never tokens, secrets or order payloads.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+_configured = False
+
+
+def setup(level: str = "INFO") -> None:
+    global _configured
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not _configured:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
+        root.addHandler(handler)
+        _configured = True
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' "=\n\t'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+def fields(event: str, **values: object) -> str:
+    parts = [f"event={event}"]
+    parts += [f"{k}={_value(v)}" for k, v in values.items() if v is not None]
+    return " ".join(parts)
+
+
+def info(logger: logging.Logger, event: str, **values: object) -> None:
+    logger.info("%s", fields(event, **values))
+
+
+def warning(logger: logging.Logger, event: str, **values: object) -> None:
+    logger.warning("%s", fields(event, **values))
+
+
+def error(logger: logging.Logger, event: str, **values: object) -> None:
+    logger.error("%s", fields(event, **values))

@@ -1,0 +1,1 @@
+"""POS clients (adapters) and the port they implement; see `base`."""

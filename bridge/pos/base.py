@@ -1,0 +1,57 @@
+"""The POS port: what the bridge asks of any POS, and the two ways a POS can say no.
+
+A POS client is found by entry point name in the group `bridge.pos_clients` (setting `POS_CLIENT`).
+The entry point is a factory `(PosConfig) -> PosClient`, called once per Wix app instance, so a
+vendor's package can hold per-restaurant accounts without the core changing shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+from bridge.domain.orders import PosOrder
+from bridge.domain.statuses import StatusChange
+
+
+class PosError(Exception):
+    """Base of the POS answers that are not success. `code` is the SPI error code when known."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class PosUnavailable(PosError):
+    """Worth trying again later: the POS is down, busy, timed out or answered something odd."""
+
+
+class PosRejected(PosError):
+    """The POS refused the order for good (e.g. `invalid_item_mapping`, `cc_rejected`)."""
+
+
+class CallbackRejected(ValueError):
+    """A status callback that must not be stored. `status` is the HTTP answer: 400 or 401."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PosConfig:
+    """What a factory gets: the instance it serves and every `POS_*` setting."""
+    instance_id: str | None
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+class PosClient(Protocol):
+    name: str
+
+    def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
+        """Send an order; return the POS order id. The same key on a retry must not duplicate it."""
+
+    def cancel_order(self, wix_order_id: str, pos_order_id: str, *, idempotency_key: str) -> None:
+        """Cancel an order the POS accepted earlier."""
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
+        """Verify and parse a status callback in this POS's own format; raise CallbackRejected."""

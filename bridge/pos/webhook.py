@@ -1,0 +1,132 @@
+"""The `webhook` POS client: a generic POS speaking HTTP + JSON, signed with Standard Webhooks.
+
+Protocol (INTERFACE.md): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}` or `{"cancel": {...}}`;
+answers as in the Wix Restaurants POS SPI. `classify_answer` is the one pure function that turns an
+answer into a value or a typed error; `_post` is the one place that does I/O.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import requests
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from bridge.domain.orders import PosOrder, to_json
+from bridge.domain.statuses import StatusChange, parse_status
+from bridge.pos.base import CallbackRejected, PosConfig, PosRejected, PosUnavailable
+
+TIMEOUT_SECONDS = 10
+RETRYABLE_CODES = frozenset({"endpoint_down", "pos_error"})
+PERMANENT_CODES = frozenset({"invalid_item_mapping", "cc_rejected"})
+
+
+class ConfigurationError(ValueError):
+    pass
+
+
+def classify_answer(status: int, body: bytes) -> dict[str, Any]:
+    """The `value` of a successful answer; PosRejected or PosUnavailable otherwise."""
+    try:
+        answer = json.loads(body) if body else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        code = str(answer["error"].get("code") or "")
+        description = str(answer["error"].get("description") or "")[:500]
+        message = f"POS answered {status} {code}: {description}".rstrip(": ")
+        if code in PERMANENT_CODES:
+            raise PosRejected(message, code)
+        raise PosUnavailable(message, code or None)
+    if 200 <= status < 300 and isinstance(answer, dict) and isinstance(answer.get("value"), dict):
+        return answer["value"]
+    raise PosUnavailable(f"POS answered {status} without a value or an error")
+
+
+def _secrets(raw: str | None) -> list[Webhook]:
+    if not raw or not raw.split():
+        raise ConfigurationError("POS_WEBHOOK_SECRET is missing: the webhook client signs every "
+                                 "order and verifies every callback")
+    try:
+        return [Webhook(secret) for secret in raw.split()]
+    except Exception:
+        raise ConfigurationError("POS_WEBHOOK_SECRET is malformed: expected whsec_ followed by "
+                                 "base64") from None
+
+
+class WebhookPos:
+    name = "webhook"
+
+    def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None):
+        self.url = url
+        self._signer = secrets[0]
+        self._verifiers = secrets
+        self._session = session or requests.Session()
+
+    @classmethod
+    def from_config(cls, config: PosConfig) -> "WebhookPos":
+        url = (config.settings.get("POS_WEBHOOK_URL") or "").strip()
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError("POS_WEBHOOK_URL is missing or not an http(s) URL: the "
+                                     "webhook client needs to know where to POST orders")
+        return cls(url, _secrets(config.settings.get("POS_WEBHOOK_SECRET")))
+
+    def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
+        value = self._post({"order": to_json(order)}, idempotency_key)
+        pos_order_id = value.get("orderId")
+        if not isinstance(pos_order_id, (str, int)) or pos_order_id == "":
+            raise PosUnavailable("POS accepted the order but gave no orderId")
+        return str(pos_order_id)
+
+    def cancel_order(self, wix_order_id: str, pos_order_id: str, *, idempotency_key: str) -> None:
+        self._post({"cancel": {"id": wix_order_id, "orderId": pos_order_id}}, idempotency_key)
+
+    def _post(self, message: dict[str, Any], message_id: str) -> dict[str, Any]:
+        body = json.dumps(message, separators=(",", ":"))
+        now = datetime.now(timezone.utc)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self._signer.sign(message_id, now, body),
+        }
+        try:
+            response = self._session.post(self.url, data=body.encode(), headers=headers,
+                                          timeout=TIMEOUT_SECONDS)
+        except requests.Timeout:
+            raise PosUnavailable(f"POS did not answer within {TIMEOUT_SECONDS} s") from None
+        except requests.RequestException as error:
+            raise PosUnavailable(f"POS unreachable: {type(error).__name__}") from None
+        return classify_answer(response.status_code, response.content)
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if not any(self._verifies(v, body, lowered) for v in self._verifiers):
+            raise CallbackRejected("signature, timestamp or webhook headers do not verify", 401)
+        try:
+            message = json.loads(body)
+        except ValueError:
+            raise CallbackRejected("body is not JSON") from None
+        if not isinstance(message, dict):
+            raise CallbackRejected("body is not a JSON object")
+        pos_order_id = message.get("orderId")
+        if not isinstance(pos_order_id, (str, int)) or pos_order_id == "":
+            raise CallbackRejected("orderId is missing")
+        try:
+            status = parse_status(message.get("status"))
+        except ValueError as error:
+            raise CallbackRejected(str(error)) from None
+        occurred_at = message.get("occurredAt")
+        return [StatusChange(str(pos_order_id), status,
+                             occurred_at if isinstance(occurred_at, str) else None,
+                             callback_id=lowered.get("webhook-id"))]
+
+    @staticmethod
+    def _verifies(verifier: Webhook, body: bytes, headers: dict[str, str]) -> bool:
+        try:
+            verifier.verify(body, headers, json_parse=False)
+            return True
+        except (WebhookVerificationError, ValueError, TypeError):
+            return False

@@ -1,0 +1,174 @@
+"""Order export: Wix order events become POS orders, exactly once.
+
+Three job kinds, each a small handler the worker runs:
+- `process_event`: apply a stored Wix event to the order's state (domain.lifecycle decides) and
+  enqueue a send or a cancel. Local only, so it is quick and never waits on the POS.
+- `send_order`: build the POS order from the newest snapshot and hand it to the POS client.
+- `cancel_order`: ask the POS to cancel an order it accepted.
+Enqueueing is keyed by order (`send:<id>`, `cancel:<id>`), so a second approval cannot add a
+second send, and every send of one order carries the same idempotency key.
+"""
+from __future__ import annotations
+
+import logging
+
+from bridge import logs
+from bridge.domain import lifecycle
+from bridge.domain.lifecycle import Action, OrderState
+from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
+from bridge.pos.base import PosRejected, PosUnavailable
+from bridge.pos.registry import PosClients
+from bridge.service.worker import Fail, Retry
+from bridge.storage.sqlite import Job, Store
+from bridge.wix import events as wix_events
+from bridge.wix.events import WixEvent
+
+log = logging.getLogger(__name__)
+
+SEND = "send_order"
+CANCEL = "cancel_order"
+PROCESS = "process_event"
+
+
+def _enqueue(store: Store, kind: str, order_id: str, instance_id: str) -> None:
+    prefix = "send" if kind == SEND else "cancel"
+    store.enqueue(kind, key=f"{prefix}:{order_id}", lane=f"pos:{order_id}",
+                  instance_id=instance_id, order_id=order_id)
+
+
+def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.Decision) -> None:
+    if decision.action == Action.SEND:
+        _enqueue(store, SEND, order_id, instance_id)
+    elif decision.action == Action.CANCEL:
+        _enqueue(store, CANCEL, order_id, instance_id)
+
+
+class ProcessEvent:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def run(self, job: Job) -> None:
+        event = self.store.get_event(job.payload["event_id"])
+        if event is None:
+            raise Fail(f"event {job.payload['event_id']} is not stored")
+        if event.event_type == wix_events.APP_INSTALLED:
+            self.store.set_instance(event.instance_id, "installed")
+            logs.info(log, "app_installed", instance_id=event.instance_id)
+        elif event.event_type == wix_events.APP_REMOVED:
+            self.store.set_instance(event.instance_id, "removed")
+            logs.info(log, "app_removed", instance_id=event.instance_id)
+        elif event.event_type in wix_events.ORDER_EVENTS:
+            self._order_event(event)
+
+    def _order_event(self, event: WixEvent) -> None:
+        order_id = event.order_id
+        if not order_id:
+            raise Fail(f"{event.event_type} event {event.id} names no order")
+        order = dict(event.order or {})
+        with self.store.transaction():
+            current = self.store.get_order(order_id)
+            state = OrderState(current.state) if current else None
+            if event.event_type == wix_events.ORDER_CANCELED:
+                decision = lifecycle.on_order_canceled(state)
+            else:
+                if not order:
+                    raise Fail(f"{event.event_type} event {event.id} carries no order")
+                decision = lifecycle.on_order_seen(state, order.get("status"),
+                                                   bool(restaurant_items(order)))
+            newer = (current is None or event.sequence is None or current.sequence is None
+                     or event.sequence >= current.sequence)
+            fresh = newer and bool(order)
+            self.store.save_order(
+                wix_order_id=order_id, instance_id=event.instance_id, state=decision.state.value,
+                snapshot=order if fresh else None,
+                wix_status=order.get("status") if fresh else None,
+                sequence=event.sequence if fresh else None,
+                number=str(order["number"]) if fresh and order.get("number") else None)
+            _apply(self.store, order_id, event.instance_id, decision)
+        logs.info(log, "order_event_applied", event_id=event.id, type=event.event_type,
+                  order_id=order_id, state=decision.state.value,
+                  action=decision.action.value if decision.action != Action.NONE else None)
+
+    def failed(self, job: Job, reason: str) -> None:
+        pass  # the event stays stored; `bridge show` lists the failed job with its reason
+
+
+class SendOrder:
+    def __init__(self, store: Store, pos: PosClients):
+        self.store = store
+        self.pos = pos
+
+    def run(self, job: Job) -> None:
+        record = self.store.get_order(job.order_id)
+        if record is None:
+            raise Fail(f"order {job.order_id} is not stored")
+        if not lifecycle.should_send(OrderState(record.state)):
+            logs.info(log, "order_send_skipped", order_id=record.wix_order_id, state=record.state)
+            return
+        try:
+            pos_order = pos_order_from_wix(record.snapshot, record.instance_id)
+        except InvalidOrder as error:
+            raise Fail(f"order cannot be sent: {error}") from None
+        if pos_order is None:
+            raise Fail("order has no restaurant items")
+        client = self.pos.for_instance(record.instance_id)
+        try:
+            pos_order_id = client.create_order(pos_order, idempotency_key=job.key)
+        except PosRejected as error:
+            raise Fail(str(error)) from None
+        except PosUnavailable as error:
+            raise Retry(str(error)) from None
+        with self.store.transaction():
+            current = self.store.get_order(record.wix_order_id)
+            decision = lifecycle.after_pos_accepted(OrderState(current.state))
+            self.store.set_order_state(record.wix_order_id, decision.state.value,
+                                       pos_client=client.name, pos_order_id=pos_order_id)
+            _apply(self.store, record.wix_order_id, record.instance_id, decision)
+        logs.info(log, "order_sent", order_id=record.wix_order_id, number=record.number,
+                  pos=client.name, pos_order_id=pos_order_id, items=len(pos_order.items),
+                  attempt=job.attempts)
+
+    def failed(self, job: Job, reason: str) -> None:
+        record = self.store.get_order(job.order_id)
+        if record and record.state == OrderState.QUEUED:
+            self.store.set_order_state(job.order_id, OrderState.FAILED.value, error=reason)
+
+
+class CancelOrder:
+    def __init__(self, store: Store, pos: PosClients):
+        self.store = store
+        self.pos = pos
+
+    def run(self, job: Job) -> None:
+        record = self.store.get_order(job.order_id)
+        if record is None or record.state != OrderState.CANCELING or not record.pos_order_id:
+            return
+        client = self.pos.for_instance(record.instance_id)
+        try:
+            client.cancel_order(record.wix_order_id, record.pos_order_id, idempotency_key=job.key)
+        except PosRejected as error:
+            raise Fail(str(error)) from None
+        except PosUnavailable as error:
+            raise Retry(str(error)) from None
+        self.store.set_order_state(record.wix_order_id, OrderState.CANCELED.value)
+        logs.info(log, "order_canceled_at_pos", order_id=record.wix_order_id,
+                  pos_order_id=record.pos_order_id)
+
+    def failed(self, job: Job, reason: str) -> None:
+        self.store.set_order_state(job.order_id, OrderState.FAILED.value,
+                                   error=f"cancel at the POS failed: {reason}")
+
+
+# What a replayed job puts its order back to.
+REPLAY_STATE = {SEND: OrderState.QUEUED, CANCEL: OrderState.CANCELING}
+
+
+def replay(store: Store, *, order_id: str | None = None, job_id: int | None = None) -> list[int]:
+    """Re-queue failed work; the order goes back to the state that work starts from."""
+    with store.transaction():
+        ids = store.replay(order_id=order_id, job_id=job_id)
+        for id_ in ids:
+            job = store.get_job(id_)
+            if job and job.order_id and job.kind in REPLAY_STATE:
+                store.set_order_state(job.order_id, REPLAY_STATE[job.kind].value)
+    return ids

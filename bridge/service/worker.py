@@ -1,0 +1,155 @@
+"""The worker: the one place where work is claimed, done, retried and given up on.
+
+Each job is claimed under a lease (a killed worker's job is taken up again once it expires), run by
+the handler for its kind, and finished as done, retried after a tenacity backoff, or failed (kept,
+with its last error, replayable). A stop request lets the job in hand finish; nothing new is claimed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Callable, Mapping, Protocol
+
+import tenacity
+
+from bridge import logs
+from bridge.storage.sqlite import Job, Store
+
+log = logging.getLogger(__name__)
+
+
+class Retry(Exception):
+    """Try this job again later; `after` is a minimum wait in seconds (e.g. Retry-After)."""
+
+    def __init__(self, message: str, after: float | None = None):
+        super().__init__(message)
+        self.after = after
+
+
+class Fail(Exception):
+    """This job can never succeed as it is: mark it failed now."""
+
+
+class Handler(Protocol):
+    def run(self, job: Job) -> None:
+        """Do the job. Raise Retry or Fail; any other exception counts as Retry (and is logged)."""
+
+    def failed(self, job: Job, reason: str) -> None:
+        """The job is given up on: make that visible on what it was about (e.g. the order)."""
+
+
+def default_wait(max_seconds: float) -> tenacity.wait.wait_base:
+    return tenacity.wait_exponential_jitter(multiplier=2, max=max_seconds, jitter=2)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+class Worker:
+    def __init__(self, store: Store, handlers: Mapping[str, Handler], *, max_attempts: int,
+                 lease_seconds: float, wait: Callable[[tenacity.RetryCallState], float],
+                 poll_seconds: float = 0.05, idle_poll_seconds: float = 0.25,
+                 name: str | None = None):
+        self.store = store
+        self.handlers = handlers
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.wait = wait
+        self.poll_seconds = poll_seconds
+        self.idle_poll_seconds = idle_poll_seconds
+        self.name = name or worker_name()
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+
+    def backoff(self, attempt: int) -> float:
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        return float(self.wait(state))
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when nothing was ready."""
+        job = self.store.claim(self.name, self.lease_seconds)
+        if job is None:
+            return False
+        if self.stopping.is_set():
+            self.store.release(job)
+            return False
+        self._run(job)
+        return True
+
+    def run(self) -> None:
+        """Work until `stop()`; between empty looks, sleep briefly (or until woken)."""
+        logs.info(log, "worker_started", worker=self.name)
+        idle = 0
+        while not self.stopping.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # the database itself failed: keep the worker alive, retry soon
+                log.exception("%s", logs.fields("worker_error", worker=self.name))
+                worked = False
+                self.stopping.wait(1.0)
+            if worked:
+                idle = 0
+                continue
+            idle += 1
+            # Poll fast right after work (bursts come together), slower once quiet.
+            self.wake.wait(self.poll_seconds if idle < 20 else self.idle_poll_seconds)
+            self.wake.clear()
+        logs.info(log, "worker_stopped", worker=self.name)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def drain(self, deadline_seconds: float = 30.0) -> int:
+        """Run jobs until none is ready (for tests and the CLI's one-shot mode)."""
+        done = 0
+        end = time.monotonic() + deadline_seconds
+        while time.monotonic() < end and self.run_once():
+            done += 1
+        return done
+
+    def _run(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        started = self.store.clock()
+        if handler is None:
+            self._give_up(job, None, f"no handler for job kind {job.kind!r}", started)
+            return
+        if job.attempts > self.max_attempts:
+            # Claimed again after its workers died mid-attempt more often than allowed.
+            self._give_up(job, handler, f"abandoned by a worker {job.attempts - 1} time(s)", started)
+            return
+        try:
+            handler.run(job)
+        except Fail as error:
+            self._give_up(job, handler, str(error), started)
+        except Retry as error:
+            self._retry(job, handler, str(error), started, error.after)
+        except Exception as error:
+            log.exception("%s", logs.fields("job_crashed", job=job.id, kind=job.kind,
+                                            order_id=job.order_id))
+            self._retry(job, handler, f"{type(error).__name__}: {error}", started, None)
+        else:
+            if not self.store.finish(job, "done", started=started):
+                logs.warning(log, "job_lease_lost", job=job.id, kind=job.kind, order_id=job.order_id)
+
+    def _retry(self, job: Job, handler: Handler, reason: str, started: float,
+               after: float | None) -> None:
+        if job.attempts >= self.max_attempts:
+            self._give_up(job, handler, f"gave up after {job.attempts} attempts: {reason}", started)
+            return
+        delay = max(self.backoff(job.attempts), after or 0.0)
+        self.store.finish(job, "retry", error=reason, delay=delay, started=started)
+        logs.warning(log, "job_retry", job=job.id, kind=job.kind, order_id=job.order_id,
+                     attempt=job.attempts, retry_in_s=round(delay, 2), reason=reason)
+
+    def _give_up(self, job: Job, handler: Handler | None, reason: str, started: float) -> None:
+        with self.store.transaction():
+            if self.store.finish(job, "failed", error=reason, started=started) and handler:
+                handler.failed(job, reason)
+        logs.error(log, "job_failed", job=job.id, kind=job.kind, order_id=job.order_id,
+                   attempts=job.attempts, reason=reason)

@@ -1,0 +1,91 @@
+"""The schema, as named migrations applied once each (sqlite-utils `Migrations`).
+
+Add a new migration at the end; never edit one that has shipped. `bridge migrate` applies them.
+Every table keeps the Wix app instance id, so one bridge can serve many sites.
+"""
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("bridge")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db.execute("""
+        CREATE TABLE instances (
+            instance_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,              -- installed | removed
+            installed_at TEXT,
+            removed_at TEXT
+        )""")
+    # Every handled Wix webhook as it was verified: the inbox, and the audit trail.
+    db.execute("""
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,               -- Wix domain event id: duplicates stop here
+            instance_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            entity_id TEXT,
+            sequence INTEGER,
+            event_time TEXT,
+            received_at TEXT NOT NULL,
+            payload TEXT NOT NULL              -- the unwrapped body (JSON)
+        )""")
+    db.execute("CREATE INDEX events_entity ON events (entity_id)")
+    # One row per Wix order: its state in the bridge and its POS twin.
+    db.execute("""
+        CREATE TABLE orders (
+            wix_order_id TEXT PRIMARY KEY,
+            instance_id TEXT NOT NULL,
+            number TEXT,
+            state TEXT NOT NULL,
+            wix_status TEXT,
+            sequence INTEGER,                  -- newest entityEventSequence applied to snapshot
+            snapshot TEXT NOT NULL,            -- newest Wix order seen (JSON)
+            pos_client TEXT,
+            pos_order_id TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX orders_state ON orders (state, updated_at)")
+    db.execute("CREATE UNIQUE INDEX orders_pos_id ON orders (pos_client, pos_order_id)"
+               " WHERE pos_order_id IS NOT NULL")
+    # Durable work: each row is one thing to do (process an event, send an order, ...).
+    # `key` makes enqueueing idempotent; jobs sharing a `lane` run one at a time, in id order.
+    db.execute("""
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL UNIQUE,
+            lane TEXT NOT NULL,
+            instance_id TEXT,
+            order_id TEXT,
+            payload TEXT,
+            state TEXT NOT NULL,               -- pending | running | done | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL NOT NULL,          -- epoch seconds
+            lease_until REAL,
+            worker TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX jobs_ready ON jobs (state, not_before)")
+    db.execute("CREATE INDEX jobs_lane ON jobs (lane, state)")
+    db.execute("CREATE INDEX jobs_order ON jobs (order_id)")
+    # Every attempt at a job, kept for `bridge show`.
+    db.execute("""
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs (id),
+            order_id TEXT,
+            worker TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            outcome TEXT NOT NULL,             -- done | retry | failed
+            error TEXT
+        )""")
+    db.execute("CREATE INDEX attempts_job ON attempts (job_id)")
+    db.execute("CREATE INDEX attempts_order ON attempts (order_id)")

@@ -1,0 +1,349 @@
+"""All of the bridge's SQL, behind one narrow class. Nothing else imports sqlite3 or sqlite-utils.
+
+Concurrency: any number of web and worker processes share one SQLite file in WAL mode. Writes that
+read first (claiming a job, moving an order's state) run in `BEGIN IMMEDIATE` transactions, which
+SQLite serialises across processes, so two workers can never claim the same job. Each thread gets
+its own connection.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from sqlite_utils import Database
+
+from bridge.storage.schema import migrations
+from bridge.wix.events import WixEvent
+
+BUSY_TIMEOUT_SECONDS = 10
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database lacks migrations this code needs: run `bridge migrate`."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    key: str
+    lane: str
+    instance_id: str | None
+    order_id: str | None
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    worker: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    wix_order_id: str
+    instance_id: str
+    number: str | None
+    state: str
+    wix_status: str | None
+    sequence: int | None
+    snapshot: dict[str, Any]
+    pos_client: str | None
+    pos_order_id: str | None
+    last_error: str | None
+    created_at: str
+    updated_at: str
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.clock = clock
+        self._local = threading.local()
+
+    # -- connections and transactions ------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            if self.path.parent != Path("."):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: an acknowledged webhook survives a power cut, not only a process crash.
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = Database(conn, execute_plugins=False)
+            self._local.db = db
+            self._local.depth = 0
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """A write transaction; nested calls join the outer one."""
+        db = self.db
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield db
+            finally:
+                self._local.depth -= 1
+            return
+        db.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        else:
+            db.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def _now(self) -> tuple[float, str]:
+        now = self.clock()
+        return now, iso(now)
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; safe to run twice (and from two processes at once)."""
+        self.db.execute("BEGIN IMMEDIATE")  # one migrator at a time across processes
+        try:
+            names = [m.name for m in migrations.pending(self.db)]
+            migrations.apply(self.db)
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.execute("COMMIT")
+        return names
+
+    def pending_migrations(self) -> list[str]:
+        return [m.name for m in migrations.pending(self.db)]
+
+    def check_schema(self) -> None:
+        pending = self.pending_migrations()
+        if pending:
+            raise SchemaOutOfDate(f"database {self.path} needs migrations {', '.join(pending)}: "
+                                  "run `bridge migrate`")
+
+    def ping(self) -> None:
+        self.db.execute("SELECT 1").fetchone()
+
+    # -- the inbox -------------------------------------------------------------------------
+
+    def record_event(self, event: WixEvent) -> bool:
+        """Store a verified webhook and its processing job; False for a duplicate event id."""
+        _, now = self._now()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO events (id, instance_id, event_type, entity_id, sequence,"
+                " event_time, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
+                 event.event_time, now, json.dumps(event.payload, separators=(",", ":"))])
+            if cursor.rowcount == 0:
+                return False
+            self.enqueue("process_event", key=f"event:{event.id}",
+                         lane=f"events:{event.order_id or event.instance_id}",
+                         instance_id=event.instance_id, order_id=event.order_id,
+                         payload={"event_id": event.id})
+            return True
+
+    def get_event(self, event_id: str) -> WixEvent | None:
+        row = self.db.execute("SELECT * FROM events WHERE id = ?", [event_id]).fetchone()
+        if row is None:
+            return None
+        (id_, instance_id, event_type, entity_id, sequence, event_time, _, payload) = row
+        return WixEvent(id=id_, event_type=event_type, instance_id=instance_id, entity_id=entity_id,
+                        sequence=sequence, event_time=event_time, payload=json.loads(payload))
+
+    # -- instances -------------------------------------------------------------------------
+
+    def set_instance(self, instance_id: str, status: str) -> None:
+        _, now = self._now()
+        column = "installed_at" if status == "installed" else "removed_at"
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT INTO instances (instance_id, status, {column}) VALUES (?, ?, ?)"
+                f" ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,"
+                f" {column} = excluded.{column}", [instance_id, status, now])
+
+    def instance_status(self, instance_id: str) -> str | None:
+        row = self.db.execute("SELECT status FROM instances WHERE instance_id = ?",
+                              [instance_id]).fetchone()
+        return row[0] if row else None
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def enqueue(self, kind: str, *, key: str, lane: str, instance_id: str | None = None,
+                order_id: str | None = None, payload: dict[str, Any] | None = None,
+                delay: float = 0.0) -> bool:
+        """Add a job unless one with the same key exists; True when added."""
+        epoch, now = self._now()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
+                " attempts, not_before, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                [kind, key, lane, instance_id, order_id, json.dumps(payload or {}),
+                 epoch + delay, now, now])
+            return cursor.rowcount == 1
+
+    def claim(self, worker: str, lease_seconds: float) -> Job | None:
+        """Take the oldest ready job whose lane has nothing earlier still open.
+
+        Ready means pending and due, or running with an expired lease (its worker died).
+        """
+        epoch, now = self._now()
+        with self.transaction() as db:
+            row = db.execute(
+                """SELECT id FROM jobs AS j
+                   WHERE ((j.state = 'pending' AND j.not_before <= :now)
+                          OR (j.state = 'running' AND j.lease_until < :now))
+                     AND NOT EXISTS (SELECT 1 FROM jobs AS k
+                                     WHERE k.lane = j.lane AND k.id < j.id
+                                       AND k.state IN ('pending', 'running'))
+                   ORDER BY j.not_before, j.id LIMIT 1""", {"now": epoch}).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?,"
+                       " lease_until = ?, updated_at = ? WHERE id = ?",
+                       [worker, epoch + lease_seconds, now, row[0]])
+            return self.get_job(row[0])
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self.db.execute(
+            "SELECT id, kind, key, lane, instance_id, order_id, payload, state, attempts, worker,"
+            " last_error FROM jobs WHERE id = ?", [job_id]).fetchone()
+        if row is None:
+            return None
+        return Job(*row[:6], json.loads(row[6] or "{}"), *row[7:])
+
+    def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,
+               started: float | None = None) -> bool:
+        """Record an attempt's outcome: `done`, `retry` (after `delay` seconds) or `failed`.
+
+        False when this worker no longer holds the job (its lease expired and another took it).
+        """
+        epoch, now = self._now()
+        state = {"done": "done", "retry": "pending", "failed": "failed"}[outcome]
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state = ?, not_before = ?, lease_until = NULL, last_error = ?,"
+                " updated_at = ? WHERE id = ? AND state = 'running' AND worker IS ?",
+                [state, epoch + delay, error, now, job.id, job.worker])
+            if cursor.rowcount == 0:
+                return False
+            db.execute("INSERT INTO attempts (job_id, order_id, worker, started_at, finished_at,"
+                       " outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [job.id, job.order_id, job.worker, iso(started or epoch), now, outcome, error])
+            return True
+
+    def release(self, job: Job) -> None:
+        """Hand a claimed job back untouched (a stopping worker that did not start it)."""
+        _, now = self._now()
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET state = 'pending', attempts = attempts - 1,"
+                       " lease_until = NULL, worker = NULL, updated_at = ?"
+                       " WHERE id = ? AND state = 'running' AND worker IS ?",
+                       [now, job.id, job.worker])
+
+    def replay(self, *, order_id: str | None = None, job_id: int | None = None) -> list[int]:
+        """Put failed jobs (of an order, or one job) back in the queue with fresh attempts."""
+        epoch, now = self._now()
+        where, args = (("order_id = ?", [order_id]) if order_id is not None
+                       else ("id = ?", [job_id]))
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute(
+                f"SELECT id FROM jobs WHERE {where} AND state = 'failed' ORDER BY id", args)]
+            for id_ in ids:
+                db.execute("UPDATE jobs SET state = 'pending', attempts = 0, not_before = ?,"
+                           " worker = NULL, updated_at = ? WHERE id = ?", [epoch, now, id_])
+            return ids
+
+    def job_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT state, count(*) FROM jobs"
+                                    " WHERE state IN ('pending', 'running', 'failed')"
+                                    " GROUP BY state").fetchall())
+
+    # -- orders ----------------------------------------------------------------------------
+
+    _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
+                      " pos_client, pos_order_id, last_error, created_at, updated_at")
+
+    def _order(self, row) -> OrderRecord:
+        values = list(row)
+        values[6] = json.loads(values[6])
+        return OrderRecord(*values)
+
+    def get_order(self, wix_order_id: str) -> OrderRecord | None:
+        row = self.db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE wix_order_id = ?",
+                              [wix_order_id]).fetchone()
+        return self._order(row) if row else None
+
+    def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
+                   snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
+                   sequence: int | None = None, number: str | None = None) -> None:
+        """Insert or update an order; the snapshot is replaced only when given."""
+        _, now = self._now()
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT INTO orders ({self._ORDER_COLUMNS}) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)"
+                " ON CONFLICT (wix_order_id) DO UPDATE SET state = excluded.state,"
+                "   number = coalesce(excluded.number, number),"
+                "   wix_status = coalesce(excluded.wix_status, wix_status),"
+                "   sequence = CASE WHEN ? THEN excluded.sequence ELSE sequence END,"
+                "   snapshot = CASE WHEN ? THEN excluded.snapshot ELSE snapshot END,"
+                "   updated_at = excluded.updated_at",
+                [wix_order_id, instance_id, number, state, wix_status, sequence,
+                 json.dumps(snapshot or {}), now, now, snapshot is not None, snapshot is not None])
+
+    def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
+                        pos_client: str | None = None, pos_order_id: str | None = None) -> None:
+        _, now = self._now()
+        with self.transaction() as db:
+            db.execute("UPDATE orders SET state = ?, last_error = ?,"
+                       " pos_client = coalesce(?, pos_client),"
+                       " pos_order_id = coalesce(?, pos_order_id), updated_at = ?"
+                       " WHERE wix_order_id = ?",
+                       [state, error, pos_client, pos_order_id, now, wix_order_id])
+
+    def list_orders(self, state: str | None = None, limit: int = 50) -> list[OrderRecord]:
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self.db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders {where}"
+                               " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).fetchall()
+        return [self._order(r) for r in rows]
+
+    def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Everything recorded about one order, oldest first, for `bridge show`."""
+        def rows(sql: str) -> list[dict[str, Any]]:
+            cursor = self.db.execute(sql, [wix_order_id])
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+        return {
+            "events": rows("SELECT id, event_type, sequence, event_time, received_at FROM events"
+                           " WHERE entity_id = ? ORDER BY received_at, rowid"),
+            "jobs": rows("SELECT id, kind, state, attempts, last_error, created_at, updated_at"
+                         " FROM jobs WHERE order_id = ? ORDER BY id"),
+            "attempts": rows("SELECT job_id, worker, started_at, finished_at, outcome, error"
+                             " FROM attempts WHERE order_id = ? ORDER BY id"),
+        }

@@ -1,0 +1,32 @@
+"""Every error answer is JSON: `{"error": {"code": "<snake_case>", "message": "<human text>"}}`."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bridge import logs
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        if error.code == 413:
+            code = "payload_too_large"
+        logs.warning(log, "http_error", status=error.code, code=code)
+        return error_response(error.code or 500, code, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("%s", logs.fields("unhandled_error", error=type(error).__name__))
+        return error_response(500, "internal_error", "the bridge failed to handle this request")

@@ -1,0 +1,124 @@
+"""Unwrap a verified Wix webhook: claims -> envelope -> domain event.
+
+Wix nests JSON inside JSON strings twice, and older deliveries carry `...AsJson` strings where newer
+ones carry objects; both forms are accepted (../shared/wix/README.md section 1). Pure functions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+ORDER_CREATED = "wix.ecom.v1.order_created"
+ORDER_APPROVED = "wix.ecom.v1.order_approved"
+ORDER_UPDATED = "wix.ecom.v1.order_updated"
+ORDER_CANCELED = "wix.ecom.v1.order_canceled"
+APP_INSTALLED = "AppInstalled"
+APP_REMOVED = "AppRemoved"
+
+ORDER_EVENTS = frozenset({ORDER_CREATED, ORDER_APPROVED, ORDER_UPDATED, ORDER_CANCELED})
+HANDLED_EVENTS = ORDER_EVENTS | {APP_INSTALLED, APP_REMOVED}
+
+# body key -> (object key, JSON-string key) for each entity event body
+_BODIES = {
+    "createdEvent": ("entity", "entityAsJson"),
+    "updatedEvent": ("currentEntity", "currentEntityAsJson"),
+    "actionEvent": ("body", "bodyAsJson"),
+    "deletedEvent": ("deletedEntity", "deletedEntityAsJson"),
+}
+
+
+class InvalidEnvelope(ValueError):
+    """Verified, but not shaped like a Wix webhook envelope."""
+
+
+@dataclass(frozen=True)
+class WixEvent:
+    id: str                # the domain event id (or a digest for non-entity events): the dedupe key
+    event_type: str
+    instance_id: str
+    entity_id: str | None
+    sequence: int | None   # entityEventSequence: higher is newer
+    event_time: str | None
+    payload: Mapping[str, Any]   # the unwrapped body: entity, action body or plain payload
+
+    @property
+    def handled(self) -> bool:
+        return self.event_type in HANDLED_EVENTS
+
+    @property
+    def order(self) -> Mapping[str, Any] | None:
+        """The order an order event carries (action events wrap it in `order`)."""
+        if self.event_type not in ORDER_EVENTS:
+            return None
+        order = self.payload.get("order") if "order" in self.payload else self.payload
+        return order if isinstance(order, Mapping) else None
+
+    @property
+    def order_id(self) -> str | None:
+        order = self.order
+        return self.entity_id or (order.get("id") if order else None)
+
+
+def event_from_claims(claims: Mapping[str, Any]) -> WixEvent:
+    envelope = _json_object(claims.get("data"), "claims.data")
+    event_type = envelope.get("eventType")
+    instance_id = envelope.get("instanceId")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidEnvelope("envelope has no eventType")
+    if not isinstance(instance_id, str) or not instance_id:
+        raise InvalidEnvelope("envelope has no instanceId")
+    raw_data = envelope.get("data")
+    data = _json_object(raw_data, "envelope.data")
+    if "entityFqdn" in data or any(key in data for key in _BODIES):
+        return _entity_event(event_type, instance_id, data)
+    digest = hashlib.sha256(json.dumps(envelope, sort_keys=True).encode()).hexdigest()
+    return WixEvent(id=f"{event_type}:{instance_id}:{digest[:32]}", event_type=event_type,
+                    instance_id=instance_id, entity_id=None, sequence=None, event_time=None,
+                    payload=data)
+
+
+def _entity_event(event_type: str, instance_id: str, data: Mapping[str, Any]) -> WixEvent:
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidEnvelope("domain event has no id")
+    payload: Mapping[str, Any] = {}
+    for body_key, (object_key, json_key) in _BODIES.items():
+        body = data.get(body_key)
+        if body is None:
+            continue
+        if not isinstance(body, Mapping):
+            raise InvalidEnvelope(f"{body_key} is not an object")
+        raw = body.get(object_key, body.get(json_key))
+        payload = _json_object(raw, f"{body_key}.{object_key}") if raw is not None else {}
+        break
+    entity_id = data.get("entityId")
+    return WixEvent(
+        id=event_id,
+        event_type=event_type,
+        instance_id=instance_id,
+        entity_id=entity_id if isinstance(entity_id, str) and entity_id else None,
+        sequence=_sequence(data.get("entityEventSequence")),
+        event_time=data.get("eventTime"),
+        payload=payload,
+    )
+
+
+def _json_object(raw: Any, what: str) -> dict[str, Any]:
+    """An object, or a JSON string holding one (Wix uses both on the wire)."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise InvalidEnvelope(f"{what} is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise InvalidEnvelope(f"{what} is not a JSON object")
+    return raw
+
+
+def _sequence(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw is not None and not isinstance(raw, bool) else None
+    except (TypeError, ValueError):
+        return None
