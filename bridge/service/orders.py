@@ -119,6 +119,10 @@ class SendOrder:
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         with self.store.transaction():
+            twin = self.store.find_order_by_pos_id(client.name, pos_order_id)
+            if twin and twin.wix_order_id != record.wix_order_id:
+                raise Fail(f"the POS answered with order id {pos_order_id}, which it gave to "
+                           f"order {twin.wix_order_id} already")
             current = self.store.get_order(record.wix_order_id)
             decision = lifecycle.after_pos_accepted(OrderState(current.state))
             self.store.set_order_state(record.wix_order_id, decision.state.value,

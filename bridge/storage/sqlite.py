@@ -298,6 +298,12 @@ class Store:
                               [wix_order_id]).fetchone()
         return self._order(row) if row else None
 
+    def find_order_by_pos_id(self, pos_client: str, pos_order_id: str) -> OrderRecord | None:
+        row = self.db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders"
+                              " WHERE pos_client = ? AND pos_order_id = ?",
+                              [pos_client, pos_order_id]).fetchone()
+        return self._order(row) if row else None
+
     def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
                    snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
                    sequence: int | None = None, number: str | None = None) -> None:

@@ -1,0 +1,86 @@
+"""Shared fixtures: a key pair the tests generate, signed webhooks, a fresh database, the app.
+
+Outside HTTP (the POS, Wix) is mocked with a strict `responses` fixture or a real loopback server;
+our own code is never patched.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import responses as responses_lib
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bridge.bootstrap import bootstrap
+from bridge.config import load_config
+from bridge.storage.sqlite import Store
+from bridge.web.app import create_app
+from tests.builders import POS_SECRET, POS_URL, Signer
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "wix" / "samples"
+
+
+@pytest.fixture(scope="session")
+def private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def public_pem(private_key) -> str:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@pytest.fixture(scope="session")
+def signer(private_key) -> Signer:
+    return Signer(private_key)
+
+
+@pytest.fixture
+def sample():
+    def load(name: str) -> dict:
+        return json.loads((SAMPLES / f"{name}.json").read_text())
+    return load
+
+
+@pytest.fixture
+def env(tmp_path, public_pem) -> dict[str, str]:
+    """A production-shaped configuration: real key, webhook POS at a mocked URL."""
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+        "WIX_APP_ID": "app-id", "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem,
+        "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET,
+    }
+
+
+@pytest.fixture
+def bridge(env):
+    built = bootstrap(load_config(env))
+    built.store.migrate()
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def store(bridge) -> Store:
+    return bridge.store
+
+
+@pytest.fixture
+def client(bridge):
+    return create_app(bridge).test_client()
+
+
+@pytest.fixture
+def worker(bridge):
+    """A worker that retries at once (tenacity wait injected) and gives up after 3 attempts."""
+    return bridge.worker(max_attempts=3, wait=lambda state: 0.0, poll_seconds=0.01)
+
+
+@pytest.fixture
+def mocked():
+    """Strict: an unexpected request fails, and so does a stub that was never called."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps

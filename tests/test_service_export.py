@@ -1,0 +1,236 @@
+"""Order export through the worker: one POS order per Wix order, whatever Wix and the POS do.
+
+The POS is mocked at the HTTP layer (`responses`); the bridge runs for real on a real SQLite file.
+"""
+import json
+import threading
+
+import pytest
+import responses
+from standardwebhooks import Webhook
+
+from bridge.bootstrap import bootstrap
+from bridge.config import load_config
+from bridge.service.orders import replay
+from bridge.wix import events as wix_events
+from tests.builders import POS_SECRET, POS_URL, accepted, an_order, pos_error
+
+
+def deliver(client, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
+    answer = client.post("/webhooks/wix", data=signer.order_webhook(order, event_type, sequence))
+    assert answer.status_code == 200
+
+
+def sent_orders(mocked) -> list[dict]:
+    return [json.loads(call.request.body)["order"] for call in mocked.calls
+            if "order" in json.loads(call.request.body)]
+
+
+def test_an_approved_order_reaches_the_pos_signed_with_its_restaurant_items(
+        client, signer, worker, store, mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(restaurant=2, other=1)
+    deliver(client, signer, order)
+    worker.drain()
+    [call] = mocked.calls
+    body = json.loads(call.request.body)
+    assert body["order"]["id"] == order["id"]
+    assert [i["lineItemId"] for i in body["order"]["items"]] == [
+        li["id"] for li in order["lineItems"][:2]]
+    headers = {k.lower(): v for k, v in call.request.headers.items()}
+    Webhook(POS_SECRET).verify(call.request.body, headers)  # raises unless validly signed
+    assert call.request.headers["webhook-id"] == f"send:{order['id']}"
+    record = store.get_order(order["id"])
+    assert (record.state, record.pos_order_id, record.pos_client) == ("sent", "pos-1", "webhook")
+
+
+def test_an_order_without_restaurant_items_is_recorded_as_ignored(client, signer, worker, store,
+                                                                   mocked):
+    order = an_order(restaurant=0, other=2)
+    deliver(client, signer, order)
+    worker.drain()
+    assert len(mocked.calls) == 0
+    assert store.get_order(order["id"]).state == "ignored"
+
+
+@pytest.mark.parametrize("first, second", [
+    (wix_events.ORDER_CREATED, wix_events.ORDER_APPROVED),
+    (wix_events.ORDER_APPROVED, wix_events.ORDER_CREATED),
+])
+def test_created_and_approved_in_either_order_give_one_pos_order(client, signer, worker, store,
+                                                                  mocked, first, second):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(status="APPROVED")
+    deliver(client, signer, order, first)
+    worker.drain()
+    deliver(client, signer, order, second)
+    worker.drain()
+    assert len(sent_orders(mocked)) == 1
+    assert store.get_order(order["id"]).state == "sent"
+
+
+def test_both_events_stored_before_the_worker_runs_still_give_one_pos_order(
+        client, signer, worker, mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(status="APPROVED")
+    deliver(client, signer, order, wix_events.ORDER_APPROVED, 2)
+    deliver(client, signer, order, wix_events.ORDER_CREATED, 1)
+    deliver(client, signer, order, wix_events.ORDER_UPDATED, 3)
+    worker.drain()
+    assert len(sent_orders(mocked)) == 1
+
+
+def test_an_initialized_order_is_sent_once_approved(client, signer, worker, store, mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(status="INITIALIZED")
+    deliver(client, signer, order)
+    worker.drain()
+    assert store.get_order(order["id"]).state == "received" and len(mocked.calls) == 0
+    deliver(client, signer, dict(order, status="APPROVED"), wix_events.ORDER_APPROVED, 2)
+    worker.drain()
+    assert len(sent_orders(mocked)) == 1
+
+
+def test_a_redelivered_event_gives_one_pos_order(client, signer, worker, mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    token = signer.order_webhook(an_order())
+    for _ in range(3):
+        assert client.post("/webhooks/wix", data=token).status_code == 200
+    worker.drain()
+    assert len(sent_orders(mocked)) == 1
+
+
+def test_the_newest_snapshot_is_sent_and_a_stale_update_does_not_replace_it(
+        client, signer, worker, mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(status="INITIALIZED")
+    deliver(client, signer, dict(order, buyerNote="newest", status="APPROVED"),
+            wix_events.ORDER_UPDATED, 5)
+    deliver(client, signer, dict(order, buyerNote="stale"), wix_events.ORDER_CREATED, 1)
+    worker.drain()
+    assert [o["note"] for o in sent_orders(mocked)] == ["newest"]
+
+
+@pytest.mark.parametrize("code", ["endpoint_down", "pos_error"])
+def test_a_retryable_pos_error_is_retried_until_accepted(client, signer, worker, store, mocked,
+                                                         code):
+    mocked.post(POS_URL, json=pos_error(code), status=503)
+    mocked.post(POS_URL, json=accepted("pos-2"))
+    order = an_order()
+    deliver(client, signer, order)
+    worker.drain()
+    assert len(sent_orders(mocked)) == 2
+    assert store.get_order(order["id"]).pos_order_id == "pos-2"
+    outcomes = [a["outcome"] for a in store.history(order["id"])["attempts"]]
+    assert outcomes == ["done", "retry", "done"]  # the event, the failed send, the good one
+
+
+@pytest.mark.parametrize("code", ["invalid_item_mapping", "cc_rejected"])
+def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(client, signer, worker,
+                                                                    store, mocked, code):
+    mocked.post(POS_URL, json=pos_error(code), status=400)
+    order = an_order()
+    deliver(client, signer, order)
+    worker.drain()
+    assert len(sent_orders(mocked)) == 1
+    record = store.get_order(order["id"])
+    assert record.state == "failed" and code in record.last_error
+    assert store.get_event(store.history(order["id"])["events"][0]["id"]) is not None
+
+
+@pytest.mark.parametrize("answer", [
+    dict(status=500, body="Internal Server Error"),
+    dict(status=200, json={"unexpected": True}),
+    dict(status=400, json={"error": {"code": "something_new"}}),
+    dict(body=ConnectionError("refused")),
+])
+def test_any_other_answer_is_retried_and_gives_up_after_the_limit(client, signer, worker, store,
+                                                                  mocked, answer):
+    mocked.post(POS_URL, **answer)
+    order = an_order()
+    deliver(client, signer, order)
+    worker.drain()
+    assert len(mocked.calls) == worker.max_attempts
+    record = store.get_order(order["id"])
+    assert record.state == "failed" and "gave up after 3 attempts" in record.last_error
+
+
+def test_a_failed_order_can_be_replayed(client, signer, worker, store, mocked):
+    mocked.post(POS_URL, json=pos_error("invalid_item_mapping"))
+    order = an_order()
+    deliver(client, signer, order)
+    worker.drain()
+    assert store.get_order(order["id"]).state == "failed"
+    mocked.replace(responses.POST, POS_URL, json=accepted("pos-9"))
+    assert replay(store, order_id=order["id"])
+    worker.drain()
+    record = store.get_order(order["id"])
+    assert (record.state, record.pos_order_id, record.last_error) == ("sent", "pos-9", None)
+    ids = {c.request.headers["webhook-id"] for c in mocked.calls}
+    assert ids == {f"send:{order['id']}"}  # the replay keeps the idempotency key
+
+
+def test_a_cancel_for_an_order_at_the_pos_cancels_it_there(client, signer, worker, store, mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order()
+    deliver(client, signer, order)
+    worker.drain()
+    mocked.replace(responses.POST, POS_URL, json={"value": {}})
+    deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    worker.drain()
+    cancel = json.loads(mocked.calls[-1].request.body)
+    assert cancel == {"cancel": {"id": order["id"], "orderId": "pos-1"}}
+    assert mocked.calls[-1].request.headers["webhook-id"] == f"cancel:{order['id']}"
+    assert store.get_order(order["id"]).state == "canceled"
+
+
+def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(client, signer, worker, store,
+                                                                mocked):
+    order = an_order()
+    deliver(client, signer, order)
+    deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    worker.drain()
+    assert len(mocked.calls) == 0
+    assert store.get_order(order["id"]).state == "canceled"
+
+
+def numbered_pos_ids(request):
+    return 200, {}, json.dumps(accepted(f"pos-{json.loads(request.body)['order']['number']}"))
+
+
+def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mocked):
+    mocked.add_callback(responses.POST, POS_URL, callback=numbered_pos_ids)
+    orders = [an_order(number=str(n)) for n in range(40)]
+    for order in orders:
+        deliver(client, signer, order, wix_events.ORDER_CREATED)
+        deliver(client, signer, order, wix_events.ORDER_APPROVED, 2)
+    # Each racer is wired from scratch, as a separate worker process would be.
+    workers = [bootstrap(load_config(env)).worker(max_attempts=3, wait=lambda s: 0.0,
+                                                   name=f"racer-{i}") for i in range(2)]
+    done = [0, 0]
+
+    def race(i):
+        done[i] = workers[i].drain()
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = [o["id"] for o in sent_orders(mocked)]
+    assert sorted(sent) == sorted(o["id"] for o in orders)  # every order once, none twice
+    assert sum(done) == 40 * 3  # two events and one send per order
+    assert all(done), "both workers took part"
+
+
+def test_a_pos_id_already_given_to_another_order_fails_the_send_without_resending(
+        client, signer, worker, store, mocked):
+    mocked.post(POS_URL, json=accepted("pos-same"))
+    first, second = an_order(), an_order()
+    deliver(client, signer, first)
+    worker.drain()
+    deliver(client, signer, second)
+    worker.drain()
+    assert len(sent_orders(mocked)) == 2
+    record = store.get_order(second["id"])
+    assert record.state == "failed" and first["id"] in record.last_error
