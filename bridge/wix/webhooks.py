@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 import jwt
@@ -55,17 +56,22 @@ def verify(token: bytes | str, public_key: RSAPublicKey) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise NotAJwt("body is not a JWT") from None
     token = token.strip()
-    if token.count(".") != 2:
+    if token.count(".") != 2 or not isinstance(_header(token), dict):
         raise NotAJwt("body is not a JWT")
-    try:
-        jwt.get_unverified_header(token)
-    except jwt.DecodeError:
-        raise NotAJwt("body is not a JWT") from None
     try:
         return jwt.decode(token, public_key, algorithms=ALGORITHMS,
                           options={"verify_aud": False, "verify_iss": False})
     except jwt.PyJWTError as error:
         raise BadSignature(f"JWT refused: {error}") from None
+
+
+def _header(token: str) -> object:
+    """The JOSE header, or None: what tells a JWT (even a badly signed one) from garbage."""
+    segment = token.split(".", 1)[0]
+    try:
+        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        return None
 
 
 def event_from_request(body: bytes, public_key: RSAPublicKey) -> WixEvent:

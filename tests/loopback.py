@@ -1,0 +1,109 @@
+"""Real processes and a real POS on loopback, for the end-to-end tests."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+import requests
+from standardwebhooks import Webhook
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class PosServer:
+    """A POS speaking the `webhook` protocol: verifies signatures, dedupes by webhook-id as a
+    Standard Webhooks consumer should, and records every delivery it receives."""
+
+    def __init__(self, secret: str):
+        self.verifier = Webhook(secret)
+        self.deliveries: list[dict] = []      # every request, in arrival order
+        self.accepted: dict[str, str] = {}    # webhook-id -> POS order id
+        self.lock = threading.Lock()
+        self.hold: Callable[[dict], None] | None = None  # called before answering
+        pos = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    message = pos.verifier.verify(body, headers)
+                except Exception:
+                    self._answer(401, {"error": {"code": "pos_error", "description": "signature"}})
+                    return
+                delivery = {"id": headers["webhook-id"], "message": message}
+                with pos.lock:
+                    pos.deliveries.append(delivery)
+                if pos.hold:
+                    pos.hold(delivery)
+                with pos.lock:
+                    order_id = pos.accepted.setdefault(delivery["id"],
+                                                       f"P{len(pos.accepted) + 1}")
+                self._answer(200, {"value": {"orderId": order_id}})
+
+            def _answer(self, status, body):
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def orders(self) -> list[dict]:
+        with self.lock:
+            return [d["message"]["order"] for d in self.deliveries if "order" in d["message"]]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def bridge_process(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
+    """Run `bridge ...` as its own process, as an operator would, logging to a file."""
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("WIX_", "POS_", "BRIDGE_", "DATABASE_URL", "PORT"))}
+    full_env.update(env)
+    return subprocess.Popen([sys.executable, "-m", "bridge", *args], cwd=cwd, env=full_env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"bridge exited early:\n{log.read_text()}")
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+    wait_until(up, 30, "the bridge to answer /healthz")

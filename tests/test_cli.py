@@ -1,0 +1,96 @@
+"""The `bridge` command: clear one-line errors, and the commands operators use on orders."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from bridge.cli import main
+from tests.builders import POS_URL, accepted, an_order, pos_error
+
+
+@pytest.fixture
+def run(env, tmp_path, monkeypatch):
+    """Run a `bridge` command in-process with the test configuration as its environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in env:
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args, **overrides):
+        result = CliRunner().invoke(main, list(args), env={**env, **overrides},
+                                    catch_exceptions=False)
+        return result
+    return invoke
+
+
+@pytest.mark.parametrize("overrides, named", [
+    ({"WIX_PUBLIC_KEY": ""}, "WIX_PUBLIC_KEY is missing"),
+    ({"WIX_PUBLIC_KEY": "not a key"}, "WIX_PUBLIC_KEY is malformed"),
+    ({"WIX_APP_SECRET": ""}, "WIX_APP_SECRET is missing"),
+    ({"POS_CLIENT": "nope"}, "POS_CLIENT is malformed"),
+    ({"POS_WEBHOOK_URL": ""}, "POS_WEBHOOK_URL is missing"),
+    ({"POS_WEBHOOK_SECRET": ""}, "POS_WEBHOOK_SECRET is missing"),
+    ({"POS_WEBHOOK_SECRET": "whsec_!!!"}, "POS_WEBHOOK_SECRET is malformed"),
+    ({"DATABASE_URL": "postgres://db/bridge"}, "DATABASE_URL is malformed"),
+    ({"PORT": "eighty"}, "PORT is malformed"),
+    ({"BRIDGE_MAX_ATTEMPTS": "0"}, "BRIDGE_MAX_ATTEMPTS is malformed"),
+])
+def test_a_bad_setting_stops_start_up_with_one_line_naming_it(env, tmp_path, overrides, named):
+    process = subprocess.run([sys.executable, "-m", "bridge", "worker", "--once"],
+                             env={"PATH": "/usr/bin:/bin", **env, **overrides}, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines() == [process.stderr.strip()]
+    assert named in process.stderr and "Traceback" not in process.stderr
+
+
+def test_a_secret_never_appears_in_an_error_line(env, tmp_path):
+    secret = "whsec_c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw"
+    process = subprocess.run([sys.executable, "-m", "bridge", "worker", "--once"],
+                             env={"PATH": "/usr/bin:/bin", **env, "POS_WEBHOOK_SECRET": secret,
+                                  "POS_WEBHOOK_URL": "ftp://nowhere"},
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert process.returncode == 2 and secret not in process.stderr + process.stdout
+
+
+def test_migrate_is_safe_to_run_twice(run):
+    first = run("migrate")
+    assert first.exit_code == 0 and "applied: m001_core" in first.output
+    again = run("migrate")
+    assert again.exit_code == 0 and "up to date" in again.output
+
+
+def test_a_worker_refuses_a_database_that_was_never_migrated(run):
+    result = run("worker", "--once")
+    assert result.exit_code == 2 and "run `bridge migrate`" in result.output
+
+
+def test_orders_show_and_replay_an_order_that_failed(run, bridge, client, signer, worker, mocked):
+    mocked.post(POS_URL, json=pos_error("invalid_item_mapping"))
+    mocked.post(POS_URL, json=accepted("pos-42"))
+    order = an_order(number="777")
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+
+    listed = run("orders", "--state", "failed")
+    assert listed.exit_code == 0 and order["id"] in listed.output and "invalid_item_mapping" in listed.output
+    assert order["id"] not in run("orders", "--state", "sent").output
+
+    shown = json.loads(run("show", order["id"], "--json").output)
+    assert shown["order"]["state"] == "failed"
+    assert [e["event_type"] for e in shown["events"]] == ["wix.ecom.v1.order_created"]
+    assert [a["outcome"] for a in shown["attempts"]] == ["done", "failed"]
+    assert "invalid_item_mapping" in shown["attempts"][-1]["error"]
+
+    replayed = run("replay", order["id"])
+    assert replayed.exit_code == 0 and "replaying" in replayed.output
+    worker.drain()
+    assert bridge.store.get_order(order["id"]).pos_order_id == "pos-42"
+    assert run("replay", order["id"]).exit_code == 1  # nothing failed any more
+
+
+def test_show_says_so_for_an_unknown_order(run):
+    run("migrate")
+    result = run("show", "no-such-order")
+    assert result.exit_code == 1 and "no order no-such-order" in result.output

@@ -1,0 +1,36 @@
+"""The docs keep up with the code: every setting documented, CI running the README's command."""
+import re
+from pathlib import Path
+
+import pytest
+
+from bridge.config import SETTINGS
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
+def test_every_setting_is_in_the_readme_and_env_example(setting):
+    assert f"`{setting}`" in README
+    assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
+
+
+def test_the_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
+    commands = re.findall(r"```sh\n(python3 -m venv[^\n]*)\n```", README)
+    assert len(commands) == 2
+    assert commands[0].endswith("bridge serve")
+    assert commands[1] in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_cli_command_is_in_the_readme():
+    from bridge.cli import main
+    for name in main.commands:
+        assert f"`bridge {name}" in README, name
+
+
+def test_the_procfile_names_the_interface_processes():
+    procfile = (REPO / "Procfile").read_text()
+    assert re.search(r"^web: bridge web$", procfile, re.MULTILINE)
+    assert re.search(r"^worker: bridge worker$", procfile, re.MULTILINE)
+    assert re.search(r"^release: bridge migrate$", procfile, re.MULTILINE)
