@@ -9,10 +9,11 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from bridge import logs
 from bridge.config import Config, ConfigError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import orders
+from bridge.service import orders, statuses
 from bridge.service.worker import Handler, Worker, default_wait
 from bridge.storage.sqlite import Store
 from bridge.wix import sandbox
+from bridge.wix.api import WixApi
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class Bridge:
     store: Store
     pos: PosClients
     public_key: RSAPublicKey
+    wix: WixApi | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def worker(self, **overrides) -> Worker:
@@ -33,13 +35,15 @@ class Bridge:
         return Worker(self.store, self.handlers, **options)
 
 
-def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | None = None
-              ) -> Bridge:
+def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | None = None,
+              wix: WixApi | None = None) -> Bridge:
     """Build everything from configuration. Raises ConfigError for what an operator must fix."""
     store = store or Store(config.database_path)
     if pos is None:
+        def report(changes):
+            statuses.record_changes(store, config.pos_client, changes)
         try:
-            pos = PosClients.from_settings(config.pos_client, config.pos_settings)
+            pos = PosClients.from_settings(config.pos_client, config.pos_settings, report)
             pos.check()
         except UnknownPosClient as error:
             raise ConfigError(f"POS_CLIENT is malformed: {error}") from None
@@ -49,11 +53,14 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         public_key = config.wix_public_key
     else:
         public_key = sandbox.ensure_key(config.sandbox_key_path).public_key()
-    bridge = Bridge(config, store, pos, public_key)
+    if wix is None and config.wix_credentials:
+        wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret)
+    bridge = Bridge(config, store, pos, public_key, wix)
     bridge.handlers.update({
         orders.PROCESS: orders.ProcessEvent(store),
         orders.SEND: orders.SendOrder(store, pos),
         orders.CANCEL: orders.CancelOrder(store, pos),
+        statuses.SYNC: statuses.SyncStatus(store, wix),
     })
     return bridge
 
@@ -70,4 +77,5 @@ def announce(bridge: Bridge) -> None:
                           "use `bridge send-sample` to post a signed sample order")
     if not config.wix_credentials:
         logs.warning(log, "wix_calls_disabled",
-                     note="WIX_APP_ID/WIX_APP_SECRET not set: nothing is sent to Wix")
+                     note="WIX_APP_ID/WIX_APP_SECRET not set: nothing is sent to Wix; "
+                          "status updates wait for them")

@@ -119,14 +119,16 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
     records = _store().list_orders(state, limit)
     for r in records:
         row = {"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
-               "pos_order_id": r.pos_order_id, "updated_at": r.updated_at,
+               "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
+               "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
                "last_error": r.last_error}
         if as_json:
             click.echo(json.dumps(row))
         else:
             click.echo(f"{r.updated_at}  {r.state:<9}  #{r.number or '-':<8} {r.wix_order_id}  "
-                       f"pos={r.pos_order_id or '-'}" + (f"  error={r.last_error}" if r.last_error
-                                                         else ""))
+                       f"pos={r.pos_order_id or '-'}  kitchen={r.pos_status or '-'}  "
+                       f"wix={r.wix_fulfillment_status or '-'}"
+                       + (f"  error={r.last_error}" if r.last_error else ""))
     if not records and not as_json:
         click.echo("no orders" + (f" in state {state}" if state else ""))
 
@@ -148,29 +150,54 @@ def show(order_id: str, as_json: bool) -> None:
         summary = {"wix_order_id": record.wix_order_id, "instance_id": record.instance_id,
                    "number": record.number, "state": record.state, "wix_status": record.wix_status,
                    "pos_client": record.pos_client, "pos_order_id": record.pos_order_id,
+                   "pos_status": record.pos_status,
+                   "wix_fulfillment_status": record.wix_fulfillment_status,
+                   "wix_fulfillment_id": record.wix_fulfillment_id,
                    "last_error": record.last_error, "created_at": record.created_at,
                    "updated_at": record.updated_at}
     if as_json:
         click.echo(json.dumps({"order": summary, **history}, indent=2))
         return
     for key, value in summary.items():
-        click.echo(f"{key:>13}: {value if value is not None else '-'}")
-    for section in ("events", "jobs", "attempts"):
+        click.echo(f"{key:>22}: {value if value is not None else '-'}")
+    for section in ("events", "jobs", "attempts", "status_updates"):
         click.echo(f"\n{section}:")
         for row in history[section]:
             click.echo("  " + "  ".join(f"{k}={v}" for k, v in row.items() if v is not None))
 
 
 @main.command()
+@click.option("--state", help="Only updates in this state (unmatched, queued, sent, skipped, "
+                              "failed).")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_fail_cleanly
+def statuses(state: str | None, limit: int, as_json: bool) -> None:
+    """List status updates reported by the POS, newest first, and what became of them."""
+    updates = _store().list_status_updates(state, limit)
+    for u in updates:
+        if as_json:
+            click.echo(json.dumps(u.__dict__))
+        else:
+            click.echo(f"{u.received_at}  #{u.id:<6} {u.state:<9} {u.status:<11} "
+                       f"pos={u.pos_order_id}  order={u.wix_order_id or '-'}"
+                       + (f"  note={u.note}" if u.note else ""))
+    if not updates and not as_json:
+        click.echo("no status updates" + (f" in state {state}" if state else ""))
+
+
+@main.command()
 @click.argument("order_id", required=False)
 @click.option("--job", "job_id", type=int, help="Replay one failed job by id (see `bridge show`).")
+@click.option("--status", "status_id", type=int,
+              help="Replay one failed status update by id (see `bridge statuses`).")
 @_fail_cleanly
-def replay(order_id: str | None, job_id: int | None) -> None:
-    """Send a failed order (or other failed work) again, with fresh attempts."""
-    from bridge.service.orders import replay as replay_work
-    if (order_id is None) == (job_id is None):
-        raise click.UsageError("give an ORDER_ID or --job ID")
-    ids = replay_work(_store(), order_id=order_id, job_id=job_id)
+def replay(order_id: str | None, job_id: int | None, status_id: int | None) -> None:
+    """Send failed work again with fresh attempts: an order's, one job, or one status update."""
+    from bridge.service.replay import replay as replay_work
+    if sum(x is not None for x in (order_id, job_id, status_id)) != 1:
+        raise click.UsageError("give one of ORDER_ID, --job ID or --status ID")
+    ids = replay_work(_store(), order_id=order_id, job_id=job_id, status_update_id=status_id)
     if not ids:
         click.echo("nothing failed to replay", err=True)
         sys.exit(1)

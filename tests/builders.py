@@ -14,6 +14,7 @@ from bridge.wix import events as wix_events
 from bridge.wix.sandbox import order_event, sample_order
 
 POS_URL = "http://pos.test/orders"
+WIX_URL = "http://wix.test"
 POS_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 INSTANCE = "044667f4-c13f-46c2-8506-de9e42293896"
 OTHER_APP = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
@@ -71,3 +72,17 @@ def accepted(pos_order_id: str) -> dict[str, Any]:
 
 def pos_error(code: str) -> dict[str, Any]:
     return {"error": {"code": code, "description": f"the POS says {code}"}}
+
+
+def signed_callback(body: dict[str, Any] | bytes, *, secret: str = POS_SECRET,
+                    msg_id: str | None = None, at: float | None = None) -> tuple[bytes, dict]:
+    """A `webhook` POS status callback, signed as Standard Webhooks says."""
+    from datetime import datetime, timezone
+
+    from standardwebhooks import Webhook
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    when = datetime.fromtimestamp(at if at is not None else time.time(), timezone.utc)
+    return raw, {"webhook-id": msg_id, "webhook-timestamp": str(int(when.timestamp())),
+                 "webhook-signature": Webhook(secret).sign(msg_id, when, raw.decode()),
+                 "content-type": "application/json"}

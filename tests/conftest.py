@@ -17,7 +17,8 @@ from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.storage.sqlite import Store
 from bridge.web.app import create_app
-from tests.builders import POS_SECRET, POS_URL, Signer
+from bridge.wix.api import WixApi
+from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "wix" / "samples"
 
@@ -52,12 +53,38 @@ def env(tmp_path, public_pem) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
         "WIX_APP_ID": "app-id", "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem,
         "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET,
+        "WIX_API_BASE": WIX_URL,
     }
 
 
+class Clock:
+    """Time the tests move by hand; sleeping only records how long, and moves it on."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
-def bridge(env):
-    built = bootstrap(load_config(env))
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def wix_api(clock) -> WixApi:
+    return WixApi(WIX_URL, "app-id", "app-secret", clock=clock, sleep=clock.sleep)
+
+
+@pytest.fixture
+def bridge(env, wix_api):
+    built = bootstrap(load_config(env), wix=wix_api)
     built.store.migrate()
     yield built
     built.store.close()

@@ -38,6 +38,7 @@ class PosServer:
     Standard Webhooks consumer should, and records every delivery it receives."""
 
     def __init__(self, secret: str):
+        self.secret = secret
         self.verifier = Webhook(secret)
         self.deliveries: list[dict] = []      # every request, in arrival order
         self.accepted: dict[str, str] = {}    # webhook-id -> POS order id
@@ -80,6 +81,14 @@ class PosServer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def send_status(self, bridge_url: str, pos_order_id: str, status: str) -> requests.Response:
+        """Call the bridge back as this POS would when the kitchen moves an order along."""
+        from tests.builders import signed_callback
+        body, headers = signed_callback({"orderId": pos_order_id, "status": status},
+                                        secret=self.secret)
+        return requests.post(f"{bridge_url}/pos/webhook/events", data=body, headers=headers,
+                             timeout=5)
+
     def orders(self) -> list[dict]:
         with self.lock:
             return [d["message"]["order"] for d in self.deliveries if "order" in d["message"]]
@@ -107,3 +116,56 @@ def wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
         except requests.RequestException:
             return False
     wait_until(up, 30, "the bridge to answer /healthz")
+
+
+class WixServer:
+    """Stands in for Wix's REST API: hands out tokens, lists the fulfillments the test gave it,
+    and records every request, in order."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.fulfillments: dict[str, list[dict]] = {}
+        self.lock = threading.Lock()
+        wix = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("content-length", 0) or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                with wix.lock:
+                    wix.requests.append({"method": self.command, "path": self.path, "body": body,
+                                         "authorization": self.headers.get("Authorization")})
+                if self.path == "/oauth2/token":
+                    answer = {"access_token": "OAUTH2.local", "expires_in": 14400}
+                elif self.command == "GET" and self.path.startswith("/ecom/v1/fulfillments/orders/"):
+                    order_id = self.path.rsplit("/", 1)[1]
+                    answer = {"orderWithFulfillments": {
+                        "orderId": order_id, "fulfillments": wix.fulfillments.get(order_id, [])}}
+                elif self.path.endswith("/create-fulfillment"):
+                    answer = {"fulfillmentId": "f-created", "orderWithFulfillments": {}}
+                else:
+                    answer = {"orderWithFulfillments": {}}
+                raw = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PATCH = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def calls(self, method: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["method"] == method]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -5,8 +5,9 @@ import pytest
 import requests
 
 from bridge.wix import events as wix_events
-from tests.builders import POS_SECRET, an_order
-from tests.loopback import PosServer, bridge_process, free_port, wait_for_health, wait_until
+from tests.builders import INSTANCE, POS_SECRET, an_order
+from tests.loopback import (PosServer, WixServer, bridge_process, free_port, wait_for_health,
+                            wait_until)
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +20,18 @@ def pos():
 
 
 @pytest.fixture
-def served(tmp_path, public_pem, pos):
+def wix():
+    server = WixServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def served(tmp_path, public_pem, pos, wix):
     port = free_port()
     env = {"PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
            "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app", "WIX_APP_SECRET": "secret",
+           "WIX_API_BASE": wix.url,
            "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET}
     log = tmp_path / "serve.log"
     process = bridge_process(["serve"], env, tmp_path, log)
@@ -50,6 +59,30 @@ def test_signed_webhooks_over_http_reach_the_pos_once_each(served, pos, signer):
     assert sorted(o["number"] for o in received) == sorted(o["number"] for o in orders)
     assert all(len(o["items"]) == 2 for o in received)  # the gift card stayed behind
     assert "event=order_sent" in log.read_text()
+
+
+def test_pos_callbacks_become_wix_fulfillment_updates_in_order(served, pos, wix, signer):
+    url, _, _ = served
+    order = an_order(restaurant=2, other=1)
+    restaurant = [{"id": li["id"], "quantity": li["quantity"]} for li in order["lineItems"][:2]]
+    wix.fulfillments[order["id"]] = [{"id": "f-9", "lineItems": restaurant, "status": "Pending"}]
+    assert requests.post(f"{url}/webhooks/wix", data=signer.order_webhook(order),
+                         timeout=5).status_code == 200
+    wait_until(lambda: pos.orders(), what="the POS to receive the order")
+    pos_order_id = pos.accepted[f"send:{order['id']}"]
+    for status in ("ACCEPTED", "READY", "FULFILLED"):
+        assert pos.send_status(url, pos_order_id, status).status_code == 200
+    wait_until(lambda: len(wix.calls("PATCH")) >= 3, what="three fulfillment updates at Wix")
+    assert wix.requests[0] == {"method": "POST", "path": "/oauth2/token", "authorization": None,
+                               "body": {"grant_type": "client_credentials", "client_id": "app",
+                                        "client_secret": "secret", "instance_id": INSTANCE}}
+    patches = wix.calls("PATCH")
+    assert {p["path"] for p in patches} == {f"/ecom/v1/fulfillments/f-9/orders/{order['id']}"}
+    assert [p["body"] for p in patches] == [
+        {"fulfillment": {"status": "Accepted"}}, {"fulfillment": {"status": "Ready"}},
+        {"fulfillment": {"status": "Fulfilled", "completed": True}}]
+    assert all(p["authorization"] == "OAUTH2.local" for p in patches)
+    assert len(wix.calls("POST")) == 1  # one token for all three
 
 
 def test_a_forged_webhook_over_http_is_refused_and_nothing_reaches_the_pos(served, pos, signer):

@@ -4,6 +4,7 @@ The POS is mocked at the HTTP layer (`responses`); the bridge runs for real on a
 """
 import json
 import threading
+import time
 
 import pytest
 import responses
@@ -11,7 +12,7 @@ from standardwebhooks import Webhook
 
 from bridge.bootstrap import bootstrap
 from bridge.config import load_config
-from bridge.service.orders import replay
+from bridge.service.replay import replay
 from bridge.wix import events as wix_events
 from tests.builders import POS_SECRET, POS_URL, accepted, an_order, pos_error
 
@@ -195,6 +196,7 @@ def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(client, signer, 
 
 
 def numbered_pos_ids(request):
+    time.sleep(0.005)  # a POS takes a moment to answer: the other worker gets its turn
     return 200, {}, json.dumps(accepted(f"pos-{json.loads(request.body)['order']['number']}"))
 
 

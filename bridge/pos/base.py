@@ -7,7 +7,7 @@ vendor's package can hold per-restaurant accounts without the core changing shap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import StatusChange
@@ -37,11 +37,16 @@ class CallbackRejected(ValueError):
         self.status = status
 
 
+Report = Callable[[list[StatusChange]], None]
+
+
 @dataclass(frozen=True)
 class PosConfig:
-    """What a factory gets: the instance it serves and every `POS_*` setting."""
+    """What a factory gets: the instance it serves, every `POS_*` setting, and `report`, which
+    stores status changes a client learns without a callback (by polling, or in-process)."""
     instance_id: str | None
     settings: Mapping[str, str] = field(default_factory=dict)
+    report: Report | None = None
 
 
 class PosClient(Protocol):

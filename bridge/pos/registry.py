@@ -5,7 +5,7 @@ import threading
 from importlib.metadata import entry_points
 from typing import Callable, Mapping
 
-from bridge.pos.base import PosClient, PosConfig
+from bridge.pos.base import PosClient, PosConfig, Report
 
 GROUP = "bridge.pos_clients"
 
@@ -36,16 +36,19 @@ class PosClients:
     replace `settings_for` without the callers changing.
     """
 
-    def __init__(self, name: str, factory: Factory, settings: Mapping[str, str]):
+    def __init__(self, name: str, factory: Factory, settings: Mapping[str, str],
+                 report: Report | None = None):
         self.name = name
         self._factory = factory
         self._settings = dict(settings)
+        self.report = report
         self._clients: dict[str | None, PosClient] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, name: str, settings: Mapping[str, str]) -> "PosClients":
-        return cls(name, load(name), settings)
+    def from_settings(cls, name: str, settings: Mapping[str, str],
+                      report: Report | None = None) -> "PosClients":
+        return cls(name, load(name), settings, report)
 
     def settings_for(self, instance_id: str | None) -> Mapping[str, str]:
         return self._settings
@@ -54,7 +57,8 @@ class PosClients:
         with self._lock:
             client = self._clients.get(instance_id)
             if client is None:
-                client = self._factory(PosConfig(instance_id, self.settings_for(instance_id)))
+                client = self._factory(PosConfig(instance_id, self.settings_for(instance_id),
+                                                 self.report))
                 self._clients[instance_id] = client
             return client
 

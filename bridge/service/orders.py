@@ -18,6 +18,7 @@ from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
+from bridge.service import statuses
 from bridge.service.worker import Fail, Retry
 from bridge.storage.sqlite import Job, Store
 from bridge.wix import events as wix_events
@@ -57,6 +58,7 @@ class ProcessEvent:
         elif event.event_type == wix_events.APP_REMOVED:
             self.store.set_instance(event.instance_id, "removed")
             logs.info(log, "app_removed", instance_id=event.instance_id)
+            statuses.fail_for_removed_app(self.store, event.instance_id)
         elif event.event_type in wix_events.ORDER_EVENTS:
             self._order_event(event)
 
@@ -128,6 +130,7 @@ class SendOrder:
             self.store.set_order_state(record.wix_order_id, decision.state.value,
                                        pos_client=client.name, pos_order_id=pos_order_id)
             _apply(self.store, record.wix_order_id, record.instance_id, decision)
+            statuses.queue_unmatched(self.store, self.store.get_order(record.wix_order_id))
         logs.info(log, "order_sent", order_id=record.wix_order_id, number=record.number,
                   pos=client.name, pos_order_id=pos_order_id, items=len(pos_order.items),
                   attempt=job.attempts)
@@ -161,18 +164,3 @@ class CancelOrder:
     def failed(self, job: Job, reason: str) -> None:
         self.store.set_order_state(job.order_id, OrderState.FAILED.value,
                                    error=f"cancel at the POS failed: {reason}")
-
-
-# What a replayed job puts its order back to.
-REPLAY_STATE = {SEND: OrderState.QUEUED, CANCEL: OrderState.CANCELING}
-
-
-def replay(store: Store, *, order_id: str | None = None, job_id: int | None = None) -> list[int]:
-    """Re-queue failed work; the order goes back to the state that work starts from."""
-    with store.transaction():
-        ids = store.replay(order_id=order_id, job_id=job_id)
-        for id_ in ids:
-            job = store.get_job(id_)
-            if job and job.order_id and job.kind in REPLAY_STATE:
-                store.set_order_state(job.order_id, REPLAY_STATE[job.kind].value)
-    return ids

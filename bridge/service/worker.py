@@ -33,6 +33,15 @@ class Fail(Exception):
     """This job can never succeed as it is: mark it failed now."""
 
 
+class Wait(Exception):
+    """Not this job's fault: put it back for `seconds` without counting an attempt
+    (e.g. Wix credentials are not configured yet). The reason stays visible on the job."""
+
+    def __init__(self, message: str, seconds: float = 60.0):
+        super().__init__(message)
+        self.seconds = seconds
+
+
 class Handler(Protocol):
     def run(self, job: Job) -> None:
         """Do the job. Raise Retry or Fail; any other exception counts as Retry (and is logged)."""
@@ -129,6 +138,10 @@ class Worker:
             self._give_up(job, handler, str(error), started)
         except Retry as error:
             self._retry(job, handler, str(error), started, error.after)
+        except Wait as error:
+            self.store.finish(job, "wait", error=str(error), delay=error.seconds, started=started)
+            logs.info(log, "job_waiting", job=job.id, kind=job.kind, order_id=job.order_id,
+                      recheck_in_s=error.seconds, reason=str(error))
         except Exception as error:
             log.exception("%s", logs.fields("job_crashed", job=job.id, kind=job.kind,
                                             order_id=job.order_id))

@@ -89,3 +89,29 @@ def m001_core(db: Database) -> None:
         )""")
     db.execute("CREATE INDEX attempts_job ON attempts (job_id)")
     db.execute("CREATE INDEX attempts_order ON attempts (order_id)")
+
+
+@migrations()
+def m002_statuses(db: Database) -> None:
+    # What the POS last reported, what Wix was last told, and the Wix fulfillment that carries it.
+    db.execute("ALTER TABLE orders ADD COLUMN pos_status TEXT")
+    db.execute("ALTER TABLE orders ADD COLUMN wix_fulfillment_status TEXT")
+    db.execute("ALTER TABLE orders ADD COLUMN wix_fulfillment_id TEXT")
+    # Every status change a POS reported, kept even before the order it names is known.
+    db.execute("""
+        CREATE TABLE status_updates (
+            id INTEGER PRIMARY KEY,
+            pos_client TEXT NOT NULL,
+            pos_order_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            occurred_at TEXT,
+            callback_id TEXT,                  -- the POS's id for the callback: duplicates stop here
+            received_at TEXT NOT NULL,
+            wix_order_id TEXT,                 -- null while the POS order id is not mapped yet
+            state TEXT NOT NULL,               -- unmatched | queued | sent | skipped | failed
+            note TEXT
+        )""")
+    db.execute("CREATE UNIQUE INDEX status_updates_callback ON status_updates (pos_client, callback_id)"
+               " WHERE callback_id IS NOT NULL")
+    db.execute("CREATE INDEX status_updates_pos ON status_updates (pos_client, pos_order_id, state)")
+    db.execute("CREATE INDEX status_updates_order ON status_updates (wix_order_id)")

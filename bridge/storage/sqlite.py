@@ -58,6 +58,23 @@ class OrderRecord:
     last_error: str | None
     created_at: str
     updated_at: str
+    pos_status: str | None = None
+    wix_fulfillment_status: str | None = None
+    wix_fulfillment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    id: int
+    pos_client: str
+    pos_order_id: str
+    status: str
+    occurred_at: str | None
+    callback_id: str | None
+    received_at: str
+    wix_order_id: str | None
+    state: str
+    note: str | None
 
 
 def iso(epoch: float) -> str:
@@ -211,8 +228,10 @@ class Store:
 
         Ready means pending and due, or running with an expired lease (its worker died).
         """
-        epoch, now = self._now()
         with self.transaction() as db:
+            # Read the clock once the lock is held: jobs another worker enqueued while this one
+            # waited for the lock are stamped later than a clock read before waiting.
+            epoch, now = self._now()
             row = db.execute(
                 """SELECT id FROM jobs AS j
                    WHERE ((j.state = 'pending' AND j.not_before <= :now)
@@ -238,19 +257,24 @@ class Store:
 
     def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,
                started: float | None = None) -> bool:
-        """Record an attempt's outcome: `done`, `retry` (after `delay` seconds) or `failed`.
+        """Record an attempt's outcome: `done`, `retry` (after `delay` seconds), `failed`, or
+        `wait` (not an attempt at all: the job is put back for `delay` seconds, uncounted).
 
         False when this worker no longer holds the job (its lease expired and another took it).
         """
         epoch, now = self._now()
-        state = {"done": "done", "retry": "pending", "failed": "failed"}[outcome]
+        state = {"done": "done", "retry": "pending", "failed": "failed", "wait": "pending"}[outcome]
+        uncount = 1 if outcome == "wait" else 0
         with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE jobs SET state = ?, not_before = ?, lease_until = NULL, last_error = ?,"
-                " updated_at = ? WHERE id = ? AND state = 'running' AND worker IS ?",
-                [state, epoch + delay, error, now, job.id, job.worker])
+                " attempts = attempts - ?, updated_at = ?"
+                " WHERE id = ? AND state = 'running' AND worker IS ?",
+                [state, epoch + delay, error, uncount, now, job.id, job.worker])
             if cursor.rowcount == 0:
                 return False
+            if outcome == "wait":
+                return True
             db.execute("INSERT INTO attempts (job_id, order_id, worker, started_at, finished_at,"
                        " outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        [job.id, job.order_id, job.worker, iso(started or epoch), now, outcome, error])
@@ -265,11 +289,16 @@ class Store:
                        " WHERE id = ? AND state = 'running' AND worker IS ?",
                        [now, job.id, job.worker])
 
-    def replay(self, *, order_id: str | None = None, job_id: int | None = None) -> list[int]:
-        """Put failed jobs (of an order, or one job) back in the queue with fresh attempts."""
+    def replay(self, *, order_id: str | None = None, job_id: int | None = None,
+               key: str | None = None) -> list[int]:
+        """Put failed jobs (of an order, by id or by key) back in the queue, attempts reset."""
         epoch, now = self._now()
-        where, args = (("order_id = ?", [order_id]) if order_id is not None
-                       else ("id = ?", [job_id]))
+        if order_id is not None:
+            where, args = "order_id = ?", [order_id]
+        elif job_id is not None:
+            where, args = "id = ?", [job_id]
+        else:
+            where, args = "key = ?", [key]
         with self.transaction() as db:
             ids = [r[0] for r in db.execute(
                 f"SELECT id FROM jobs WHERE {where} AND state = 'failed' ORDER BY id", args)]
@@ -277,6 +306,18 @@ class Store:
                 db.execute("UPDATE jobs SET state = 'pending', attempts = 0, not_before = ?,"
                            " worker = NULL, updated_at = ? WHERE id = ?", [epoch, now, id_])
             return ids
+
+    def fail_pending_jobs(self, instance_id: str, kind: str, reason: str) -> list[Job]:
+        """Fail the not-yet-running jobs of one kind for an instance; returns them."""
+        _, now = self._now()
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM jobs WHERE instance_id = ? AND kind = ? AND state = 'pending'",
+                [instance_id, kind])]
+            for id_ in ids:
+                db.execute("UPDATE jobs SET state = 'failed', last_error = ?, updated_at = ?"
+                           " WHERE id = ?", [reason, now, id_])
+            return [self.get_job(id_) for id_ in ids]
 
     def job_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, count(*) FROM jobs"
@@ -286,7 +327,8 @@ class Store:
     # -- orders ----------------------------------------------------------------------------
 
     _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
-                      " pos_client, pos_order_id, last_error, created_at, updated_at")
+                      " pos_client, pos_order_id, last_error, created_at, updated_at, pos_status,"
+                      " wix_fulfillment_status, wix_fulfillment_id")
 
     def _order(self, row) -> OrderRecord:
         values = list(row)
@@ -311,8 +353,8 @@ class Store:
         _, now = self._now()
         with self.transaction() as db:
             db.execute(
-                f"INSERT INTO orders ({self._ORDER_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)"
+                "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status, sequence,"
+                " snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (wix_order_id) DO UPDATE SET state = excluded.state,"
                 "   number = coalesce(excluded.number, number),"
                 "   wix_status = coalesce(excluded.wix_status, wix_status),"
@@ -332,11 +374,66 @@ class Store:
                        " WHERE wix_order_id = ?",
                        [state, error, pos_client, pos_order_id, now, wix_order_id])
 
+    def set_order_statuses(self, wix_order_id: str, *, pos_status: str | None = None,
+                           wix_fulfillment_status: str | None = None,
+                           wix_fulfillment_id: str | None = None,
+                           forget_fulfillment: bool = False) -> None:
+        """Record what the POS reported and what Wix was told; None leaves a column as it is."""
+        _, now = self._now()
+        with self.transaction() as db:
+            db.execute("UPDATE orders SET pos_status = coalesce(?, pos_status),"
+                       " wix_fulfillment_status = coalesce(?, wix_fulfillment_status),"
+                       " wix_fulfillment_id = CASE WHEN ? THEN NULL"
+                       "   ELSE coalesce(?, wix_fulfillment_id) END,"
+                       " updated_at = ? WHERE wix_order_id = ?",
+                       [pos_status, wix_fulfillment_status, forget_fulfillment,
+                        wix_fulfillment_id, now, wix_order_id])
+
     def list_orders(self, state: str | None = None, limit: int = 50) -> list[OrderRecord]:
         where, args = ("WHERE state = ?", [state]) if state else ("", [])
         rows = self.db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders {where}"
                                " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).fetchall()
         return [self._order(r) for r in rows]
+
+    # -- status updates --------------------------------------------------------------------
+
+    _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
+                       " received_at, wix_order_id, state, note")
+
+    def add_status_update(self, pos_client: str, pos_order_id: str, status: str,
+                          occurred_at: str | None, callback_id: str | None) -> int | None:
+        """Store a reported status change; None when the same callback was stored before."""
+        _, now = self._now()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO status_updates (pos_client, pos_order_id, status, occurred_at,"
+                " callback_id, received_at, state) VALUES (?, ?, ?, ?, ?, ?, 'unmatched')",
+                [pos_client, pos_order_id, status, occurred_at, callback_id, now])
+            return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    def get_status_update(self, update_id: int) -> StatusUpdate | None:
+        row = self.db.execute(f"SELECT {self._UPDATE_COLUMNS} FROM status_updates WHERE id = ?",
+                              [update_id]).fetchone()
+        return StatusUpdate(*row) if row else None
+
+    def unmatched_status_updates(self, pos_client: str, pos_order_id: str) -> list[StatusUpdate]:
+        rows = self.db.execute(f"SELECT {self._UPDATE_COLUMNS} FROM status_updates"
+                               " WHERE pos_client = ? AND pos_order_id = ? AND state = 'unmatched'"
+                               " ORDER BY id", [pos_client, pos_order_id]).fetchall()
+        return [StatusUpdate(*r) for r in rows]
+
+    def set_status_update(self, update_id: int, state: str, *, note: str | None = None,
+                          wix_order_id: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE status_updates SET state = ?, note = ?,"
+                       " wix_order_id = coalesce(?, wix_order_id) WHERE id = ?",
+                       [state, note, wix_order_id, update_id])
+
+    def list_status_updates(self, state: str | None = None, limit: int = 50) -> list[StatusUpdate]:
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self.db.execute(f"SELECT {self._UPDATE_COLUMNS} FROM status_updates {where}"
+                               " ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [StatusUpdate(*r) for r in rows]
 
     def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]:
         """Everything recorded about one order, oldest first, for `bridge show`."""
@@ -352,4 +449,6 @@ class Store:
                          " FROM jobs WHERE order_id = ? ORDER BY id"),
             "attempts": rows("SELECT job_id, worker, started_at, finished_at, outcome, error"
                              " FROM attempts WHERE order_id = ? ORDER BY id"),
+            "status_updates": rows("SELECT id, status, occurred_at, received_at, state, note"
+                                   " FROM status_updates WHERE wix_order_id = ? ORDER BY id"),
         }

@@ -7,7 +7,7 @@ from flask import Flask
 
 from bridge.bootstrap import Bridge, bootstrap
 from bridge.config import load_config
-from bridge.web import errors, health, wix_webhooks
+from bridge.web import errors, health, pos_events, wix_webhooks
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -25,5 +25,6 @@ def create_app(bridge: Bridge | None = None, *, wake: Callable[[], None] | None 
         app.extensions["bridge.wake"] = wake
     errors.register(app)
     app.register_blueprint(wix_webhooks.blueprint)
+    app.register_blueprint(pos_events.blueprint)
     app.register_blueprint(health.blueprint)
     return app

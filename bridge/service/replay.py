@@ -1,0 +1,24 @@
+"""Replaying failed work: the job goes back in the queue with fresh attempts, and what it was
+about (the order, the status update) goes back to the state that work starts from."""
+from __future__ import annotations
+
+from bridge.domain.lifecycle import OrderState
+from bridge.service import orders, statuses
+from bridge.storage.sqlite import Store
+
+_ORDER_STATE = {orders.SEND: OrderState.QUEUED, orders.CANCEL: OrderState.CANCELING}
+
+
+def replay(store: Store, *, order_id: str | None = None, job_id: int | None = None,
+           status_update_id: int | None = None) -> list[int]:
+    """Re-queue failed jobs: all of an order's, one job, or one status update's. Their ids."""
+    with store.transaction():
+        ids = store.replay(order_id=order_id, job_id=job_id,
+                           key=f"status:{status_update_id}" if status_update_id else None)
+        for id_ in ids:
+            job = store.get_job(id_)
+            if job.kind in _ORDER_STATE and job.order_id:
+                store.set_order_state(job.order_id, _ORDER_STATE[job.kind].value)
+            elif job.kind == statuses.SYNC:
+                store.set_status_update(job.payload["update_id"], "queued")
+    return ids

@@ -1,0 +1,145 @@
+"""Statuses back to Wix: a POS status change becomes an Update Fulfillment call.
+
+A reported change is stored first (`record_changes`, from a callback or an in-process POS), then a
+`wix_status` job per change does the Wix work. Jobs of one order share a lane, so its updates go
+out in the order they came in. A change for a POS order id the bridge has not mapped yet is kept
+`unmatched` and queued the moment the mapping is stored (`queue_unmatched`).
+"""
+from __future__ import annotations
+
+import logging
+
+from bridge import logs
+from bridge.domain.lifecycle import OrderState
+from bridge.domain.orders import restaurant_items
+from bridge.domain.statuses import PosStatus, StatusChange, moves_forward
+from bridge.service.worker import Fail, Retry, Wait
+from bridge.storage.sqlite import Job, OrderRecord, Store
+from bridge.wix import fulfillments
+from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
+
+log = logging.getLogger(__name__)
+
+SYNC = "wix_status"
+NO_CREDENTIALS_RECHECK_SECONDS = 60
+APP_REMOVED = "the app was removed from this Wix site: nothing more is sent to it"
+
+
+def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -> list[int]:
+    """Durably store reported changes (a repeated callback id is stored once); ids stored."""
+    stored = []
+    with store.transaction():
+        for change in changes:
+            update_id = store.add_status_update(pos_client, change.pos_order_id,
+                                                change.status.value, change.occurred_at,
+                                                change.callback_id)
+            if update_id is None:
+                logs.info(log, "status_duplicate", pos=pos_client,
+                          pos_order_id=change.pos_order_id, callback_id=change.callback_id)
+                continue
+            stored.append(update_id)
+            order = store.find_order_by_pos_id(pos_client, change.pos_order_id)
+            if order is None:
+                logs.info(log, "status_unmatched", pos=pos_client, update=update_id,
+                          pos_order_id=change.pos_order_id, status=change.status.value)
+            else:
+                _queue(store, update_id, order, change.status)
+    return stored
+
+
+def queue_unmatched(store: Store, order: OrderRecord) -> None:
+    """The order's POS id is now known: queue the changes that arrived before it."""
+    for update in store.unmatched_status_updates(order.pos_client, order.pos_order_id):
+        _queue(store, update.id, order, PosStatus(update.status))
+
+
+def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus) -> None:
+    store.set_status_update(update_id, "queued", wix_order_id=order.wix_order_id)
+    current = PosStatus(order.pos_status) if order.pos_status else None
+    if moves_forward(current, status):
+        store.set_order_statuses(order.wix_order_id, pos_status=status.value)
+    store.enqueue(SYNC, key=f"status:{update_id}", lane=f"wix:{order.wix_order_id}",
+                  instance_id=order.instance_id, order_id=order.wix_order_id,
+                  payload={"update_id": update_id})
+    logs.info(log, "status_received", order_id=order.wix_order_id, pos_order_id=order.pos_order_id,
+              status=status.value, update=update_id)
+
+
+def fail_for_removed_app(store: Store, instance_id: str) -> None:
+    for job in store.fail_pending_jobs(instance_id, SYNC, APP_REMOVED):
+        store.set_status_update(job.payload["update_id"], "failed", note=APP_REMOVED)
+        logs.warning(log, "status_abandoned", order_id=job.order_id, job=job.id,
+                     reason=APP_REMOVED)
+
+
+class SyncStatus:
+    """Tell Wix one status change: PATCH the restaurant fulfillment, or create it if missing."""
+
+    def __init__(self, store: Store, wix: WixApi | None):
+        self.store = store
+        self.wix = wix
+
+    def run(self, job: Job) -> None:
+        update = self.store.get_status_update(job.payload["update_id"])
+        order = self.store.get_order(job.order_id)
+        if update is None or order is None:
+            raise Fail(f"status update {job.payload['update_id']} or its order is not stored")
+        status = PosStatus(update.status)
+        if status == PosStatus.CANCELED:
+            self._canceled_by_pos(order, update.id)
+            return
+        told = PosStatus(order.wix_fulfillment_status) if order.wix_fulfillment_status else None
+        if not moves_forward(told, status):
+            self.store.set_status_update(update.id, "skipped",
+                                         note=f"Wix already has {told.value}: not sent")
+            logs.info(log, "status_skipped", order_id=order.wix_order_id, status=status.value,
+                      wix_has=told.value)
+            return
+        if self.store.instance_status(order.instance_id) == "removed":
+            raise Fail(APP_REMOVED)
+        if self.wix is None:
+            raise Wait("waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)",
+                       NO_CREDENTIALS_RECHECK_SECONDS)
+        fulfillment_id = self._tell_wix(order, status)
+        with self.store.transaction():
+            self.store.set_order_statuses(order.wix_order_id, wix_fulfillment_status=status.value,
+                                          wix_fulfillment_id=fulfillment_id)
+            self.store.set_status_update(update.id, "sent")
+        logs.info(log, "status_sent", order_id=order.wix_order_id, status=status.value,
+                  fulfillment_id=fulfillment_id, attempt=job.attempts)
+
+    def _tell_wix(self, order: OrderRecord, status: PosStatus) -> str | None:
+        items = restaurant_items(order.snapshot)
+        try:
+            fulfillment_id = order.wix_fulfillment_id or fulfillments.pick(
+                self.wix.list_fulfillments(order.instance_id, order.wix_order_id),
+                {li["id"] for li in items})
+            if fulfillment_id:
+                self.wix.update_fulfillment(order.instance_id, order.wix_order_id, fulfillment_id,
+                                            fulfillments.update_body(status))
+                return fulfillment_id
+            return self.wix.create_fulfillment(order.instance_id, order.wix_order_id,
+                                               fulfillments.create_body(status, items))
+        except WixUnavailable as error:
+            raise Retry(str(error), after=error.retry_after) from None
+        except WixUnauthorized as error:
+            raise Fail(f"Wix refused the app's credentials: {error}") from None
+        except WixRejected as error:
+            if error.status == 404 and order.wix_fulfillment_id:
+                # The remembered fulfillment is gone: look again on the next attempt.
+                self.store.set_order_statuses(order.wix_order_id, forget_fulfillment=True)
+                raise Retry(f"{error}; the fulfillment will be looked up again") from None
+            raise Fail(str(error)) from None
+
+    def _canceled_by_pos(self, order: OrderRecord, update_id: int) -> None:
+        with self.store.transaction():
+            self.store.set_order_state(order.wix_order_id, OrderState.CANCELED.value,
+                                       error="canceled by the POS")
+            self.store.set_order_statuses(order.wix_order_id, pos_status=PosStatus.CANCELED.value)
+            self.store.set_status_update(update_id, "sent",
+                                         note="canceled by the POS: no fulfillment change in Wix")
+        logs.warning(log, "order_canceled_by_pos", order_id=order.wix_order_id,
+                     pos_order_id=order.pos_order_id)
+
+    def failed(self, job: Job, reason: str) -> None:
+        self.store.set_status_update(job.payload["update_id"], "failed", note=reason)

@@ -1,0 +1,40 @@
+"""`POST /pos/<client>/events`: a POS status callback, verified by its own client, then stored.
+
+The answer comes once the change is stored; the Wix call happens in the worker.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, request
+
+from bridge import logs
+from bridge.pos.base import CallbackRejected
+from bridge.service.statuses import record_changes
+from bridge.web.errors import error_response
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("pos_events", __name__)
+
+_CODES = {400: "malformed_callback", 401: "bad_signature", 404: "no_such_client"}
+
+
+@blueprint.post("/pos/<client>/events")
+def receive(client: str):
+    bridge = current_app.extensions["bridge"]
+    if client != bridge.pos.name:
+        logs.warning(log, "callback_refused", pos=client, reason="no_such_client")
+        return error_response(404, "no_such_client",
+                              f"no POS client {client!r} is configured here")
+    body = request.get_data(cache=False)
+    try:
+        changes = bridge.pos.for_instance(None).parse_callback(request.headers, body)
+    except CallbackRejected as error:
+        code = _CODES.get(error.status, "callback_refused")
+        logs.warning(log, "callback_refused", pos=client, reason=code, detail=str(error))
+        return error_response(error.status, code, str(error))
+    stored = record_changes(bridge.store, bridge.pos.name, changes)
+    wake = current_app.extensions.get("bridge.wake")
+    if stored and wake is not None:
+        wake()
+    return {}

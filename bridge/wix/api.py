@@ -1,0 +1,212 @@
+"""Wix REST calls: one I/O seam (`WixApi._send`) and one pure classifier (`classify`).
+
+Tokens: OAuth client credentials per app instance, cached until shortly before they expire, shared
+across threads, and fetched again once when Wix answers 401. Transient failures (429, 5xx, 408,
+409, timeouts) are retried briefly in-process with tenacity, honouring `Retry-After`; what is
+still failing after that goes back to the worker as WixUnavailable, to be retried durably.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import requests
+import tenacity
+
+from bridge import logs
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (3.05, 8)                 # connect, read: a worker must stop within 30 s of SIGTERM
+TOKEN_MARGIN_SECONDS = 300          # renew a token this long before Wix says it expires
+IN_PROCESS_ATTEMPTS = 3
+IN_PROCESS_MAX_WAIT = 5.0           # a longer Retry-After goes back to the worker instead
+RATE_PER_MINUTE = 200               # Wix's documented limit per app instance
+RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+
+
+class WixError(Exception):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class WixUnavailable(WixError):
+    """Worth retrying: rate limited, a server error, a timeout. `retry_after` in seconds."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class WixUnauthorized(WixError):
+    """401: the token is stale (or the app lost access)."""
+
+
+class WixRejected(WixError):
+    """A 4xx that retrying will not fix; the message carries Wix's own code."""
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def classify(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The JSON body of a success; a typed WixError otherwise."""
+    try:
+        answer = json.loads(body) if body else {}
+    except ValueError:
+        answer = None
+    if 200 <= status < 300:
+        if not isinstance(answer, dict):
+            raise WixUnavailable(f"Wix answered {status} with a body that is not JSON", status)
+        return answer
+    detail = ""
+    if isinstance(answer, dict):
+        app_error = (answer.get("details") or {}).get("applicationError") or {}
+        detail = " ".join(str(p) for p in (app_error.get("code"), answer.get("message")) if p)
+    message = f"Wix answered {status}" + (f": {detail[:300]}" if detail else "")
+    if status == 401:
+        raise WixUnauthorized(message, status)
+    if status in RETRYABLE_STATUSES:
+        raise WixUnavailable(message, status, _retry_after(headers))
+    raise WixRejected(message, status)
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class _Pacer:
+    """At most RATE_PER_MINUTE calls a minute per instance (a token bucket; bursts allowed)."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.clock, self.sleep = clock, sleep
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def wait(self, instance_id: str) -> None:
+        with self.lock:
+            now = self.clock()
+            tokens, last = self.buckets.get(instance_id, (float(RATE_PER_MINUTE), now))
+            tokens = min(RATE_PER_MINUTE, tokens + (now - last) * RATE_PER_MINUTE / 60)
+            delay = 0.0 if tokens >= 1 else (1 - tokens) * 60 / RATE_PER_MINUTE
+            self.buckets[instance_id] = (tokens - 1, now + delay)
+        if delay:
+            self.sleep(delay)
+
+
+def _wait_for(retry_state: tenacity.RetryCallState) -> float:
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    hinted = getattr(error, "retry_after", None)
+    backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=IN_PROCESS_MAX_WAIT, jitter=0.5)
+    return hinted if hinted is not None else backoff(retry_state)
+
+
+class WixApi:
+    def __init__(self, base_url: str, app_id: str, app_secret: str, *,
+                 session: requests.Session | None = None,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.base_url = base_url.rstrip("/")
+        self._app_id = app_id
+        self._app_secret = app_secret
+        self._session = session or requests.Session()
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens: dict[str, _Token] = {}
+        self._token_lock = threading.Lock()
+        self._pacer = _Pacer(clock, sleep)
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def token(self, instance_id: str) -> str:
+        with self._token_lock:
+            cached = self._tokens.get(instance_id)
+            if cached and cached.expires_at > self._clock():
+                return cached.value
+            answer = self._retrying(lambda: self._send(
+                "POST", "/oauth2/token", instance_id, None,
+                {"grant_type": "client_credentials", "client_id": self._app_id,
+                 "client_secret": self._app_secret, "instance_id": instance_id}))
+            value = answer.get("access_token")
+            if not isinstance(value, str) or not value:
+                raise WixUnavailable("Wix's token answer has no access_token")
+            lifetime = float(answer.get("expires_in") or 0)
+            margin = min(TOKEN_MARGIN_SECONDS, lifetime / 10)
+            self._tokens[instance_id] = _Token(value, self._clock() + lifetime - margin)
+            logs.info(log, "wix_token_fetched", instance_id=instance_id, expires_in=int(lifetime))
+            return value
+
+    def forget_token(self, instance_id: str) -> None:
+        with self._token_lock:
+            self._tokens.pop(instance_id, None)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, instance_id: str,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An authorised call; a 401 drops the token and tries once more with a new one."""
+        for renewed in (False, True):
+            token = self.token(instance_id)
+            try:
+                return self._retrying(lambda: self._send(method, path, instance_id, token, body))
+            except WixUnauthorized:
+                self.forget_token(instance_id)
+                if renewed:
+                    raise
+                logs.warning(log, "wix_token_refused", instance_id=instance_id, path=path)
+        raise AssertionError("unreachable")
+
+    def _retrying(self, attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(WixUnavailable)
+            & tenacity.retry_if_exception(
+                lambda e: getattr(e, "retry_after", None) is None
+                or e.retry_after <= IN_PROCESS_MAX_WAIT),
+            stop=tenacity.stop_after_attempt(IN_PROCESS_ATTEMPTS),
+            wait=_wait_for, sleep=self._sleep, reraise=True)
+        return retrying(attempt)
+
+    def _send(self, method: str, path: str, instance_id: str, token: str | None,
+              body: dict[str, Any] | None) -> dict[str, Any]:
+        self._pacer.wait(instance_id)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = token
+        try:
+            response = self._session.request(
+                method, self.base_url + path, headers=headers, timeout=TIMEOUT,
+                data=json.dumps(body).encode() if body is not None else None)
+        except requests.Timeout:
+            raise WixUnavailable(f"Wix did not answer {method} {path} in time") from None
+        except requests.RequestException as error:
+            raise WixUnavailable(f"Wix unreachable: {type(error).__name__}") from None
+        return classify(response.status_code, response.headers, response.content)
+
+    # -- fulfillments ----------------------------------------------------------------------
+
+    def list_fulfillments(self, instance_id: str, order_id: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", f"/ecom/v1/fulfillments/orders/{order_id}", instance_id)
+        return list((answer.get("orderWithFulfillments") or {}).get("fulfillments") or [])
+
+    def create_fulfillment(self, instance_id: str, order_id: str,
+                           fulfillment: dict[str, Any]) -> str | None:
+        answer = self.call("POST", f"/ecom/v1/fulfillments/orders/{order_id}/create-fulfillment",
+                           instance_id, {"fulfillment": fulfillment})
+        return answer.get("fulfillmentId")
+
+    def update_fulfillment(self, instance_id: str, order_id: str, fulfillment_id: str,
+                           fulfillment: dict[str, Any]) -> None:
+        self.call("PATCH", f"/ecom/v1/fulfillments/{fulfillment_id}/orders/{order_id}",
+                  instance_id, {"fulfillment": fulfillment})

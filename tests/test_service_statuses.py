@@ -1,0 +1,295 @@
+"""Statuses back to Wix: a POS callback becomes an Update Fulfillment call, in order, once.
+
+Callbacks come in over HTTP (the Flask test client), the worker runs for real, and Wix and the POS
+are mocked at the HTTP layer.
+"""
+import json
+import time
+
+import pytest
+
+from bridge.wix import events as wix_events
+from bridge.wix.sandbox import order_event
+from tests.builders import (INSTANCE, POS_URL, WIX_URL, accepted, an_order, signed_callback)
+
+TOKEN_URL = f"{WIX_URL}/oauth2/token"
+
+
+def list_url(order_id):
+    return f"{WIX_URL}/ecom/v1/fulfillments/orders/{order_id}"
+
+
+def patch_url(order_id, fulfillment_id="f-1"):
+    return f"{WIX_URL}/ecom/v1/fulfillments/{fulfillment_id}/orders/{order_id}"
+
+
+@pytest.fixture
+def sent_order(client, signer, worker, mocked):
+    """An approved order the POS accepted as `pos-1`."""
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(restaurant=2, other=1)
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    return order
+
+
+def callback(client, status, pos_order_id="pos-1", **signing):
+    body, headers = signed_callback({"orderId": pos_order_id, "status": status}, **signing)
+    return client.post("/pos/webhook/events", data=body, headers=headers)
+
+
+def wix_has_fulfillment(mocked, order, fulfillment_id="f-1", status="Pending"):
+    items = [{"id": li["id"], "quantity": li["quantity"]} for li in order["lineItems"][:2]]
+    return mocked.get(list_url(order["id"]), json={"orderWithFulfillments": {
+        "orderId": order["id"], "fulfillments": [
+            {"id": "f-other", "lineItems": [{"id": order["lineItems"][2]["id"], "quantity": 1}],
+             "status": "Pending"},
+            {"id": fulfillment_id, "lineItems": items, "status": status, "completed": False}]}})
+
+
+def token(mocked):
+    return mocked.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 14400})
+
+
+@pytest.mark.parametrize("status, body", [
+    ("ACCEPTED", {"fulfillment": {"status": "Accepted"}}),
+    ("READY", {"fulfillment": {"status": "Ready"}}),
+    ("IN_DELIVERY", {"fulfillment": {"status": "In_Delivery"}}),
+    ("FULFILLED", {"fulfillment": {"status": "Fulfilled", "completed": True}}),
+])
+def test_each_status_patches_the_restaurant_fulfillment(client, worker, store, mocked, sent_order,
+                                                       status, body):
+    token(mocked)
+    wix_has_fulfillment(mocked, sent_order)
+    patch = mocked.patch(patch_url(sent_order["id"]), json={"orderWithFulfillments": {}})
+    assert callback(client, status).status_code == 200
+    worker.drain()
+    assert patch.call_count == 1
+    assert json.loads(patch.calls[0].request.body) == body
+    assert patch.calls[0].request.headers["Authorization"] == "tok"
+    record = store.get_order(sent_order["id"])
+    assert (record.wix_fulfillment_status, record.wix_fulfillment_id) == (status, "f-1")
+
+
+def test_statuses_go_out_in_order_with_one_token_and_one_listing(client, worker, mocked,
+                                                                 sent_order):
+    token_calls = token(mocked)
+    listing = wix_has_fulfillment(mocked, sent_order)
+    patch = mocked.patch(patch_url(sent_order["id"]), json={})
+    for status in ("ACCEPTED", "READY", "FULFILLED"):
+        assert callback(client, status).status_code == 200
+    worker.drain()
+    assert [json.loads(c.request.body)["fulfillment"]["status"] for c in patch.calls] == [
+        "Accepted", "Ready", "Fulfilled"]
+    assert token_calls.call_count == 1 and listing.call_count == 1  # the id is remembered
+
+
+def test_a_missing_fulfillment_is_created_with_the_restaurant_items(client, worker, store,
+                                                                    mocked, sent_order):
+    token(mocked)
+    mocked.get(list_url(sent_order["id"]),
+               json={"orderWithFulfillments": {"orderId": sent_order["id"], "fulfillments": []}})
+    create = mocked.post(f"{list_url(sent_order['id'])}/create-fulfillment",
+                         json={"fulfillmentId": "f-new", "orderWithFulfillments": {}})
+    patch = mocked.patch(patch_url(sent_order["id"], "f-new"), json={})
+    callback(client, "ACCEPTED")
+    worker.drain()
+    assert json.loads(create.calls[0].request.body) == {"fulfillment": {
+        "lineItems": [{"id": li["id"], "quantity": li["quantity"]}
+                      for li in sent_order["lineItems"][:2]],
+        "status": "Accepted", "completed": False}}
+    callback(client, "READY")
+    worker.drain()
+    assert create.call_count == 1 and patch.call_count == 1
+    assert store.get_order(sent_order["id"]).wix_fulfillment_id == "f-new"
+
+
+def test_a_status_never_moves_backwards_and_a_repeat_is_not_sent(client, worker, store, mocked,
+                                                                 sent_order):
+    token(mocked)
+    wix_has_fulfillment(mocked, sent_order)
+    patch = mocked.patch(patch_url(sent_order["id"]), json={})
+    for status in ("FULFILLED", "READY", "FULFILLED", "ACCEPTED"):
+        callback(client, status)
+    worker.drain()
+    assert patch.call_count == 1
+    states = [u.state for u in reversed(store.list_status_updates())]
+    assert states == ["sent", "skipped", "skipped", "skipped"]
+    assert store.get_order(sent_order["id"]).wix_fulfillment_status == "FULFILLED"
+
+
+def test_a_callback_before_the_order_is_mapped_is_applied_once_it_is(client, signer, worker,
+                                                                     store, mocked):
+    assert callback(client, "ACCEPTED", pos_order_id="pos-early").status_code == 200
+    worker.drain()
+    [update] = store.list_status_updates()
+    assert update.state == "unmatched"
+    mocked.post(POS_URL, json=accepted("pos-early"))
+    order = an_order()
+    token(mocked)
+    wix_has_fulfillment(mocked, order)
+    patch = mocked.patch(patch_url(order["id"]), json={})
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    assert json.loads(patch.calls[0].request.body) == {"fulfillment": {"status": "Accepted"}}
+    assert store.get_status_update(update.id).state == "sent"
+
+
+def test_a_repeated_callback_is_stored_once(client, worker, store, mocked, sent_order):
+    token(mocked)
+    wix_has_fulfillment(mocked, sent_order)
+    patch = mocked.patch(patch_url(sent_order["id"]), json={})
+    body, headers = signed_callback({"orderId": "pos-1", "status": "READY"}, msg_id="msg_same")
+    for _ in range(3):
+        assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+    worker.drain()
+    assert len(store.list_status_updates()) == 1 and patch.call_count == 1
+
+
+def test_429_with_retry_after_and_503_are_retried_until_wix_takes_the_update(
+        client, worker, store, mocked, sent_order, clock):
+    token(mocked)
+    wix_has_fulfillment(mocked, sent_order)
+    url = patch_url(sent_order["id"])
+    mocked.patch(url, status=429, headers={"Retry-After": "1"})
+    mocked.patch(url, status=503)
+    mocked.patch(url, status=503)
+    mocked.patch(url, status=503)   # the in-process retries are spent: back to the worker
+    mocked.patch(url, json={})
+    callback(client, "READY")
+    worker.drain()
+    assert clock.sleeps[0] == 1.0
+    assert store.get_order(sent_order["id"]).wix_fulfillment_status == "READY"
+    outcomes = [a["outcome"] for a in store.history(sent_order["id"])["attempts"]][-2:]
+    assert outcomes == ["retry", "done"]
+
+
+def test_a_400_from_wix_is_not_retried_and_is_surfaced(client, worker, store, mocked, sent_order):
+    token(mocked)
+    wix_has_fulfillment(mocked, sent_order)
+    patch = mocked.patch(patch_url(sent_order["id"]), status=400, json={
+        "message": "bad", "details": {"applicationError": {"code": "FULFILLMENT_LOCKED"}}})
+    callback(client, "READY")
+    worker.drain()
+    assert patch.call_count == 1
+    [update] = store.list_status_updates()
+    assert update.state == "failed" and "FULFILLMENT_LOCKED" in update.note
+    assert store.get_order(sent_order["id"]).wix_fulfillment_status is None
+
+
+@pytest.mark.parametrize("make, status, code", [
+    (lambda: signed_callback({"orderId": "pos-1", "status": "READY"},
+                             secret="whsec_" + "QUJD" * 8), 401, "bad_signature"),
+    (lambda: signed_callback({"orderId": "pos-1", "status": "READY"}, at=time.time() - 301),
+     401, "bad_signature"),
+    (lambda: (signed_callback({"orderId": "pos-1", "status": "READY"})[0] + b" ",
+              signed_callback({"orderId": "pos-1", "status": "READY"})[1]), 401, "bad_signature"),
+    (lambda: (b'{"orderId": "pos-1", "status": "READY"}', {}), 401, "bad_signature"),
+    (lambda: signed_callback(b"not json at all"), 400, "malformed_callback"),
+    (lambda: signed_callback({"status": "READY"}), 400, "malformed_callback"),
+    (lambda: signed_callback({"orderId": "pos-1", "status": "EATEN"}), 400, "malformed_callback"),
+    (lambda: signed_callback([1, 2]), 400, "malformed_callback"),
+])
+def test_a_bad_callback_is_refused_and_stores_nothing(client, store, make, status, code):
+    body, headers = make()
+    answer = client.post("/pos/webhook/events", data=body, headers=headers)
+    assert answer.status_code == status and answer.get_json()["error"]["code"] == code
+    assert store.list_status_updates() == []
+
+
+def test_a_callback_for_a_client_that_is_not_configured_is_404(client, store):
+    body, headers = signed_callback({"orderId": "pos-1", "status": "READY"})
+    answer = client.post("/pos/square/events", data=body, headers=headers)
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "no_such_client"
+    assert store.list_status_updates() == []
+
+
+def test_a_rotated_secret_still_verifies_callbacks(env, tmp_path, wix_api):
+    from bridge.bootstrap import bootstrap
+    from bridge.config import load_config
+    from bridge.web.app import create_app
+    new = "whsec_" + "TkVXU0VDUkVU" * 3
+    bridge = bootstrap(load_config({**env, "POS_WEBHOOK_SECRET": f"{new} {env['POS_WEBHOOK_SECRET']}"}),
+                       wix=wix_api)
+    bridge.store.migrate()
+    client = create_app(bridge).test_client()
+    for secret in (new, env["POS_WEBHOOK_SECRET"]):
+        body, headers = signed_callback({"orderId": "p", "status": "READY"}, secret=secret)
+        assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+
+
+def test_canceled_by_the_pos_marks_the_order_and_tells_wix_nothing(client, worker, store, mocked,
+                                                                   sent_order):
+    callback(client, "CANCELED")
+    worker.drain()
+    record = store.get_order(sent_order["id"])
+    assert (record.state, record.pos_status) == ("canceled", "CANCELED")
+    assert all(WIX_URL not in c.request.url for c in mocked.calls)
+
+
+def test_without_wix_credentials_updates_wait_visibly_and_send_nothing(
+        env, signer, mocked, wix_api):
+    from bridge.bootstrap import bootstrap
+    from bridge.config import load_config
+    from bridge.web.app import create_app
+    bridge = bootstrap(load_config({k: v for k, v in env.items()
+                                    if k not in ("WIX_APP_ID", "WIX_APP_SECRET")}))
+    assert bridge.wix is None
+    bridge.store.migrate()
+    client = create_app(bridge).test_client()
+    worker = bridge.worker(max_attempts=3, wait=lambda s: 0.0)
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order()
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    for status in ("ACCEPTED", "READY"):
+        callback(client, status)
+    worker.drain()
+    record = bridge.store.get_order(order["id"])
+    assert record.pos_status == "READY" and record.wix_fulfillment_status is None
+    jobs = [j for j in bridge.store.history(order["id"])["jobs"] if j["kind"] == "wix_status"]
+    assert [j["state"] for j in jobs] == ["pending", "pending"]
+    assert jobs[0]["attempts"] == 0 and "waiting for Wix credentials" in jobs[0]["last_error"]
+    assert len(mocked.calls) == 1  # the POS order, and nothing to Wix
+
+
+def test_app_removed_fails_pending_updates_with_a_reason_and_stops_calls(client, signer, worker,
+                                                                         store, mocked, sent_order):
+    token(mocked)
+    mocked.get(list_url(sent_order["id"]), status=429, headers={"Retry-After": "600"})
+    callback(client, "READY")
+    worker.drain()  # Wix asked for ten minutes' rest: the update is pending, not due
+    assert store.list_status_updates()[0].state == "queued"
+    calls_to_wix = len(mocked.calls)
+    removed = signer.token({"appId": "app"}, wix_events.APP_REMOVED)
+    assert client.post("/webhooks/wix", data=removed).status_code == 200
+    worker.drain()
+    [update] = store.list_status_updates()
+    assert update.state == "failed" and "removed" in update.note
+    assert store.instance_status(INSTANCE) == "removed"
+    callback(client, "FULFILLED")
+    worker.drain()
+    newest = store.list_status_updates()[0]
+    assert newest.state == "failed" and "removed" in newest.note
+    assert len(mocked.calls) == calls_to_wix  # nothing more went to Wix
+    installed = signer.token({"appId": "app", "originInstanceId": ""}, wix_events.APP_INSTALLED)
+    client.post("/webhooks/wix", data=installed)
+    worker.drain()
+    assert store.instance_status(INSTANCE) == "installed"
+
+
+def test_a_failed_status_update_can_be_replayed(client, worker, store, mocked, sent_order):
+    from bridge.service.replay import replay
+    token(mocked)
+    wix_has_fulfillment(mocked, sent_order)
+    mocked.patch(patch_url(sent_order["id"]), status=400, json={"message": "locked"})
+    callback(client, "READY")
+    worker.drain()
+    [update] = store.list_status_updates()
+    assert update.state == "failed"
+    mocked.replace("PATCH", patch_url(sent_order["id"]), json={})
+    assert replay(store, status_update_id=update.id)
+    assert store.get_status_update(update.id).state == "queued"
+    worker.drain()
+    assert store.get_status_update(update.id).state == "sent"
+    assert store.get_order(sent_order["id"]).wix_fulfillment_status == "READY"
