@@ -94,3 +94,36 @@ def test_show_says_so_for_an_unknown_order(run):
     run("migrate")
     result = run("show", "no-such-order")
     assert result.exit_code == 1 and "no order no-such-order" in result.output
+
+
+def test_statuses_lists_updates_and_replay_status_sends_a_failed_one_again(
+        run, bridge, client, signer, worker, mocked):
+    from tests.builders import WIX_URL, signed_callback
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order()
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "t", "expires_in": 14400})
+    mocked.get(f"{WIX_URL}/ecom/v1/fulfillments/orders/{order['id']}", json={
+        "orderWithFulfillments": {"fulfillments": [
+            {"id": "f-1", "lineItems": [{"id": order["lineItems"][0]["id"]}]}]}})
+    url = f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}"
+    mocked.patch(url, status=400, json={"message": "no", "details": {
+        "applicationError": {"code": "BAD_STATE"}}})
+    mocked.patch(url, json={})
+    body, headers = signed_callback({"orderId": "pos-1", "status": "READY"})
+    client.post("/pos/webhook/events", data=body, headers=headers)
+    worker.drain()
+
+    failed = [json.loads(line) for line in run("statuses", "--state", "failed", "--json")
+              .output.splitlines()]
+    assert [(u["status"], u["wix_order_id"]) for u in failed] == [("READY", order["id"])]
+    assert "BAD_STATE" in failed[0]["note"]
+    shown = json.loads(run("show", order["id"], "--json").output)
+    assert shown["status_updates"][0]["state"] == "failed"
+    assert [j["kind"] for j in shown["jobs"]] == ["process_event", "send_order", "wix_status"]
+
+    assert run("replay", "--status", str(failed[0]["id"])).exit_code == 0
+    worker.drain()
+    assert "sent" in run("statuses").output
+    assert run("replay", order["id"], "--job", "1").exit_code == 2  # one target at a time
