@@ -14,6 +14,7 @@ from bridge.service.worker import Handler, Worker, default_wait
 from bridge.storage.sqlite import Store
 from bridge.wix import sandbox
 from bridge.wix.api import WixApi
+from bridge.wix.webhooks import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,11 @@ class Bridge:
     pos: PosClients
     public_key: RSAPublicKey
     wix: WixApi | None = None
+    verifier: Verifier = field(init=False)
     handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.verifier = Verifier(self.public_key)
 
     def worker(self, **overrides) -> Worker:
         options = dict(max_attempts=self.config.max_attempts,

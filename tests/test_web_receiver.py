@@ -131,3 +131,26 @@ def test_health_answers_503_when_the_database_is_gone(client, store):
     answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "database_unavailable"
+
+
+def test_a_large_order_up_to_the_body_limit_is_accepted(client, store, signer):
+    order = an_order(restaurant=300, other=0)  # several hundred KB once signed
+    token = signer.order_webhook(order)
+    assert 200_000 < len(token) < 1024 * 1024
+    assert client.post("/webhooks/wix", data=token).status_code == 200
+    assert stored_events(store) == 1
+
+
+def test_an_expired_token_is_refused(client, store, signer):
+    import time
+    claims = signer.claims({"id": "e", "entityId": "o"}, wix_events.ORDER_CREATED)
+    claims["exp"] = int(time.time()) - 3600
+    assert_refused(client.post("/webhooks/wix", data=signer.claims_token(claims)), 401,
+                   "bad_signature", store)
+
+
+def test_a_token_with_an_unknown_critical_header_is_refused(client, store, signer):
+    claims = signer.claims({"id": "e", "entityId": "o"}, wix_events.ORDER_CREATED)
+    token = jwt.encode(claims, signer.private_key, algorithm="RS256",
+                       headers={"crit": ["x-unknown"], "x-unknown": 1})
+    assert_refused(client.post("/webhooks/wix", data=token), 401, "bad_signature", store)

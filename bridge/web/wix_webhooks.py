@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, request
 
 from bridge import logs
 from bridge.wix.events import InvalidEnvelope
-from bridge.wix.webhooks import BadSignature, NotAJwt, event_from_request
+from bridge.wix.webhooks import BadSignature, NotAJwt
 from bridge.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def receive():
     bridge = current_app.extensions["bridge"]
     body = request.get_data(cache=False)
     try:
-        event = event_from_request(body, bridge.public_key)
+        event = bridge.verifier.event(body)
     except NotAJwt as error:
         logs.warning(log, "webhook_refused", reason="not_a_jwt", bytes=len(body))
         return error_response(400, "not_a_jwt", str(error))

@@ -14,9 +14,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from bridge.domain.orders import RESTAURANTS_APP_ID
 from bridge.wix import events as wix_events
@@ -60,8 +61,8 @@ def sign_webhook(private_key: rsa.RSAPrivateKey, event_type: str, instance_id: s
     """A webhook JWT shaped like Wix's: claims.data -> envelope JSON -> data JSON."""
     envelope = {"instanceId": instance_id, "eventType": event_type,
                 "identity": json.dumps({"identityType": "APP"}), "data": json.dumps(data)}
-    return jwt.encode({"data": json.dumps(envelope), "iat": int(time.time())}, private_key,
-                      algorithm="RS256")
+    return jwt.encode({"alg": "RS256"}, {"data": json.dumps(envelope), "iat": int(time.time())},
+                      RSAKey.import_key(private_key), algorithms=["RS256"])
 
 
 def sample_order(*, status: str = "APPROVED", order_id: str | None = None,
