@@ -43,7 +43,7 @@ class Bridge:
 def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | None = None,
               wix: WixApi | None = None) -> Bridge:
     """Build everything from configuration. Raises ConfigError for what an operator must fix."""
-    store = store or Store(config.database_path)
+    store = store or Store(config.database_path, synchronous=config.sqlite_synchronous)
     if pos is None:
         def report(changes):
             statuses.record_changes(store, config.pos_client, changes)
@@ -65,7 +65,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         orders.PROCESS: orders.ProcessEvent(store),
         orders.SEND: orders.SendOrder(store, pos),
         orders.CANCEL: orders.CancelOrder(store, pos),
-        statuses.SYNC: statuses.SyncStatus(store, wix),
+        statuses.SYNC: statuses.SyncStatus(store, wix, pos),
     })
     return bridge
 

@@ -55,7 +55,8 @@ class PosServer:
                 except Exception:
                     self._answer(401, {"error": {"code": "pos_error", "description": "signature"}})
                     return
-                delivery = {"id": headers["webhook-id"], "message": message}
+                delivery = {"id": headers["webhook-id"], "message": message,
+                            "at": time.monotonic()}
                 with pos.lock:
                     pos.deliveries.append(delivery)
                 if pos.hold:
@@ -134,7 +135,8 @@ class WixServer:
                 body = json.loads(self.rfile.read(length)) if length else None
                 with wix.lock:
                     wix.requests.append({"method": self.command, "path": self.path, "body": body,
-                                         "authorization": self.headers.get("Authorization")})
+                                         "authorization": self.headers.get("Authorization"),
+                                         "at": time.monotonic()})
                 if self.path == "/oauth2/token":
                     answer = {"access_token": "OAUTH2.local", "expires_in": 14400}
                 elif self.command == "GET" and self.path.startswith("/ecom/v1/fulfillments/orders/"):
@@ -164,7 +166,8 @@ class WixServer:
 
     def calls(self, method: str) -> list[dict]:
         with self.lock:
-            return [r for r in self.requests if r["method"] == method]
+            return [{k: v for k, v in r.items() if k != "at"} for r in self.requests
+                    if r["method"] == method]
 
     def close(self):
         self.server.shutdown()

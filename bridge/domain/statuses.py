@@ -30,10 +30,13 @@ WIX_FULFILLMENT_STATUS = {
 
 @dataclass(frozen=True)
 class StatusChange:
+    """A POS's report about one of its orders. `status` None means the report did not say what
+    the status is (e.g. Square's `order.updated`): the worker asks the POS client."""
     pos_order_id: str
-    status: PosStatus
+    status: PosStatus | None
     occurred_at: str | None = None
     callback_id: str | None = None   # the POS's own id for the callback, for dedupe when it has one
+    sequence: int | None = None      # the POS's ordering of its reports (e.g. an order version)
 
 
 def parse_status(raw: object) -> PosStatus:

@@ -59,4 +59,11 @@ class PosClient(Protocol):
         """Cancel an order the POS accepted earlier."""
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
-        """Verify and parse a status callback in this POS's own format; raise CallbackRejected."""
+        """Verify and parse a status callback in this POS's own format; raise CallbackRejected.
+
+        Runs in the web request: no I/O. A change whose status the callback does not carry is
+        returned with `status=None`, and the worker calls `current_status` for it."""
+
+    def current_status(self, pos_order_id: str) -> StatusChange | None:
+        """The order's status as the POS has it now (None: nothing to report). Only clients whose
+        callbacks can leave the status out need more than `return None`."""

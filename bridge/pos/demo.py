@@ -68,6 +68,9 @@ class DemoPos:
             self.canceled.add(pos_order_id)
         logs.info(log, "demo_pos_canceled", order_id=wix_order_id, pos_order_id=pos_order_id)
 
+    def current_status(self, pos_order_id: str) -> StatusChange | None:
+        return None  # its callbacks always carry the status
+
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
         raise CallbackRejected("the demo POS reports its statuses in-process, not over HTTP", 404)
 

@@ -101,6 +101,9 @@ class WebhookPos:
             raise PosUnavailable(f"POS unreachable: {type(error).__name__}") from None
         return classify_answer(response.status_code, response.content)
 
+    def current_status(self, pos_order_id: str) -> StatusChange | None:
+        return None  # its callbacks always carry the status
+
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
         lowered = {k.lower(): v for k, v in headers.items()}
         if not any(self._verifies(v, body, lowered) for v in self._verifiers):

@@ -13,6 +13,8 @@ from bridge import logs
 from bridge.domain.lifecycle import OrderState
 from bridge.domain.orders import restaurant_items
 from bridge.domain.statuses import PosStatus, StatusChange, moves_forward
+from bridge.pos.base import PosRejected, PosUnavailable
+from bridge.pos.registry import PosClients
 from bridge.service.worker import Fail, Retry, Wait
 from bridge.storage.sqlite import Job, OrderRecord, Store
 from bridge.wix import fulfillments
@@ -21,6 +23,7 @@ from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
 log = logging.getLogger(__name__)
 
 SYNC = "wix_status"
+LOOKUP = "LOOKUP"   # stored status of a report that did not say: the worker asks the POS
 NO_CREDENTIALS_RECHECK_SECONDS = 60
 APP_REMOVED = "the app was removed from this Wix site: nothing more is sent to it"
 
@@ -30,14 +33,23 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
     stored = []
     with store.transaction():
         for change in changes:
+            newest = (store.newest_status_sequence(pos_client, change.pos_order_id)
+                      if change.sequence is not None else None)
             update_id = store.add_status_update(pos_client, change.pos_order_id,
-                                                change.status.value, change.occurred_at,
-                                                change.callback_id)
+                                                change.status.value if change.status else LOOKUP,
+                                                change.occurred_at, change.callback_id,
+                                                change.sequence)
             if update_id is None:
                 logs.info(log, "status_duplicate", pos=pos_client,
                           pos_order_id=change.pos_order_id, callback_id=change.callback_id)
                 continue
             stored.append(update_id)
+            if newest is not None and change.sequence <= newest:
+                store.set_status_update(update_id, "skipped", note=f"stale: sequence "
+                                        f"{change.sequence}, newest seen {newest}")
+                logs.info(log, "status_stale", pos=pos_client, pos_order_id=change.pos_order_id,
+                          sequence=change.sequence, newest=newest)
+                continue
             order = store.find_order_by_pos_id(pos_client, change.pos_order_id)
             if order is None:
                 logs.info(log, "status_unmatched", pos=pos_client, update=update_id,
@@ -50,19 +62,23 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
 def queue_unmatched(store: Store, order: OrderRecord) -> None:
     """The order's POS id is now known: queue the changes that arrived before it."""
     for update in store.unmatched_status_updates(order.pos_client, order.pos_order_id):
-        _queue(store, update.id, order, PosStatus(update.status))
+        _queue(store, update.id, order, _status(update.status))
 
 
-def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus) -> None:
+def _status(stored: str) -> PosStatus | None:
+    return None if stored == LOOKUP else PosStatus(stored)
+
+
+def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus | None) -> None:
     store.set_status_update(update_id, "queued", wix_order_id=order.wix_order_id)
     current = PosStatus(order.pos_status) if order.pos_status else None
-    if moves_forward(current, status):
+    if status is not None and moves_forward(current, status):
         store.set_order_statuses(order.wix_order_id, pos_status=status.value)
     store.enqueue(SYNC, key=f"status:{update_id}", lane=f"wix:{order.wix_order_id}",
                   instance_id=order.instance_id, order_id=order.wix_order_id,
                   payload={"update_id": update_id})
     logs.info(log, "status_received", order_id=order.wix_order_id, pos_order_id=order.pos_order_id,
-              status=status.value, update=update_id)
+              status=status.value if status else LOOKUP, update=update_id)
 
 
 def fail_for_removed_app(store: Store, instance_id: str) -> None:
@@ -75,16 +91,19 @@ def fail_for_removed_app(store: Store, instance_id: str) -> None:
 class SyncStatus:
     """Tell Wix one status change: PATCH the restaurant fulfillment, or create it if missing."""
 
-    def __init__(self, store: Store, wix: WixApi | None):
+    def __init__(self, store: Store, wix: WixApi | None, pos: PosClients):
         self.store = store
         self.wix = wix
+        self.pos = pos
 
     def run(self, job: Job) -> None:
         update = self.store.get_status_update(job.payload["update_id"])
         order = self.store.get_order(job.order_id)
         if update is None or order is None:
             raise Fail(f"status update {job.payload['update_id']} or its order is not stored")
-        status = PosStatus(update.status)
+        status = _status(update.status) or self._look_up(order, update.id)
+        if status is None:
+            return
         if status == PosStatus.CANCELED:
             self._canceled_by_pos(order, update.id)
             return
@@ -107,6 +126,25 @@ class SyncStatus:
             self.store.set_status_update(update.id, "sent")
         logs.info(log, "status_sent", order_id=order.wix_order_id, status=status.value,
                   fulfillment_id=fulfillment_id, attempt=job.attempts)
+
+    def _look_up(self, order: OrderRecord, update_id: int) -> PosStatus | None:
+        """The report did not say: ask the POS what the order's status is now."""
+        client = self.pos.for_instance(order.instance_id)
+        try:
+            change = client.current_status(order.pos_order_id)
+        except PosRejected as error:
+            raise Fail(f"the POS would not say the order's status: {error}") from None
+        except PosUnavailable as error:
+            raise Retry(str(error)) from None
+        if change is None or change.status is None:
+            self.store.set_status_update(update_id, "skipped",
+                                         note="the POS reports no status change")
+            return None
+        self.store.set_status_update(update_id, "queued", status=change.status.value)
+        current = PosStatus(order.pos_status) if order.pos_status else None
+        if moves_forward(current, change.status):
+            self.store.set_order_statuses(order.wix_order_id, pos_status=change.status.value)
+        return change.status
 
     def _tell_wix(self, order: OrderRecord, status: PosStatus) -> str | None:
         items = restaurant_items(order.snapshot)

@@ -61,7 +61,7 @@ def worker_name() -> str:
 class Worker:
     def __init__(self, store: Store, handlers: Mapping[str, Handler], *, max_attempts: int,
                  lease_seconds: float, wait: Callable[[tenacity.RetryCallState], float],
-                 poll_seconds: float = 0.05, idle_poll_seconds: float = 0.25,
+                 poll_seconds: float = 0.05, idle_poll_seconds: float = 0.1,
                  name: str | None = None):
         self.store = store
         self.handlers = handlers

@@ -115,3 +115,9 @@ def m002_statuses(db: Database) -> None:
                " WHERE callback_id IS NOT NULL")
     db.execute("CREATE INDEX status_updates_pos ON status_updates (pos_client, pos_order_id, state)")
     db.execute("CREATE INDEX status_updates_order ON status_updates (wix_order_id)")
+
+
+@migrations()
+def m003_status_sequence(db: Database) -> None:
+    # The POS's own ordering of its reports (Square's order version), to drop stale ones.
+    db.execute("ALTER TABLE status_updates ADD COLUMN sequence INTEGER")

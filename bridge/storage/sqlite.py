@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 from sqlite_utils import Database
 
+from bridge.storage.group_commit import GroupCommit
 from bridge.storage.schema import migrations
 from bridge.wix.events import WixEvent
 
@@ -75,6 +76,7 @@ class StatusUpdate:
     wix_order_id: str | None
     state: str
     note: str | None
+    sequence: int | None = None
 
 
 def iso(epoch: float) -> str:
@@ -82,10 +84,16 @@ def iso(epoch: float) -> str:
 
 
 class Store:
-    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time):
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
+                 synchronous: str = "FULL"):
         self.path = Path(path)
         self.clock = clock
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.synchronous = synchronous
         self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._event_writes = GroupCommit(self._write_events)
 
     # -- connections and transactions ------------------------------------------------------
 
@@ -97,8 +105,8 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: an acknowledged webhook survives a power cut, not only a process crash.
-            conn.execute("PRAGMA synchronous=FULL")
+            # FULL (the default): an acknowledged webhook survives a power cut, not only a crash.
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             db = Database(conn, execute_plugins=False)
             self._local.db = db
@@ -122,17 +130,42 @@ class Store:
             finally:
                 self._local.depth -= 1
             return
-        db.execute("BEGIN IMMEDIATE")
-        self._local.depth = 1
+        with self._write_lock:
+            self._begin_immediate(db.conn)
+            self._local.depth = 1
+            try:
+                yield db
+            except BaseException:
+                db.conn.rollback()
+                raise
+            else:
+                db.conn.execute("COMMIT")
+            finally:
+                self._local.depth = 0
+
+    @staticmethod
+    def _begin_immediate(conn: sqlite3.Connection) -> None:
+        """Take SQLite's write lock, polling briefly while another process holds it.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, while a commit
+        holds the lock for well under a millisecond: waiting that way puts tens of milliseconds
+        on a webhook's answer. Threads of one process queue on `_write_lock` instead.
+        """
+        conn.execute("PRAGMA busy_timeout = 0")
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        pause = 0.0002
         try:
-            yield db
-        except BaseException:
-            db.conn.rollback()
-            raise
-        else:
-            db.execute("COMMIT")
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.004)
         finally:
-            self._local.depth = 0
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
 
     def _now(self) -> tuple[float, str]:
         now = self.clock()
@@ -167,21 +200,34 @@ class Store:
     # -- the inbox -------------------------------------------------------------------------
 
     def record_event(self, event: WixEvent) -> bool:
-        """Store a verified webhook and its processing job; False for a duplicate event id."""
-        _, now = self._now()
+        """Store a verified webhook and its processing job; False for a duplicate event id.
+
+        Concurrent callers are committed together (group commit): this is the receiver's hot
+        path, and it returns only once the event is durably stored.
+        """
+        epoch, now = self._now()
+        row = (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
+               event.event_time, now, json.dumps(event.payload, separators=(",", ":")))
+        job = ("process_event", f"event:{event.id}",
+               f"events:{event.order_id or event.instance_id}", event.instance_id,
+               event.order_id, json.dumps({"event_id": event.id}), epoch, now, now)
+        return self._event_writes.submit((row, job))
+
+    def _write_events(self, batch: list[tuple[tuple, tuple]]) -> list[bool]:
+        stored = []
         with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO events (id, instance_id, event_type, entity_id, sequence,"
-                " event_time, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
-                 event.event_time, now, json.dumps(event.payload, separators=(",", ":"))])
-            if cursor.rowcount == 0:
-                return False
-            self.enqueue("process_event", key=f"event:{event.id}",
-                         lane=f"events:{event.order_id or event.instance_id}",
-                         instance_id=event.instance_id, order_id=event.order_id,
-                         payload={"event_id": event.id})
-            return True
+            for row, job in batch:
+                cursor = db.conn.execute(
+                    "INSERT OR IGNORE INTO events (id, instance_id, event_type, entity_id,"
+                    " sequence, event_time, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row)
+                if cursor.rowcount == 1:
+                    db.conn.execute(
+                        "INSERT OR IGNORE INTO jobs (kind, key, lane, instance_id, order_id,"
+                        " payload, state, attempts, not_before, created_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)", job)
+                stored.append(cursor.rowcount == 1)
+        return stored
 
     def get_event(self, event_id: str) -> WixEvent | None:
         row = self.db.execute("SELECT * FROM events WHERE id = ?", [event_id]).fetchone()
@@ -398,18 +444,27 @@ class Store:
     # -- status updates --------------------------------------------------------------------
 
     _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
-                       " received_at, wix_order_id, state, note")
+                       " received_at, wix_order_id, state, note, sequence")
 
     def add_status_update(self, pos_client: str, pos_order_id: str, status: str,
-                          occurred_at: str | None, callback_id: str | None) -> int | None:
+                          occurred_at: str | None, callback_id: str | None,
+                          sequence: int | None = None) -> int | None:
         """Store a reported status change; None when the same callback was stored before."""
         _, now = self._now()
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO status_updates (pos_client, pos_order_id, status, occurred_at,"
-                " callback_id, received_at, state) VALUES (?, ?, ?, ?, ?, ?, 'unmatched')",
-                [pos_client, pos_order_id, status, occurred_at, callback_id, now])
+                " callback_id, received_at, state, sequence)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'unmatched', ?)",
+                [pos_client, pos_order_id, status, occurred_at, callback_id, now, sequence])
             return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    def newest_status_sequence(self, pos_client: str, pos_order_id: str) -> int | None:
+        """The highest sequence reported so far for a POS order (stale reports are below it)."""
+        row = self.db.execute("SELECT max(sequence) FROM status_updates"
+                              " WHERE pos_client = ? AND pos_order_id = ? AND state != 'failed'",
+                              [pos_client, pos_order_id]).fetchone()
+        return row[0] if row else None
 
     def get_status_update(self, update_id: int) -> StatusUpdate | None:
         row = self.db.execute(f"SELECT {self._UPDATE_COLUMNS} FROM status_updates WHERE id = ?",
@@ -423,11 +478,11 @@ class Store:
         return [StatusUpdate(*r) for r in rows]
 
     def set_status_update(self, update_id: int, state: str, *, note: str | None = None,
-                          wix_order_id: str | None = None) -> None:
+                          wix_order_id: str | None = None, status: str | None = None) -> None:
         with self.transaction() as db:
             db.execute("UPDATE status_updates SET state = ?, note = ?,"
-                       " wix_order_id = coalesce(?, wix_order_id) WHERE id = ?",
-                       [state, note, wix_order_id, update_id])
+                       " wix_order_id = coalesce(?, wix_order_id), status = coalesce(?, status)"
+                       " WHERE id = ?", [state, note, wix_order_id, status, update_id])
 
     def list_status_updates(self, state: str | None = None, limit: int = 50) -> list[StatusUpdate]:
         where, args = ("WHERE state = ?", [state]) if state else ("", [])
@@ -449,6 +504,7 @@ class Store:
                          " FROM jobs WHERE order_id = ? ORDER BY id"),
             "attempts": rows("SELECT job_id, worker, started_at, finished_at, outcome, error"
                              " FROM attempts WHERE order_id = ? ORDER BY id"),
-            "status_updates": rows("SELECT id, status, occurred_at, received_at, state, note"
+            "status_updates": rows("SELECT id, status, sequence, occurred_at, received_at, state,"
+                                   " note"
                                    " FROM status_updates WHERE wix_order_id = ? ORDER BY id"),
         }

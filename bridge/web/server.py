@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
@@ -39,11 +40,13 @@ def gunicorn_options(config: Config) -> dict:
     }
 
 
-class _Server(BaseApplication):
-    def __init__(self, config: Config, options: dict, with_worker: bool):
-        self.bridge_config = config
+class GunicornApp(BaseApplication):
+    """gunicorn with our options around any WSGI app factory (the bench's baseline uses it too,
+    so both are served the same way). `load` runs in each gunicorn worker process."""
+
+    def __init__(self, options: dict, load: Callable[[], Any]):
         self.options = options
-        self.with_worker = with_worker
+        self._load = load
         super().__init__()
 
     def load_config(self) -> None:
@@ -52,16 +55,20 @@ class _Server(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        """Runs in each gunicorn worker process: its own connections, and its own job worker."""
-        bridge = bootstrap(self.bridge_config)
-        bridge.store.check_schema()
-        if not self.with_worker:
-            return create_app(bridge)
-        worker = bridge.worker()
-        thread = threading.Thread(target=worker.run, name="bridge-worker", daemon=True)
-        _job_workers.append((worker, thread))
-        thread.start()
-        return create_app(bridge, wake=worker.wake.set)
+        return self._load()
+
+
+def _bridge_app(config: Config, with_worker: bool):
+    """Each gunicorn worker process gets its own connections, and its own job worker."""
+    bridge = bootstrap(config)
+    bridge.store.check_schema()
+    if not with_worker:
+        return create_app(bridge)
+    worker = bridge.worker()
+    thread = threading.Thread(target=worker.run, name="bridge-worker", daemon=True)
+    _job_workers.append((worker, thread))
+    thread.start()
+    return create_app(bridge, wake=worker.wake.set)
 
 
 _job_workers: list[tuple] = []
@@ -76,4 +83,4 @@ def _stop_job_worker(server, gunicorn_worker) -> None:
 
 
 def run(config: Config, *, with_worker: bool) -> None:
-    _Server(config, gunicorn_options(config), with_worker).run()
+    GunicornApp(gunicorn_options(config), lambda: _bridge_app(config, with_worker)).run()

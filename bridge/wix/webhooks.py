@@ -69,6 +69,8 @@ class Verifier:
     def __init__(self, public_key: RSAPublicKey):
         self._key = RSAKey.import_key(public_key)
         self._registry = _registry()
+        self._claims = jwt.JWTClaimsRegistry(now=lambda: int(time.time()),
+                                             leeway=CLOCK_SKEW_SECONDS)
 
     def claims(self, token: bytes | str) -> dict[str, Any]:
         """The verified claims of a Wix webhook JWT."""
@@ -83,7 +85,7 @@ class Verifier:
         try:
             claims = jwt.decode(token, self._key, algorithms=ALGORITHMS,
                                 registry=self._registry).claims
-            jwt.JWTClaimsRegistry(now=int(time.time()), leeway=CLOCK_SKEW_SECONDS).validate(claims)
+            self._claims.validate(claims)
         except (JoseError, ValueError) as error:
             raise BadSignature(f"JWT refused: {type(error).__name__}: {error}") from None
         return claims

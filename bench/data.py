@@ -1,0 +1,126 @@
+"""Benchmark data: a key pair, distinct signed order tokens of realistic size, a grown database."""
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bridge.wix import events as wix_events
+from bridge.wix.sandbox import order_event, sample_order, sign_webhook
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "wix" / "samples" / "order_created.json"
+INSTANCE = "bench-instance"
+SITES = 50  # orders come from many Wix sites: Wix allows 200 calls a minute per site
+
+
+class Keys:
+    def __init__(self):
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private_pem = self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        self.public_pem = self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def template() -> dict:
+    """The captured sample order when ../shared is beside the repo, else the sandbox's."""
+    if SAMPLE.exists():
+        return json.loads(SAMPLE.read_text())["parsed_domain_event"]["createdEvent"]["entity"]
+    return sample_order()
+
+
+def new_order(base: dict) -> dict:
+    order = copy.deepcopy(base)
+    order["id"] = str(uuid.uuid4())
+    order["number"] = str(uuid.uuid4().int % 10**8)
+    order["status"] = "APPROVED"
+    return order
+
+
+def _sign_batch(args: tuple[bytes, int]) -> list[tuple[str, str]]:
+    pem, count = args
+    key = serialization.load_pem_private_key(pem, password=None)
+    base = template()
+    out = []
+    for n in range(count):
+        order = new_order(base)
+        out.append((order["id"], sign_webhook(key, wix_events.ORDER_CREATED,
+                                              f"{INSTANCE}-{n % SITES}", order_event(order))))
+    return out
+
+
+def orders_with_tokens(keys: Keys, count: int) -> list[tuple[str, str]]:
+    """(order id, signed order_created token) pairs, signed on every core."""
+    workers = 2
+    shares = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        batches = pool.map(_sign_batch, [(keys.private_pem, n) for n in shares if n])
+    return [pair for batch in batches for pair in batch]
+
+
+def write_tokens(path: Path, keys: Keys, count: int) -> int:
+    pairs = orders_with_tokens(keys, count)
+    path.write_text("".join(token + "\n" for _, token in pairs))
+    return len(pairs)
+
+
+def token_bytes(path: Path) -> int:
+    with path.open() as f:
+        return len(f.readline().strip())
+
+
+def restaurant_fulfillment() -> list[dict]:
+    """The Pending fulfillment Wix Restaurants creates, covering the template's restaurant items."""
+    from bridge.domain.orders import restaurant_items
+    items = restaurant_items(template())
+    return [{"id": "f-bench", "status": "Pending",
+             "lineItems": [{"id": li["id"], "quantity": li["quantity"]} for li in items]}]
+
+
+def prefill(database: Path, count: int) -> None:
+    """Store `count` orders as the bridge leaves them once sent: event, order, jobs, attempts."""
+    base = template()
+    conn = sqlite3.connect(database)
+    conn.execute("PRAGMA journal_mode=WAL")
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(now - 86400))
+    batch = 5000
+    for start in range(0, count, batch):
+        events, orders, jobs, attempts = [], [], [], []
+        for n in range(start, min(count, start + batch)):
+            order = new_order(base)
+            snapshot = json.dumps(order, separators=(",", ":"))
+            event_id = str(uuid.uuid4())
+            events.append((event_id, INSTANCE, wix_events.ORDER_CREATED, order["id"], 1,
+                           stamp, stamp, snapshot))
+            orders.append((order["id"], INSTANCE, order["number"], "sent", "APPROVED", 1,
+                           snapshot, "webhook", f"P-grown-{n}", stamp, stamp))
+            for kind, key, lane in (("process_event", f"event:{event_id}", f"events:{order['id']}"),
+                                    ("send_order", f"send:{order['id']}", f"pos:{order['id']}")):
+                jobs.append((kind, key, lane, INSTANCE, order["id"], "{}", "done", 1, now - 86400,
+                             stamp, stamp))
+        with conn:
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
+            conn.executemany(
+                "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status,"
+                " sequence, snapshot, pos_client, pos_order_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", orders)
+            first = conn.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0] + 1
+            conn.executemany(
+                "INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
+                " attempts, not_before, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
+            conn.executemany(
+                "INSERT INTO attempts (job_id, order_id, worker, started_at, finished_at, outcome)"
+                " VALUES (?, ?, 'bench', ?, ?, 'done')",
+                [(first + i, job[4], stamp, stamp) for i, job in enumerate(jobs)])
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()

@@ -1,0 +1,360 @@
+"""How fast the bridge takes and delivers orders, side by side with a bare Flask baseline.
+
+    python -m bench            # about a minute and a half on 2 cores
+    python -m bench --full     # longer runs, plus the figures again with 100,000 stored orders
+
+Everything runs on loopback and is stopped at the end: the bridge as the Procfile runs it
+(`bridge web` + `bridge worker`), a baseline Flask app under the same gunicorn options, a POS
+speaking the `webhook` protocol and a Wix stand-in, both answering at once. Load comes from wrk
+(Debian package `wrk`) with a Lua script that posts distinct signed tokens. Machines here are shared
+and noisy: the ratios measured in one run are what count. The last line printed is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from bench import data
+from tests.builders import POS_SECRET
+from tests.loopback import PosServer, WixServer, free_port, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+LUA = Path(__file__).with_name("post_tokens.lua")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+class Processes:
+    """Everything started, so everything is stopped, whatever happens."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("WIX_", "POS_", "BRIDGE_", "DATABASE_URL", "PORT"))}
+        full_env.update(env)
+        full_env["PYTHONPATH"] = str(REPO)  # `bench.baseline` is not installed
+        process = subprocess.Popen(args, cwd=self.workdir, env=full_env,
+                                   stdout=(self.workdir / log).open("ab"), stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.running.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        if process in self.running:
+            self.running.remove(process)
+
+    def stop_all(self) -> None:
+        for process in list(self.running):
+            self.stop(process)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process and its children (gunicorn's master and workers), in MB."""
+    def hwm(p: int) -> float:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return hwm(pid) + sum(hwm(c) for c in children)
+
+
+def wait_for(url: str, process: subprocess.Popen) -> None:
+    def up() -> bool:
+        if process.poll() is not None:
+            raise SystemExit(f"a process exited early: {process.args}")
+        try:
+            return requests.get(url, timeout=1).status_code < 500
+        except requests.RequestException:
+            return False
+    wait_until(up, 30, url)
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+def wrk(url: str, tokens_file: Path, seconds: int, connections: int) -> dict:
+    """requests/s and latency percentiles (ms) from wrk, posting the file's lines in turn."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), url,
+         "--", str(tokens_file)], capture_output=True, text=True, check=True).stdout
+    result = {"rps": float(out.split("Requests/sec:")[1].split()[0])}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            result[f"p{parts[0][:-1]}_ms"] = _ms(parts[1])
+        if "Non-2xx" in line:
+            result["non_2xx"] = int(line.split()[-1])
+    return result
+
+
+def _ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def post_orders(url: str, tokens: list[tuple[str, str]], *, rate: float | None,
+                threads: int = 1) -> dict[str, float]:
+    """Post (order id, token) pairs, at `rate` per second or as fast as `threads` allow;
+    returns when each was acknowledged (monotonic seconds), by order id."""
+    acked: dict[str, float] = {}
+    sessions = threading.local()
+
+    def post(item):
+        order_id, token = item
+        session = getattr(sessions, "s", None) or requests.Session()
+        sessions.s = session
+        answer = session.post(url, data=token, timeout=10)
+        if answer.status_code != 200:
+            raise SystemExit(f"webhook answered {answer.status_code}: {answer.text}")
+        acked[order_id] = time.monotonic()
+
+    if rate is None:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(post, tokens))
+    else:
+        start = time.monotonic()
+        for i, item in enumerate(tokens):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            post(item)
+    return acked
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, full: bool):
+        self.full = full
+        self.seconds = 20 if full else 8
+        self.workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
+        self.processes = Processes(self.workdir)
+        self.keys = data.Keys()
+        self.pos = PosServer(POS_SECRET)
+        self.wix = WixServer()
+        self.results: dict = {}
+        self.table: list[tuple[str, str]] = []
+
+    def env(self, port: int, database: str) -> dict[str, str]:
+        return {"PORT": str(port), "DATABASE_URL": f"sqlite:///{self.workdir / database}",
+                "WIX_PUBLIC_KEY": self.keys.public_pem, "WIX_APP_ID": "bench-app",
+                "WIX_APP_SECRET": "bench-secret", "WIX_API_BASE": self.wix.url,
+                "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": self.pos.url,
+                "POS_WEBHOOK_SECRET": POS_SECRET, "LOG_LEVEL": "WARNING",
+                "BRIDGE_SQLITE_SYNCHRONOUS": os.environ.get("BRIDGE_SQLITE_SYNCHRONOUS", "FULL")}
+
+    def bridge(self, command: str, env: dict[str, str], log: str) -> subprocess.Popen:
+        return self.processes.start([sys.executable, "-m", "bridge", command], env, log)
+
+    def note(self, label: str, value: str) -> None:
+        self.table.append((label, value))
+        print(f"  {label:<44} {value}", flush=True)
+
+    def run(self) -> dict:
+        try:
+            tokens_file = self.workdir / "tokens.txt"
+            count = data.write_tokens(tokens_file, self.keys, 30000 if self.full else 14000)
+            self.note("signed order_created tokens", f"{count}, {data.token_bytes(tokens_file)} B each")
+            self.baseline(tokens_file)
+            self.ingest(tokens_file, "ingest.db", "ingest")
+            self.deliver("deliver.db")
+            if self.full:
+                self.growth(tokens_file)
+        except BaseException:
+            print(f"bench failed; logs kept in {self.workdir}", file=sys.stderr)
+            raise
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        finally:
+            self.processes.stop_all()
+            self.pos.close()
+            self.wix.close()
+        return self.results
+
+    def baseline(self, tokens_file: Path) -> None:
+        port = free_port()
+        process = self.processes.start([sys.executable, "-m", "bench.baseline"],
+                                       self.env(port, "unused.db"), "baseline.log")
+        wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        figures = wrk(f"http://127.0.0.1:{port}/webhooks/wix", tokens_file, self.seconds, 8)
+        self.processes.stop(process)
+        self.results.update(baseline_rps=round(figures["rps"], 1),
+                            baseline_p50_ms=figures["p50_ms"], baseline_p99_ms=figures["p99_ms"])
+        self.note("baseline: bare Flask, same gunicorn", _rate(figures))
+
+    def ingest(self, tokens_file: Path, database: str, label: str) -> None:
+        port = free_port()
+        env = self.env(port, database)
+        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
+                       env={**os.environ, **env}, check=True, capture_output=True)
+        web = self.bridge("web", env, f"{label}-web.log")
+        wait_for(f"http://127.0.0.1:{port}/healthz", web)
+        figures = wrk(f"http://127.0.0.1:{port}/webhooks/wix", tokens_file, self.seconds, 8)
+        self.results[f"{label}_web_rss_mb"] = round(peak_rss_mb(web.pid), 1)
+        self.processes.stop(web)
+        if figures.get("non_2xx"):
+            raise SystemExit(f"{label}: {figures['non_2xx']} webhooks were not answered 200")
+        key = "ingest" if label == "ingest" else label
+        self.results.update({f"{key}_rps": round(figures["rps"], 1),
+                             f"{key}_ack_p50_ms": figures["p50_ms"],
+                             f"{key}_ack_p99_ms": figures["p99_ms"]})
+        self.note(f"{label}: POST /webhooks/wix", _rate(figures))
+
+    def deliver(self, database: str, label: str = "") -> None:
+        port = free_port()
+        env = self.env(port, database)
+        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
+                       env={**os.environ, **env}, check=True, capture_output=True)
+        web = self.bridge("web", env, f"deliver{label}-web.log")
+        worker = self.bridge("worker", env, f"deliver{label}-worker.log")
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/healthz", web)
+        prefix = f"{label}_" if label else ""
+
+        steady = data.orders_with_tokens(self.keys, 400 if self.full else 160)
+        acked = post_orders(f"{url}/webhooks/wix", steady, rate=20)
+        received = self.wait_for_pos([o for o, _ in steady])
+        e2e = [(received[o] - acked[o]) * 1000 for o in acked]
+        self.results.update({f"{prefix}e2e_p50_ms": round(percentile(e2e, 50), 1),
+                             f"{prefix}e2e_p99_ms": round(percentile(e2e, 99), 1)})
+        self.note(f"{label or 'e2e'}: webhook ack -> POS, 20 orders/s",
+                  f"p50 {percentile(e2e, 50):.1f} ms  p99 {percentile(e2e, 99):.1f} ms")
+        if label:
+            self.processes.stop(worker)
+            self.processes.stop(web)
+            return
+
+        burst = data.orders_with_tokens(self.keys, 500)
+        started = time.monotonic()
+        post_orders(f"{url}/webhooks/wix", burst, rate=None, threads=8)
+        received = self.wait_for_pos([o for o, _ in burst])
+        drain = max(received.values()) - started
+        self.results["burst_500_drain_s"] = round(drain, 2)
+        self.note("burst: 500 orders posted at once, all at POS", f"{drain:.2f} s")
+
+        self.status_back(url, [o for o, _ in steady])
+        self.results["web_rss_mb"] = round(peak_rss_mb(web.pid), 1)
+        self.results["worker_rss_mb"] = round(peak_rss_mb(worker.pid), 1)
+        self.results["rss_mb"] = round(self.results["web_rss_mb"] + self.results["worker_rss_mb"], 1)
+        self.note("peak RSS: web + worker", f"{self.results['web_rss_mb']} + "
+                                             f"{self.results['worker_rss_mb']} MB")
+        self.processes.stop(worker)
+        self.processes.stop(web)
+
+    def wait_for_pos(self, order_ids: list[str]) -> dict[str, float]:
+        wanted = set(order_ids)
+
+        def arrived() -> dict[str, float]:
+            with self.pos.lock:
+                return {d["message"]["order"]["id"]: d["at"] for d in self.pos.deliveries
+                        if "order" in d["message"] and d["message"]["order"]["id"] in wanted}
+        wait_until(lambda: len(arrived()) == len(wanted), 120, "orders at the POS")
+        return arrived()
+
+    def status_back(self, url: str, order_ids: list[str]) -> None:
+        with self.pos.lock:
+            pos_ids = {d["message"]["order"]["id"]: self.pos.accepted[d["id"]]
+                       for d in self.pos.deliveries if "order" in d["message"]}
+        for order_id in order_ids:
+            self.wix.fulfillments[order_id] = data.restaurant_fulfillment()
+        sent: dict[str, float] = {}
+        start = time.monotonic()
+        for i, order_id in enumerate(order_ids):
+            delay = start + i / 20 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent[order_id] = time.monotonic()
+            assert self.pos.send_status(url, pos_ids[order_id], "READY").status_code == 200
+
+        def patched() -> dict[str, float]:
+            with self.wix.lock:
+                return {r["path"].rsplit("/", 1)[1]: r["at"] for r in self.wix.requests
+                        if r["method"] == "PATCH"}
+        wait_until(lambda: set(order_ids) <= set(patched()), 120, "PATCHes at Wix")
+        arrived = patched()
+        times = [(arrived[o] - sent[o]) * 1000 for o in order_ids]
+        self.results.update(status_p50_ms=round(percentile(times, 50), 1),
+                            status_p99_ms=round(percentile(times, 99), 1))
+        self.note("status: POS callback -> Wix PATCH, 20/s",
+                  f"p50 {percentile(times, 50):.1f} ms  p99 {percentile(times, 99):.1f} ms")
+
+    def growth(self, tokens_file: Path) -> None:
+        env = self.env(free_port(), "grown-ingest.db")
+        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
+                       env={**os.environ, **env}, check=True, capture_output=True)
+        data.prefill(self.workdir / "grown-ingest.db", 100_000)
+        shutil.copyfile(self.workdir / "grown-ingest.db", self.workdir / "grown-deliver.db")
+        size = (self.workdir / "grown-deliver.db").stat().st_size
+        self.results["db_bytes_per_order"] = round(size / 100_000)
+        self.note("database size per stored order", f"{size / 100_000:.0f} B")
+        self.ingest(tokens_file, "grown-ingest.db", "grown_ingest")
+        self.deliver("grown-deliver.db", label="grown")
+
+
+def _rate(figures: dict) -> str:
+    return (f"{figures['rps']:.0f} req/s  p50 {figures['p50_ms']:.1f} ms  "
+            f"p99 {figures['p99_ms']:.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true",
+                        help="longer runs, and again with 100,000 stored orders")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench needs wrk: apt-get install wrk")
+    started = time.monotonic()
+    print(f"bridge bench ({'full' if args.full else 'quick'}), {os.cpu_count()} cores", flush=True)
+    results = Bench(args.full).run()
+    results["ingest_ratio"] = round(results["ingest_rps"] / results["baseline_rps"], 3)
+    if "grown_ingest_rps" in results:
+        results["grown_ingest_ratio"] = round(results["grown_ingest_rps"] / results["ingest_rps"], 3)
+    print(f"  {'ingest / baseline':<44} {results['ingest_ratio']:.2f}")
+    print(f"  {'took':<44} {time.monotonic() - started:.0f} s", flush=True)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The store: migrations, leases, lane order and group commit, on a real SQLite file."""
+import threading
+
+from bridge.storage.group_commit import GroupCommit
+from bridge.storage.sqlite import Store
+from bridge.wix.sandbox import order_event, sample_order
+from bridge.wix.events import event_from_claims
+from tests.builders import Signer
+
+
+def test_migrations_apply_once_and_a_second_run_applies_nothing(tmp_path):
+    store = Store(tmp_path / "b.db")
+    assert store.migrate() == ["m001_core", "m002_statuses", "m003_status_sequence"]
+    assert store.migrate() == []
+    assert store.pending_migrations() == []
+
+
+def test_a_claimed_job_is_taken_up_again_only_after_its_lease_expires(tmp_path):
+    now = [1000.0]
+    store = Store(tmp_path / "b.db", clock=lambda: now[0])
+    store.migrate()
+    store.enqueue("k", key="one", lane="a")
+    first = store.claim("worker-1", lease_seconds=30)
+    assert first and store.claim("worker-2", lease_seconds=30) is None
+    now[0] += 31
+    again = store.claim("worker-2", lease_seconds=30)
+    assert again.id == first.id and again.attempts == 2 and again.worker == "worker-2"
+    assert not store.finish(first, "done")     # the first worker lost it: its finish is refused
+    assert store.finish(again, "done")
+
+
+def test_jobs_of_one_lane_run_one_at_a_time_in_order(tmp_path):
+    store = Store(tmp_path / "b.db")
+    store.migrate()
+    for key in ("a1", "a2"):
+        store.enqueue("k", key=key, lane="a")
+    store.enqueue("k", key="b1", lane="b")
+    first = store.claim("w", 60)
+    second = store.claim("w", 60)
+    assert (first.key, second.key) == ("a1", "b1")  # a2 waits for a1
+    assert store.claim("w", 60) is None
+    store.finish(first, "done")
+    assert store.claim("w", 60).key == "a2"
+
+
+def test_the_same_key_enqueues_once(tmp_path):
+    store = Store(tmp_path / "b.db")
+    store.migrate()
+    assert store.enqueue("k", key="x", lane="a")
+    assert not store.enqueue("k", key="x", lane="a")
+
+
+def test_group_commit_answers_every_writer_with_its_own_result():
+    batches = []
+
+    def write(items):
+        batches.append(list(items))
+        return [item * 2 for item in items]
+
+    group = GroupCommit(write)
+    results = {}
+
+    def submit(n):
+        results[n] = group.submit(n)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {n: n * 2 for n in range(50)}
+    assert sorted(n for batch in batches for n in batch) == list(range(50))
+
+
+def test_group_commit_fails_every_writer_of_a_failed_batch():
+    def write(items):
+        raise OSError("disk full")
+
+    group = GroupCommit(write)
+    try:
+        group.submit(1)
+    except OSError as error:
+        assert "disk full" in str(error)
+    else:
+        raise AssertionError("the failure was swallowed")
+
+
+def test_concurrent_duplicate_events_are_stored_once(tmp_path, private_key):
+    store = Store(tmp_path / "b.db")
+    store.migrate()
+    claims = Signer(private_key).claims(order_event(sample_order()), "wix.ecom.v1.order_created")
+    event = event_from_claims(claims)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(store.record_event(event)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [False] * 7 + [True]
+    assert store.db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
