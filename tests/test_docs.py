@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import SETTINGS
+from bridge.pos import square
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -12,6 +13,12 @@ README = (REPO / "README.md").read_text()
 
 @pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
 def test_every_setting_is_in_the_readme_and_env_example(setting):
+    assert f"`{setting}`" in README
+    assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
+
+
+@pytest.mark.parametrize("setting", [*square.SETTINGS, "POS_DEMO_STEP_SECONDS"])
+def test_every_pos_client_setting_is_in_the_readme_and_env_example(setting):
     assert f"`{setting}`" in README
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
 

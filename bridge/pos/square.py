@@ -1,0 +1,341 @@
+"""The `square` POS client: orders into Square's Orders API, kitchen statuses back from its webhooks.
+
+Plain `requests` rather than the `squareup` SDK: the SDK (v46) is built on httpx and pydantic, a
+second HTTP stack beside the one the rest of the bridge uses (and tests with `responses`), for the
+three calls we make. Field names follow Square's API reference and the SDK's generated models.
+
+Orders out: `POST /v2/orders` with an idempotency key derived from the Wix order id, so a retried
+send never makes a second order. Cancel: `GET` the order for its `version`, then `PUT` it with
+`state: CANCELED`. Statuses in: `order.fulfillment.updated` carries the new fulfillment state;
+`order.updated` (what kitchen screens and the dashboard raise) carries none, so the worker fetches
+the order (`current_status`). The order `version` orders the reports: an older one is dropped.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping
+
+import requests
+
+from bridge import logs
+from bridge.domain.money import AmountError, minor_units
+from bridge.domain.orders import PosOrder
+from bridge.domain.statuses import PosStatus, StatusChange
+from bridge.pos.base import CallbackRejected, PosConfig, PosRejected, PosUnavailable
+
+log = logging.getLogger(__name__)
+
+SQUARE_VERSION = "2026-09-16"            # the API version every request pins
+PRODUCTION = "https://connect.squareup.com"
+TIMEOUT = (3.05, 10)
+MAX_IDEMPOTENCY_KEY = 192
+MAX_REFERENCE_ID = 40
+SIGNATURE_HEADER = "x-square-hmacsha256-signature"
+
+SETTINGS = ("POS_SQUARE_ACCESS_TOKEN", "POS_SQUARE_BASE_URL", "POS_SQUARE_LOCATION_ID",
+            "POS_SQUARE_LOCATION_MAP", "POS_SQUARE_CATALOG_MAP", "POS_SQUARE_UNMAPPED_ITEMS",
+            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL")
+
+# Square fulfillment state -> the bridge's status; PROPOSED (not yet accepted) is no change.
+FULFILLMENT_STATES: dict[str, PosStatus | None] = {
+    "PROPOSED": None,
+    "RESERVED": PosStatus.ACCEPTED,
+    "PREPARED": PosStatus.READY,
+    "COMPLETED": PosStatus.FULFILLED,
+    "CANCELED": PosStatus.CANCELED,
+    "FAILED": PosStatus.CANCELED,
+}
+
+
+class ConfigurationError(ValueError):
+    pass
+
+
+def _pairs(name: str, raw: str | None) -> dict[str, str]:
+    """`a=b,c=d` (or a JSON object): a Wix id -> Square id mapping setting."""
+    if not raw or not raw.strip():
+        return {}
+    text = raw.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} is malformed: not a JSON object") from None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigurationError(f"{name} is malformed: expected {{\"wix id\": \"square id\"}}")
+        return value
+    pairs = {}
+    for part in text.replace("\n", ",").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigurationError(f"{name} is malformed: {part.strip()!r} is not wix_id=square_id")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+@dataclass(frozen=True)
+class SquareSettings:
+    access_token: str = field(repr=False)
+    base_url: str
+    location_id: str
+    locations: Mapping[str, str]        # Wix business location id -> Square location id
+    catalog: Mapping[str, str]          # Wix catalog item id -> Square catalog object id
+    unmapped_items: str                 # ad_hoc | reject
+    signature_key: str | None = field(default=None, repr=False)
+    notification_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "SquareSettings":
+        def get(name: str) -> str:
+            return (env.get(name) or "").strip()
+
+        if not get("POS_SQUARE_ACCESS_TOKEN"):
+            raise ConfigurationError("POS_SQUARE_ACCESS_TOKEN is missing: the square client needs "
+                                     "an access token for the seller's account")
+        if not get("POS_SQUARE_LOCATION_ID"):
+            raise ConfigurationError("POS_SQUARE_LOCATION_ID is missing: the Square location "
+                                     "orders go to when no mapping names one")
+        base_url = (get("POS_SQUARE_BASE_URL") or PRODUCTION).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"POS_SQUARE_BASE_URL is malformed: {base_url!r}")
+        unmapped = get("POS_SQUARE_UNMAPPED_ITEMS").lower() or "ad_hoc"
+        if unmapped not in ("ad_hoc", "reject"):
+            raise ConfigurationError("POS_SQUARE_UNMAPPED_ITEMS is malformed: ad_hoc or reject")
+        key, url = get("POS_SQUARE_WEBHOOK_SIGNATURE_KEY"), get("POS_SQUARE_NOTIFICATION_URL")
+        if bool(key) != bool(url):
+            raise ConfigurationError("POS_SQUARE_WEBHOOK_SIGNATURE_KEY and "
+                                     "POS_SQUARE_NOTIFICATION_URL go together: Square signs the "
+                                     "notification URL with the body")
+        return cls(access_token=get("POS_SQUARE_ACCESS_TOKEN"), base_url=base_url,
+                   location_id=get("POS_SQUARE_LOCATION_ID"),
+                   locations=_pairs("POS_SQUARE_LOCATION_MAP", get("POS_SQUARE_LOCATION_MAP")),
+                   catalog=_pairs("POS_SQUARE_CATALOG_MAP", get("POS_SQUARE_CATALOG_MAP")),
+                   unmapped_items=unmapped, signature_key=key or None,
+                   notification_url=url or None)
+
+
+# -- pure: the Square order for a POS order ---------------------------------------------------
+
+def _money(amount: Decimal, currency: str) -> dict[str, Any]:
+    try:
+        return {"amount": minor_units(amount, currency), "currency": currency}
+    except AmountError as error:
+        raise PosRejected(str(error), "invalid_amount") from None
+
+
+def _recipient(order: PosOrder) -> dict[str, Any]:
+    customer = order.customer
+    name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
+    recipient = {"display_name": name or None, "email_address": customer.email,
+                 "phone_number": customer.phone}
+    address = order.fulfillment.address
+    if address:
+        subdivision = address.get("subdivision") or ""
+        recipient["address"] = {k: v for k, v in {
+            "address_line_1": address.get("addressLine1") or address.get("addressLine"),
+            "address_line_2": address.get("addressLine2"),
+            "locality": address.get("city"),
+            "administrative_district_level_1": subdivision.split("-", 1)[-1] or None,
+            "postal_code": address.get("postalCode"),
+            "country": address.get("country"),
+        }.items() if v}
+    return {k: v for k, v in recipient.items() if v}
+
+
+def _fulfillment(order: PosOrder) -> dict[str, Any]:
+    note = " / ".join(p for p in (order.fulfillment.instructions, order.note) if p) or None
+    when = order.fulfillment.promised_from
+    details: dict[str, Any] = {"recipient": _recipient(order),
+                               "schedule_type": "SCHEDULED" if when else "ASAP"}
+    if note:
+        details["note"] = note[:500]
+    if order.fulfillment.type == "DELIVERY":
+        if when:
+            details["deliver_at"] = when
+        return {"type": "DELIVERY", "state": "PROPOSED", "delivery_details": details}
+    if when:
+        details["pickup_at"] = when
+    return {"type": "PICKUP", "state": "PROPOSED", "pickup_details": details}
+
+
+def create_order_body(order: PosOrder, settings: SquareSettings, idempotency_key: str
+                      ) -> dict[str, Any]:
+    """The CreateOrder request for an order (raises PosRejected for what Square cannot take)."""
+    currency = order.currency or "USD"
+    line_items = []
+    for item in order.items:
+        line: dict[str, Any] = {"quantity": str(item.quantity)}
+        catalog_id = settings.catalog.get(item.catalog_item_id or "")
+        if catalog_id:
+            line["catalog_object_id"] = catalog_id
+        elif settings.unmapped_items == "reject":
+            raise PosRejected(f"item {item.name!r} ({item.catalog_item_id}) has no Square catalog "
+                              "object in POS_SQUARE_CATALOG_MAP", "invalid_item_mapping")
+        else:
+            line["name"] = item.name
+            line["base_price_money"] = _money(item.unit_price, currency)
+        if item.modifiers:
+            line["modifiers"] = [
+                {"name": m.name, "quantity": str(m.quantity),
+                 "base_price_money": _money(m.price, currency)} for m in item.modifiers]
+        line_items.append(line)
+    location = settings.locations.get(order.location_id or "", settings.location_id)
+    body = {
+        "location_id": location,
+        "reference_id": (order.number or order.id)[:MAX_REFERENCE_ID],
+        "source": {"name": "Wix"},
+        "line_items": line_items,
+        "fulfillments": [_fulfillment(order)],
+        "metadata": {"wix_order_id": order.id, "wix_instance_id": order.instance_id},
+    }
+    return {"idempotency_key": idempotency_key[:MAX_IDEMPOTENCY_KEY], "order": body}
+
+
+def classify(status: int, body: bytes) -> dict[str, Any]:
+    """Square's answer as data, or PosRejected (4xx) / PosUnavailable (429, 5xx, garbage)."""
+    try:
+        answer = json.loads(body) if body else {}
+    except ValueError:
+        answer = None
+    if 200 <= status < 300 and isinstance(answer, dict):
+        return answer
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code = first.get("code")
+    detail = " ".join(str(p) for p in (first.get("category"), code, first.get("detail"),
+                                       f"({first['field']})" if first.get("field") else None) if p)
+    message = f"Square answered {status}" + (f": {detail[:400]}" if detail else "")
+    if status == 429 or status >= 500 or status == 409 or not (400 <= status < 500):
+        raise PosUnavailable(message, code)
+    raise PosRejected(message, code)
+
+
+# -- pure: Square's webhooks --------------------------------------------------------------------
+
+def signature(signature_key: str, notification_url: str, body: bytes) -> str:
+    """As Square documents it: base64 HMAC-SHA256 over the notification URL then the raw body."""
+    digest = hmac.new(signature_key.encode(), notification_url.encode() + body, hashlib.sha256)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange]:
+    """The status changes a (verified) Square webhook event reports."""
+    kind = event.get("type")
+    event_id = event.get("event_id")
+    obj = ((event.get("data") or {}).get("object") or {})
+    if kind == "order.fulfillment.updated":
+        update = obj.get("order_fulfillment_updated") or {}
+        states = [u.get("new_state") for u in update.get("fulfillment_update") or []]
+        status = FULFILLMENT_STATES.get(states[-1]) if states else None
+        if status is None or not update.get("order_id"):
+            return []
+        return [StatusChange(update["order_id"], status, update.get("updated_at"), event_id,
+                             _int(update.get("version")))]
+    if kind == "order.updated":
+        update = obj.get("order_updated") or {}
+        if not update.get("order_id"):
+            return []
+        status = PosStatus.CANCELED if update.get("state") == "CANCELED" else None
+        return [StatusChange(update["order_id"], status, update.get("updated_at"), event_id,
+                             _int(update.get("version")))]
+    return []
+
+
+def _int(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def status_of(order: Mapping[str, Any]) -> PosStatus | None:
+    """A fetched Square order's status: canceled, or its (first) fulfillment's state."""
+    if order.get("state") == "CANCELED":
+        return PosStatus.CANCELED
+    fulfillments = order.get("fulfillments") or []
+    return FULFILLMENT_STATES.get(fulfillments[0].get("state")) if fulfillments else None
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+class SquarePos:
+    name = "square"
+
+    def __init__(self, settings: SquareSettings, session: requests.Session | None = None):
+        self.settings = settings
+        self._session = session or requests.Session()
+
+    @classmethod
+    def from_config(cls, config: PosConfig) -> "SquarePos":
+        return cls(SquareSettings.from_env(config.settings))
+
+    def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
+        body = create_order_body(order, self.settings, f"wix-{idempotency_key}")
+        created = self._call("POST", "/v2/orders", body).get("order") or {}
+        if not created.get("id"):
+            raise PosUnavailable("Square accepted the order but gave no id")
+        return created["id"]
+
+    def cancel_order(self, wix_order_id: str, pos_order_id: str, *, idempotency_key: str) -> None:
+        current = self._call("GET", f"/v2/orders/{pos_order_id}").get("order") or {}
+        if current.get("state") == "CANCELED":
+            return
+        sparse: dict[str, Any] = {"location_id": current.get("location_id"),
+                                  "version": current.get("version"), "state": "CANCELED"}
+        open_fulfillments = [{"uid": f["uid"], "state": "CANCELED"}
+                             for f in current.get("fulfillments") or []
+                             if f.get("uid") and f.get("state") not in ("COMPLETED", "CANCELED",
+                                                                        "FAILED")]
+        if open_fulfillments:
+            sparse["fulfillments"] = open_fulfillments
+        self._call("PUT", f"/v2/orders/{pos_order_id}",
+                   {"order": sparse,
+                    "idempotency_key": f"wix-{idempotency_key}-v{current.get('version')}"})
+
+    def current_status(self, pos_order_id: str) -> StatusChange | None:
+        order = self._call("GET", f"/v2/orders/{pos_order_id}").get("order") or {}
+        status = status_of(order)
+        return (StatusChange(pos_order_id, status, order.get("updated_at"),
+                             sequence=_int(order.get("version"))) if status else None)
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
+        key, url = self.settings.signature_key, self.settings.notification_url
+        if not key or not url:
+            raise CallbackRejected("Square webhooks are not configured here "
+                                   "(POS_SQUARE_WEBHOOK_SIGNATURE_KEY, POS_SQUARE_NOTIFICATION_URL)",
+                                   401)
+        given = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(signature(key, url, body).encode(), given.encode()):
+            raise CallbackRejected("x-square-hmacsha256-signature does not verify", 401)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise CallbackRejected("body is not JSON") from None
+        if not isinstance(event, dict) or not event.get("event_id"):
+            raise CallbackRejected("not a Square event (no event_id)")
+        changes = changes_from_event(event)
+        logs.info(log, "square_event", type=event.get("type"), event_id=event.get("event_id"),
+                  changes=len(changes))
+        return changes
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.settings.access_token}",
+                   "Square-Version": SQUARE_VERSION, "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        try:
+            response = self._session.request(
+                method, self.settings.base_url + path, headers=headers, timeout=TIMEOUT,
+                data=json.dumps(body).encode() if body is not None else None)
+        except requests.Timeout:
+            raise PosUnavailable(f"Square did not answer {method} {path} in time") from None
+        except requests.RequestException as error:
+            raise PosUnavailable(f"Square unreachable: {type(error).__name__}") from None
+        return classify(response.status_code, response.content)

@@ -1,0 +1,347 @@
+"""The Square client: CreateOrder bodies as Square documents them, errors, cancel, and webhooks
+verified and turned into Wix fulfillment updates. Square and Wix are mocked at the HTTP layer."""
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+
+import pytest
+import responses
+
+from bridge.bootstrap import bootstrap
+from bridge.config import ConfigError, load_config
+from bridge.domain.orders import pos_order_from_wix
+from bridge.pos.base import PosConfig, PosRejected, PosUnavailable
+from bridge.pos.square import SQUARE_VERSION, SquarePos, create_order_body
+from bridge.web.app import create_app
+from bridge.wix import events as wix_events
+from bridge.wix.events import event_from_claims
+from tests.builders import INSTANCE, WIX_URL, an_order
+
+SQUARE = "http://square.test"
+KEY = "sq-signature-key"
+NOTIFY = "https://bridge.example.com/pos/square/events"
+DOWNTOWN = "b7e3f0d2-1c4a-4e58-8f9b-6a0d2c3e4f51"
+
+
+@pytest.fixture
+def square_env(env):
+    settings = {k: v for k, v in env.items() if not k.startswith("POS_")}
+    return {**settings, "POS_CLIENT": "square", "POS_SQUARE_ACCESS_TOKEN": "EAAA-token",
+            "POS_SQUARE_BASE_URL": SQUARE, "POS_SQUARE_LOCATION_ID": "L-DEFAULT",
+            "POS_SQUARE_LOCATION_MAP": f"{DOWNTOWN}=L-DOWNTOWN",
+            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY": KEY, "POS_SQUARE_NOTIFICATION_URL": NOTIFY}
+
+
+@pytest.fixture
+def square(square_env, wix_api):
+    bridge = bootstrap(load_config(square_env), wix=wix_api)
+    bridge.store.migrate()
+    yield bridge
+    bridge.store.close()
+
+
+def client_for(square_env, **overrides) -> SquarePos:
+    return SquarePos.from_config(PosConfig(INSTANCE, {**square_env, **overrides}))
+
+
+def sample_pos_order(sample):
+    return pos_order_from_wix(event_from_claims(sample("order_created")["claims"]).order, INSTANCE)
+
+
+def test_the_pickup_sample_becomes_square_s_create_order_body(sample, square_env):
+    body = create_order_body(sample_pos_order(sample), client_for(square_env).settings,
+                             "wix-send:5a2c1b0e-7d3f-4a8e-9b61-2f4c8d9e0a11")
+    assert body == {
+        "idempotency_key": "wix-send:5a2c1b0e-7d3f-4a8e-9b61-2f4c8d9e0a11",
+        "order": {
+            "location_id": "L-DOWNTOWN",   # mapped from the Wix business location
+            "reference_id": "10042",
+            "source": {"name": "Wix"},
+            "line_items": [
+                {"quantity": "2", "name": "Margherita Pizza",
+                 "base_price_money": {"amount": 1400, "currency": "USD"},
+                 "modifiers": [{"name": "Extra basil", "quantity": "1",
+                                "base_price_money": {"amount": 100, "currency": "USD"}}]},
+                {"quantity": "1", "name": "Tiramisu",
+                 "base_price_money": {"amount": 850, "currency": "USD"}},
+            ],
+            "fulfillments": [{
+                "type": "PICKUP", "state": "PROPOSED",
+                "pickup_details": {
+                    "recipient": {"display_name": "Dana Levi", "email_address": "dana@example.com",
+                                  "phone_number": "+1 212 555 0142"},
+                    "schedule_type": "SCHEDULED", "pickup_at": "2026-11-20T18:30:00Z",
+                    "note": "Ring the bell / No onions please"}}],
+            "metadata": {"wix_order_id": "5a2c1b0e-7d3f-4a8e-9b61-2f4c8d9e0a11",
+                         "wix_instance_id": INSTANCE},
+        }}
+
+
+def test_a_jpy_delivery_order_uses_whole_yen_and_a_delivery_fulfillment(square_env):
+    order = an_order(restaurant=1, other=0, currency="JPY", businessLocation={"id": "elsewhere"})
+    item = order["lineItems"][0]
+    item["price"] = {"amount": "1500"}
+    item["totalPriceAfterTax"] = {"amount": "3300"}
+    item["modifierGroups"][0]["modifiers"][0]["price"] = {"amount": "150"}
+    order["shippingInfo"]["logistics"] = {
+        "shippingDestination": {"address": {"country": "JP", "subdivision": "JP-13",
+                                            "city": "Tokyo", "postalCode": "100-0001",
+                                            "addressLine1": "1-1 Chiyoda"}},
+        "deliveryTimeSlot": {"from": "2026-11-20T10:00:00Z", "to": "2026-11-20T10:30:00Z"},
+        "instructions": "Leave at the door"}
+    order["buyerNote"] = None
+    body = create_order_body(pos_order_from_wix(order, INSTANCE), client_for(square_env).settings,
+                             "k")["order"]
+    assert body["location_id"] == "L-DEFAULT"  # no mapping for this location: the default
+    assert body["line_items"][0]["base_price_money"] == {"amount": 1500, "currency": "JPY"}
+    assert body["line_items"][0]["modifiers"][0]["base_price_money"] == {"amount": 150,
+                                                                          "currency": "JPY"}
+    assert body["fulfillments"] == [{
+        "type": "DELIVERY", "state": "PROPOSED",
+        "delivery_details": {
+            "recipient": {"display_name": "Dana Levi", "email_address": "dana@example.com",
+                          "phone_number": "+1 212 555 0142",
+                          "address": {"address_line_1": "1-1 Chiyoda", "locality": "Tokyo",
+                                      "administrative_district_level_1": "13",
+                                      "postal_code": "100-0001", "country": "JP"}},
+            "schedule_type": "SCHEDULED", "deliver_at": "2026-11-20T10:00:00Z",
+            "note": "Leave at the door"}}]
+
+
+def test_a_mapped_catalog_item_is_sent_by_catalog_object_id(sample, square_env):
+    settings = client_for(square_env, POS_SQUARE_CATALOG_MAP=json.dumps(
+        {"d0d5a022-26d5-4203-828f-94798735812a": "SQ-PIZZA"})).settings
+    lines = create_order_body(sample_pos_order(sample), settings, "k")["order"]["line_items"]
+    assert lines[0] == {"quantity": "2", "catalog_object_id": "SQ-PIZZA",
+                        "modifiers": [{"name": "Extra basil", "quantity": "1",
+                                       "base_price_money": {"amount": 100, "currency": "USD"}}]}
+    assert "catalog_object_id" not in lines[1] and lines[1]["name"] == "Tiramisu"
+
+
+def test_an_unmapped_item_fails_as_invalid_item_mapping_when_configured_to(sample, square_env):
+    settings = client_for(square_env, POS_SQUARE_UNMAPPED_ITEMS="reject",
+                          POS_SQUARE_CATALOG_MAP="d0d5a022-26d5-4203-828f-94798735812a=SQ-PIZZA"
+                          ).settings
+    with pytest.raises(PosRejected) as raised:
+        create_order_body(sample_pos_order(sample), settings, "k")
+    assert raised.value.code == "invalid_item_mapping" and "Tiramisu" in str(raised.value)
+
+
+def test_requests_carry_the_token_and_the_pinned_version_and_the_same_key_twice(
+        sample, square_env, mocked):
+    call = mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1", "version": 1}})
+    client = client_for(square_env)
+    order = sample_pos_order(sample)
+    assert client.create_order(order, idempotency_key=f"send:{order.id}") == "SQ-1"
+    assert client.create_order(order, idempotency_key=f"send:{order.id}") == "SQ-1"
+    first, second = (json.loads(c.request.body) for c in call.calls)
+    assert first["idempotency_key"] == second["idempotency_key"] == f"wix-send:{order.id}"
+    assert len(first["idempotency_key"]) <= 192
+    headers = call.calls[0].request.headers
+    assert headers["Authorization"] == "Bearer EAAA-token"
+    assert headers["Square-Version"] == SQUARE_VERSION
+
+
+@pytest.mark.parametrize("status, error, raised", [
+    (400, {"category": "INVALID_REQUEST_ERROR", "code": "INVALID_VALUE",
+           "detail": "Invalid quantity", "field": "order.line_items[0].quantity"}, PosRejected),
+    (401, {"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED"}, PosRejected),
+    (429, {"category": "RATE_LIMIT_ERROR", "code": "RATE_LIMITED"}, PosUnavailable),
+    (503, {"category": "API_ERROR", "code": "SERVICE_UNAVAILABLE"}, PosUnavailable),
+])
+def test_square_errors_are_surfaced_with_their_code(sample, square_env, mocked, status, error,
+                                                    raised):
+    mocked.post(f"{SQUARE}/v2/orders", status=status, json={"errors": [error]})
+    with pytest.raises(raised) as caught:
+        client_for(square_env).create_order(sample_pos_order(sample), idempotency_key="k")
+    assert caught.value.code == error["code"] and error["code"] in str(caught.value)
+
+
+def deliver(square, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
+    client = create_app(square).test_client()
+    assert client.post("/webhooks/wix",
+                       data=signer.order_webhook(order, event_type, sequence)).status_code == 200
+
+
+def test_a_503_is_retried_and_a_400_fails_the_order_with_square_s_code(square, signer, mocked):
+    worker = square.worker(max_attempts=3, wait=lambda s: 0.0)
+    mocked.post(f"{SQUARE}/v2/orders", status=503, json={"errors": [{"code": "SERVICE_UNAVAILABLE"}]})
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-9"}})
+    good = an_order()
+    deliver(square, signer, good)
+    worker.drain()
+    assert square.store.get_order(good["id"]).pos_order_id == "SQ-9"
+    keys = {json.loads(c.request.body)["idempotency_key"] for c in mocked.calls}
+    assert keys == {f"wix-send:{good['id']}"}
+
+    mocked.replace(responses.POST, f"{SQUARE}/v2/orders", status=400, json={"errors": [
+        {"category": "INVALID_REQUEST_ERROR", "code": "INVALID_VALUE", "detail": "bad"}]})
+    bad = an_order()
+    deliver(square, signer, bad)
+    worker.drain()
+    record = square.store.get_order(bad["id"])
+    assert record.state == "failed" and "INVALID_VALUE" in record.last_error
+
+
+def test_a_wix_cancellation_cancels_the_square_order_at_its_version(square, signer, mocked):
+    worker = square.worker(max_attempts=3, wait=lambda s: 0.0)
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1"}})
+    order = an_order()
+    deliver(square, signer, order)
+    worker.drain()
+    mocked.get(f"{SQUARE}/v2/orders/SQ-1", json={"order": {
+        "id": "SQ-1", "location_id": "L-DOWNTOWN", "version": 4, "state": "OPEN",
+        "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "RESERVED"}]}})
+    put = mocked.put(f"{SQUARE}/v2/orders/SQ-1", json={"order": {"id": "SQ-1", "version": 5}})
+    deliver(square, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    worker.drain()
+    assert json.loads(put.calls[0].request.body) == {
+        "order": {"location_id": "L-DOWNTOWN", "version": 4, "state": "CANCELED",
+                  "fulfillments": [{"uid": "F1", "state": "CANCELED"}]},
+        "idempotency_key": f"wix-cancel:{order['id']}-v4"}
+    assert square.store.get_order(order["id"]).state == "canceled"
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+def square_event(kind, order_id, version, new_state=None, state="OPEN", event_id=None):
+    if kind == "order.fulfillment.updated":
+        obj = {"order_fulfillment_updated": {
+            "order_id": order_id, "version": version, "location_id": "L-DOWNTOWN", "state": state,
+            "created_at": "2026-11-20T18:04:20Z", "updated_at": "2026-11-20T18:10:00Z",
+            "fulfillment_update": [{"fulfillment_uid": "F1", "old_state": "PROPOSED",
+                                    "new_state": new_state}]}}
+    else:
+        obj = {"order_updated": {"order_id": order_id, "version": version, "state": state,
+                                 "location_id": "L-DOWNTOWN",
+                                 "updated_at": "2026-11-20T18:10:00Z"}}
+    return {"merchant_id": "M1", "type": kind, "event_id": event_id or str(uuid.uuid4()),
+            "created_at": "2026-11-20T18:10:01Z",
+            "data": {"type": kind.replace(".", "_"), "id": order_id, "object": obj}}
+
+
+def signed(event, key=KEY, url=NOTIFY):
+    body = json.dumps(event).encode()
+    digest = hmac.new(key.encode(), url.encode() + body, hashlib.sha256).digest()
+    return body, {"x-square-hmacsha256-signature": base64.b64encode(digest).decode(),
+                  "content-type": "application/json"}
+
+
+def post_event(square, body, headers):
+    return create_app(square).test_client().post("/pos/square/events", data=body, headers=headers)
+
+
+def test_a_signature_computed_as_square_documents_it_is_accepted(square):
+    body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", 2, "RESERVED"))
+    assert post_event(square, body, headers).status_code == 200
+    assert [u.status for u in square.store.list_status_updates()] == ["ACCEPTED"]
+
+
+@pytest.mark.parametrize("tamper", ["key", "body", "url", "missing"])
+def test_a_wrong_key_a_changed_body_or_another_url_is_refused(square, tamper):
+    event = square_event("order.fulfillment.updated", "SQ-1", 2, "RESERVED")
+    body, headers = signed(event, key="other-key" if tamper == "key" else KEY,
+                           url="https://elsewhere.example.com/hook" if tamper == "url" else NOTIFY)
+    if tamper == "body":
+        body = body.replace(b"RESERVED", b"COMPLETED")
+    if tamper == "missing":
+        headers = {"content-type": "application/json"}
+    answer = post_event(square, body, headers)
+    assert answer.status_code == 401 and answer.get_json()["error"]["code"] == "bad_signature"
+    assert square.store.list_status_updates() == []
+
+
+def test_a_replayed_event_id_is_applied_once(square):
+    body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", 2, "PREPARED",
+                                        event_id="evt-1"))
+    for _ in range(3):
+        assert post_event(square, body, headers).status_code == 200
+    assert len(square.store.list_status_updates()) == 1
+
+
+@pytest.fixture
+def sent_square_order(square, signer, mocked, clock):
+    """An order at Square as SQ-1, and a Wix that has its Pending restaurant fulfillment."""
+    worker = square.worker(max_attempts=3, wait=lambda s: 0.0)
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1"}})
+    order = an_order()
+    deliver(square, signer, order)
+    worker.drain()
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "t", "expires_in": 14400})
+    items = [{"id": li["id"], "quantity": li["quantity"]} for li in order["lineItems"][:2]]
+    mocked.get(f"{WIX_URL}/ecom/v1/fulfillments/orders/{order['id']}", json={
+        "orderWithFulfillments": {"fulfillments": [{"id": "f-1", "lineItems": items}]}})
+    return order, worker
+
+
+@pytest.mark.parametrize("square_state, wix_body", [
+    ("RESERVED", {"fulfillment": {"status": "Accepted"}}),
+    ("PREPARED", {"fulfillment": {"status": "Ready"}}),
+    ("COMPLETED", {"fulfillment": {"status": "Fulfilled", "completed": True}}),
+])
+def test_each_fulfillment_state_lands_as_the_right_wix_update(square, sent_square_order, mocked,
+                                                              square_state, wix_body):
+    order, worker = sent_square_order
+    patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
+    body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", 3, square_state))
+    assert post_event(square, body, headers).status_code == 200
+    worker.drain()
+    assert [json.loads(c.request.body) for c in patch.calls] == [wix_body]
+
+
+@pytest.mark.parametrize("square_state", ["CANCELED", "FAILED"])
+def test_a_canceled_or_failed_fulfillment_cancels_the_order_in_the_bridge(square,
+                                                                          sent_square_order,
+                                                                          mocked, square_state):
+    order, worker = sent_square_order
+    mocked.remove(responses.POST, f"{WIX_URL}/oauth2/token")  # no Wix call is expected
+    mocked.remove(responses.GET, f"{WIX_URL}/ecom/v1/fulfillments/orders/{order['id']}")
+    body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", 3, square_state))
+    post_event(square, body, headers)
+    worker.drain()
+    assert square.store.get_order(order["id"]).state == "canceled"
+    assert all(WIX_URL not in c.request.url for c in mocked.calls)
+
+
+def test_proposed_is_no_change_and_stores_nothing(square):
+    body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", 2, "PROPOSED"))
+    assert post_event(square, body, headers).status_code == 200
+    assert square.store.list_status_updates() == []
+
+
+def test_order_updated_fetches_the_order_to_learn_its_state(square, sent_square_order, mocked):
+    order, worker = sent_square_order
+    fetch = mocked.get(f"{SQUARE}/v2/orders/SQ-1", json={"order": {
+        "id": "SQ-1", "version": 6, "state": "OPEN",
+        "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "PREPARED"}]}})
+    patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
+    body, headers = signed(square_event("order.updated", "SQ-1", 6))
+    assert post_event(square, body, headers).status_code == 200
+    worker.drain()
+    assert fetch.call_count == 1
+    assert [json.loads(c.request.body) for c in patch.calls] == [{"fulfillment": {"status": "Ready"}}]
+
+
+def test_an_older_version_arriving_late_is_dropped(square, sent_square_order, mocked):
+    order, worker = sent_square_order
+    patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
+    for version, state in ((5, "COMPLETED"), (4, "PREPARED")):
+        body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", version, state))
+        post_event(square, body, headers)
+    worker.drain()
+    assert [json.loads(c.request.body)["fulfillment"]["status"] for c in patch.calls] == ["Fulfilled"]
+    stale = square.store.list_status_updates()[0]
+    assert stale.state == "skipped" and "stale" in stale.note
+
+
+@pytest.mark.parametrize("missing", ["POS_SQUARE_ACCESS_TOKEN", "POS_SQUARE_LOCATION_ID"])
+def test_a_missing_square_setting_stops_start_up_naming_it(square_env, missing):
+    with pytest.raises(ConfigError, match=missing):
+        bootstrap(load_config({**square_env, missing: ""}))
+
+
+def test_a_signature_key_without_a_notification_url_is_a_configuration_error(square_env):
+    with pytest.raises(ConfigError, match="POS_SQUARE_NOTIFICATION_URL"):
+        bootstrap(load_config({**square_env, "POS_SQUARE_NOTIFICATION_URL": ""}))
