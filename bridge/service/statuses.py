@@ -117,8 +117,9 @@ class SyncStatus:
         if self.store.instance_status(order.instance_id) == "removed":
             raise Fail(APP_REMOVED)
         if self.wix is None:
-            raise Wait("waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)",
-                       NO_CREDENTIALS_RECHECK_SECONDS)
+            reason = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
+            self.store.set_status_update(update.id, "queued", note=reason)
+            raise Wait(reason, NO_CREDENTIALS_RECHECK_SECONDS)
         fulfillment_id = self._tell_wix(order, status)
         with self.store.transaction():
             self.store.set_order_statuses(order.wix_order_id, wix_fulfillment_status=status.value,
