@@ -83,11 +83,24 @@ def wix_api(clock) -> WixApi:
 
 
 @pytest.fixture
-def bridge(env, wix_api):
-    built = bootstrap(load_config(env), wix=wix_api)
-    built.store.migrate()
-    yield built
-    built.store.close()
+def make_bridge(wix_api):
+    """Wire a bridge from a configuration (migrated, Wix client injected); closed afterwards."""
+    built = []
+
+    def make(environ: dict[str, str]):
+        wired = bootstrap(load_config(environ), wix=wix_api)
+        wired.store.migrate()
+        built.append(wired)
+        return wired
+
+    yield make
+    for wired in built:
+        wired.store.close()
+
+
+@pytest.fixture
+def bridge(env, make_bridge):
+    return make_bridge(env)
 
 
 @pytest.fixture

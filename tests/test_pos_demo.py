@@ -12,12 +12,9 @@ from tests.loopback import wait_until
 
 
 @pytest.fixture
-def demo(env, wix_api):
+def demo(env, make_bridge):
     settings = {k: v for k, v in env.items() if not k.startswith("POS_")}
-    bridge = bootstrap(load_config({**settings, "POS_CLIENT": "demo",
-                                    "POS_DEMO_STEP_SECONDS": "0"}), wix=wix_api)
-    bridge.store.migrate()
-    return bridge
+    return make_bridge({**settings, "POS_CLIENT": "demo", "POS_DEMO_STEP_SECONDS": "0"})
 
 
 def test_the_demo_kitchen_reports_each_step_and_wix_hears_them_in_order(demo, signer, mocked):

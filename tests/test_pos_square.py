@@ -35,11 +35,8 @@ def square_env(env):
 
 
 @pytest.fixture
-def square(square_env, wix_api):
-    bridge = bootstrap(load_config(square_env), wix=wix_api)
-    bridge.store.migrate()
-    yield bridge
-    bridge.store.close()
+def square(square_env, make_bridge):
+    return make_bridge(square_env)
 
 
 def client_for(square_env, **overrides) -> SquarePos:

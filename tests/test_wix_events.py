@@ -5,7 +5,7 @@ import pytest
 
 from bridge.wix import events as wix_events
 from bridge.wix.events import InvalidEnvelope, event_from_claims
-from tests.builders import INSTANCE, Signer
+from tests.builders import INSTANCE
 
 
 def test_the_order_created_sample_unwraps_to_its_order(sample):

@@ -7,7 +7,6 @@ answer into a value or a typed error; `_post` is the one place that does I/O.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from typing import Any, Mapping
 

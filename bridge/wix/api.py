@@ -160,7 +160,8 @@ class WixApi:
         for renewed in (False, True):
             token = self.token(instance_id)
             try:
-                return self._retrying(lambda: self._send(method, path, instance_id, token, body))
+                return self._retrying(
+                    lambda token=token: self._send(method, path, instance_id, token, body))
             except WixUnauthorized:
                 self.forget_token(instance_id)
                 if renewed:
