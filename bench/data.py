@@ -94,7 +94,7 @@ def prefill(database: Path, count: int) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(now - 86400))
     batch = 5000
     for start in range(0, count, batch):
-        events, orders, jobs, _attempts = [], [], [], []
+        events, orders, jobs = [], [], []
         for n in range(start, min(count, start + batch)):
             order = new_order(base)
             snapshot = json.dumps(order, separators=(",", ":"))

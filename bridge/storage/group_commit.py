@@ -62,5 +62,5 @@ class GroupCommit(Generic[Item, Result]):
             for ticket in batch:
                 ticket.error, ticket.done = error, True
             return
-        for ticket, result in zip(batch, results, strict=False):
+        for ticket, result in zip(batch, results, strict=True):
             ticket.result, ticket.done = result, True

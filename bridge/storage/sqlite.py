@@ -495,7 +495,7 @@ class Store:
         def rows(sql: str) -> list[dict[str, Any]]:
             cursor = self.db.execute(sql, [wix_order_id])
             names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=False)) for r in cursor.fetchall()]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
         return {
             "events": rows("SELECT id, event_type, sequence, event_time, received_at FROM events"
