@@ -93,44 +93,63 @@ class Store:
         self.synchronous = synchronous
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._writer_db: Database | None = None
         self._event_writes = GroupCommit(self._write_events)
 
     # -- connections and transactions ------------------------------------------------------
 
     @property
     def db(self) -> Database:
+        """This thread's connection; inside a write transaction, the process's writer."""
+        if getattr(self._local, "depth", 0):
+            return self._writer
         db = getattr(self._local, "db", None)
         if db is None:
-            if self.path.parent != Path("."):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # FULL (the default): an acknowledged webhook survives a power cut, not only a crash.
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            db = Database(conn, execute_plugins=False)
-            self._local.db = db
-            self._local.depth = 0
+            db = self._local.db = self._connect(check_same_thread=True)
         return db
+
+    def _connect(self, *, check_same_thread: bool) -> Database:
+        if self.path.parent != Path("."):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                               check_same_thread=check_same_thread)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL (the default): an acknowledged webhook survives a power cut, not only a crash.
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return Database(conn, execute_plugins=False)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
+        with self._write_lock:
+            if self._writer_db is not None:
+                self._writer_db.close()
+                self._writer_db = None
+
+    @property
+    def _writer(self) -> Database:
+        """One connection does all of a process's writes, its threads taking turns under
+        `_write_lock`. With a connection per thread, each write started on a page cache that
+        another thread's commit had made stale, and paid to read it again."""
+        if self._writer_db is None:
+            self._writer_db = self._connect(check_same_thread=False)
+        return self._writer_db
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """A write transaction; nested calls join the outer one."""
-        db = self.db
-        if self._local.depth:
+        if getattr(self._local, "depth", 0):
             self._local.depth += 1
             try:
-                yield db
+                yield self._writer
             finally:
                 self._local.depth -= 1
             return
         with self._write_lock:
+            db = self._writer
             self._begin_immediate(db.conn)
             self._local.depth = 1
             try:
