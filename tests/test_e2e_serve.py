@@ -103,3 +103,28 @@ def test_sigterm_stops_the_bridge_cleanly(served):
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
     assert "event=worker_stopped" in log.read_text()
+
+
+def test_the_procfile_web_process_refuses_an_unmigrated_database_then_serves(tmp_path,
+                                                                             public_pem):
+    import subprocess
+    import sys
+    port = free_port()
+    env = {"PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+           "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app", "WIX_APP_SECRET": "secret"}
+    refused = subprocess.run([sys.executable, "-m", "bridge", "web"], cwd=tmp_path,
+                             env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2 and "run `bridge migrate`" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=tmp_path,
+                   env={"PATH": "/usr/bin:/bin", **env}, check=True, capture_output=True)
+    log = tmp_path / "web.log"
+    web = bridge_process(["web"], env, tmp_path, log)
+    try:
+        wait_for_health(port, web, log)
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+        assert health["status"] == "ok" and health["sandbox"] is False
+    finally:
+        web.send_signal(signal.SIGTERM)
+        assert web.wait(30) == 0
