@@ -12,6 +12,7 @@ import click
 from bridge import logs
 from bridge.bootstrap import Bridge, announce, bootstrap
 from bridge.config import SETTINGS, Config, ConfigError, load_config
+from bridge.domain.lifecycle import OrderState
 from bridge.storage.sqlite import SchemaOutOfDate, Store
 
 
@@ -109,8 +110,8 @@ def _store() -> Store:
 
 
 @main.command("orders")
-@click.option("--state", help="Only orders in this state (received, ignored, queued, sent, "
-                              "failed, canceling, canceled).")
+@click.option("--state", type=click.Choice([s.value for s in OrderState]),
+              help="Only orders in this state.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @_fail_cleanly
@@ -167,8 +168,8 @@ def show(order_id: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--state", help="Only updates in this state (unmatched, queued, sent, skipped, "
-                              "failed).")
+@click.option("--state", type=click.Choice(["unmatched", "queued", "sent", "skipped", "failed"]),
+              help="Only updates in this state.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @_fail_cleanly

@@ -25,6 +25,7 @@ TIMEOUT = (3.05, 8)                 # connect, read: a worker must stop within 3
 TOKEN_MARGIN_SECONDS = 300          # renew a token this long before Wix says it expires
 IN_PROCESS_ATTEMPTS = 3
 IN_PROCESS_MAX_WAIT = 5.0           # a longer Retry-After goes back to the worker instead
+IN_PROCESS_BUDGET = 15.0            # seconds of in-process retrying, so SIGTERM's 30 s suffice
 RATE_PER_MINUTE = 200               # Wix's documented limit per app instance
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
@@ -175,7 +176,8 @@ class WixApi:
             & tenacity.retry_if_exception(
                 lambda e: getattr(e, "retry_after", None) is None
                 or e.retry_after <= IN_PROCESS_MAX_WAIT),
-            stop=tenacity.stop_after_attempt(IN_PROCESS_ATTEMPTS),
+            stop=(tenacity.stop_after_attempt(IN_PROCESS_ATTEMPTS)
+                  | tenacity.stop_after_delay(IN_PROCESS_BUDGET)),
             wait=_wait_for, sleep=self._sleep, reraise=True)
         return retrying(attempt)
 
