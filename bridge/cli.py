@@ -103,6 +103,14 @@ def migrate() -> None:
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
+def _emit(rows: list[dict[str, Any]], lines: list[str], as_json: bool, nothing: str) -> None:
+    """A listing: one JSON object per row, or one human line per row."""
+    for row, line in zip(rows, lines, strict=True):
+        click.echo(json.dumps(row) if as_json else line)
+    if not rows and not as_json:
+        click.echo(nothing)
+
+
 def _store() -> Store:
     store = Store(_config().database_path)
     store.check_schema()
@@ -118,20 +126,15 @@ def _store() -> Store:
 def list_orders(state: str | None, limit: int, as_json: bool) -> None:
     """List orders, newest first, with their state and POS id."""
     records = _store().list_orders(state, limit)
-    for r in records:
-        row = {"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
-               "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
-               "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
-               "last_error": r.last_error}
-        if as_json:
-            click.echo(json.dumps(row))
-        else:
-            click.echo(f"{r.updated_at}  {r.state:<9}  #{r.number or '-':<8} {r.wix_order_id}  "
-                       f"pos={r.pos_order_id or '-'}  kitchen={r.pos_status or '-'}  "
-                       f"wix={r.wix_fulfillment_status or '-'}"
-                       + (f"  error={r.last_error}" if r.last_error else ""))
-    if not records and not as_json:
-        click.echo("no orders" + (f" in state {state}" if state else ""))
+    rows = [{"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
+             "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
+             "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
+             "last_error": r.last_error} for r in records]
+    lines = [f"{r.updated_at}  {r.state:<9}  #{r.number or '-':<8} {r.wix_order_id}  "
+             f"pos={r.pos_order_id or '-'}  kitchen={r.pos_status or '-'}  "
+             f"wix={r.wix_fulfillment_status or '-'}"
+             + (f"  error={r.last_error}" if r.last_error else "") for r in records]
+    _emit(rows, lines, as_json, "no orders" + (f" in state {state}" if state else ""))
 
 
 @main.command()
@@ -176,15 +179,11 @@ def show(order_id: str, as_json: bool) -> None:
 def statuses(state: str | None, limit: int, as_json: bool) -> None:
     """List status updates reported by the POS, newest first, and what became of them."""
     updates = _store().list_status_updates(state, limit)
-    for u in updates:
-        if as_json:
-            click.echo(json.dumps(u.__dict__))
-        else:
-            click.echo(f"{u.received_at}  #{u.id:<6} {u.state:<9} {u.status:<11} "
-                       f"pos={u.pos_order_id}  order={u.wix_order_id or '-'}"
-                       + (f"  note={u.note}" if u.note else ""))
-    if not updates and not as_json:
-        click.echo("no status updates" + (f" in state {state}" if state else ""))
+    lines = [f"{u.received_at}  #{u.id:<6} {u.state:<9} {u.status:<11} "
+             f"pos={u.pos_order_id}  order={u.wix_order_id or '-'}"
+             + (f"  note={u.note}" if u.note else "") for u in updates]
+    _emit([u.__dict__ for u in updates], lines, as_json,
+          "no status updates" + (f" in state {state}" if state else ""))
 
 
 @main.command()

@@ -33,6 +33,27 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+class _JsonHandler(BaseHTTPRequestHandler):
+    def answer(self, status: int, body: dict) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve on a free loopback port in a daemon thread; the server and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class PosServer:
     """A POS speaking the `webhook` protocol: verifies signatures, dedupes by webhook-id as a
     Standard Webhooks consumer should, and records every delivery it receives."""
@@ -46,14 +67,14 @@ class PosServer:
         self.hold: Callable[[dict], None] | None = None  # called before answering
         pos = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_JsonHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
                     message = pos.verifier.verify(body, headers)
                 except Exception:
-                    self._answer(401, {"error": {"code": "pos_error", "description": "signature"}})
+                    self.answer(401, {"error": {"code": "pos_error", "description": "signature"}})
                     return
                 delivery = {"id": headers["webhook-id"], "message": message,
                             "at": time.monotonic()}
@@ -64,23 +85,10 @@ class PosServer:
                 with pos.lock:
                     order_id = pos.accepted.setdefault(delivery["id"],
                                                        f"P{len(pos.accepted) + 1}")
-                self._answer(200, {"value": {"orderId": order_id}})
+                self.answer(200, {"value": {"orderId": order_id}})
 
-            def _answer(self, status, body):
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, base = _serve(Handler)
+        self.url = f"{base}/orders"
 
     def send_status(self, bridge_url: str, pos_order_id: str, status: str) -> requests.Response:
         """Call the bridge back as this POS would when the kitchen moves an order along."""
@@ -129,7 +137,7 @@ class WixServer:
         self.lock = threading.Lock()
         wix = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_JsonHandler):
             def _handle(self):
                 length = int(self.headers.get("content-length", 0) or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
@@ -147,22 +155,11 @@ class WixServer:
                     answer = {"fulfillmentId": "f-created", "orderWithFulfillments": {}}
                 else:
                     answer = {"orderWithFulfillments": {}}
-                raw = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                self.answer(200, answer)
 
             do_GET = do_POST = do_PATCH = _handle
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = _serve(Handler)
 
     def calls(self, method: str) -> list[dict]:
         with self.lock:
