@@ -213,9 +213,6 @@ class Store:
             raise SchemaOutOfDate(f"database {self.path} needs migrations {', '.join(pending)}: "
                                   "run `bridge migrate`")
 
-    def ping(self) -> None:
-        self.db.execute("SELECT 1").fetchone()
-
     # -- the inbox -------------------------------------------------------------------------
 
     def record_event(self, event: WixEvent) -> bool:
