@@ -69,11 +69,17 @@ def _status(stored: str) -> PosStatus | None:
     return None if stored == LOOKUP else PosStatus(stored)
 
 
+def _record_pos_status(store: Store, order: OrderRecord, status: PosStatus) -> None:
+    """What the kitchen reported, for `bridge orders`: only forward moves replace it."""
+    current = PosStatus(order.pos_status) if order.pos_status else None
+    if moves_forward(current, status):
+        store.set_order_statuses(order.wix_order_id, pos_status=status.value)
+
+
 def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus | None) -> None:
     store.set_status_update(update_id, "queued", wix_order_id=order.wix_order_id)
-    current = PosStatus(order.pos_status) if order.pos_status else None
-    if status is not None and moves_forward(current, status):
-        store.set_order_statuses(order.wix_order_id, pos_status=status.value)
+    if status is not None:
+        _record_pos_status(store, order, status)
     store.enqueue(SYNC, key=f"status:{update_id}", lane=f"wix:{order.wix_order_id}",
                   instance_id=order.instance_id, order_id=order.wix_order_id,
                   payload={"update_id": update_id})
@@ -142,9 +148,7 @@ class SyncStatus:
                                          note="the POS reports no status change")
             return None
         self.store.set_status_update(update_id, "queued", status=change.status.value)
-        current = PosStatus(order.pos_status) if order.pos_status else None
-        if moves_forward(current, change.status):
-            self.store.set_order_statuses(order.wix_order_id, pos_status=change.status.value)
+        _record_pos_status(self.store, order, change.status)
         return change.status
 
     def _tell_wix(self, order: OrderRecord, status: PosStatus) -> str | None:
