@@ -25,6 +25,10 @@ from bridge.wix.events import WixEvent
 
 BUSY_TIMEOUT_SECONDS = 10
 
+_INSERT_JOB = ("INSERT OR IGNORE INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
+               " attempts, not_before, created_at, updated_at)"
+               " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)")
+
 
 class SchemaOutOfDate(RuntimeError):
     """The database lacks migrations this code needs: run `bridge migrate`."""
@@ -238,10 +242,7 @@ class Store:
                     " sequence, event_time, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     row)
                 if cursor.rowcount == 1:
-                    db.conn.execute(
-                        "INSERT OR IGNORE INTO jobs (kind, key, lane, instance_id, order_id,"
-                        " payload, state, attempts, not_before, created_at, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)", job)
+                    db.conn.execute(_INSERT_JOB, job)
                 stored.append(cursor.rowcount == 1)
         return stored
 
@@ -277,12 +278,8 @@ class Store:
         """Add a job unless one with the same key exists; True when added."""
         epoch, now = self._now()
         with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
-                " attempts, not_before, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-                [kind, key, lane, instance_id, order_id, json.dumps(payload or {}),
-                 epoch + delay, now, now])
+            cursor = db.execute(_INSERT_JOB, [kind, key, lane, instance_id, order_id,
+                                              json.dumps(payload or {}), epoch + delay, now, now])
             return cursor.rowcount == 1
 
     def claim(self, worker: str, lease_seconds: float) -> Job | None:
