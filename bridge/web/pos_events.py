@@ -12,6 +12,7 @@ from bridge import logs
 from bridge.pos.base import CallbackRejected
 from bridge.service.statuses import record_changes
 from bridge.web.errors import error_response
+from bridge.web.waking import wake_worker
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("pos_events", __name__)
@@ -34,7 +35,6 @@ def receive(client: str):
         logs.warning(log, "callback_refused", pos=client, reason=code, detail=str(error))
         return error_response(error.status, code, str(error))
     stored = record_changes(bridge.store, bridge.pos.name, changes)
-    wake = current_app.extensions.get("bridge.wake")
-    if stored and wake is not None:
-        wake()
+    if stored:
+        wake_worker()
     return {}

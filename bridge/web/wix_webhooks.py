@@ -13,6 +13,7 @@ from bridge import logs
 from bridge.wix.events import InvalidEnvelope
 from bridge.wix.webhooks import BadSignature, NotAJwt
 from bridge.web.errors import error_response
+from bridge.web.waking import wake_worker
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("wix_webhooks", __name__)
@@ -42,7 +43,6 @@ def receive():
     logs.info(log, "webhook_received" if stored else "webhook_duplicate", event_id=event.id,
               type=event.event_type, instance_id=event.instance_id, order_id=event.order_id,
               sequence=event.sequence)
-    wake = current_app.extensions.get("bridge.wake")
-    if stored and wake is not None:
-        wake()
+    if stored:
+        wake_worker()
     return {}
