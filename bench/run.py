@@ -234,10 +234,9 @@ class Bench:
         self.processes.stop(web)
         if figures.get("non_2xx"):
             raise SystemExit(f"{label}: {figures['non_2xx']} webhooks were not answered 200")
-        key = "ingest" if label == "ingest" else label
-        self.results.update({f"{key}_rps": round(figures["rps"], 1),
-                             f"{key}_ack_p50_ms": figures["p50_ms"],
-                             f"{key}_ack_p99_ms": figures["p99_ms"]})
+        self.results.update({f"{label}_rps": round(figures["rps"], 1),
+                             f"{label}_ack_p50_ms": figures["p50_ms"],
+                             f"{label}_ack_p99_ms": figures["p99_ms"]})
         self.note(f"{label}: POST /webhooks/wix", _rate(figures))
 
     def deliver(self, database: str, label: str = "") -> None:
