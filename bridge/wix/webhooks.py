@@ -80,13 +80,15 @@ class Verifier:
             except UnicodeDecodeError:
                 raise NotAJwt("body is not a JWT") from None
         token = token.strip()
-        if token.count(".") != 2 or not isinstance(_header(token), dict):
-            raise NotAJwt("body is not a JWT")
         try:
             claims = jwt.decode(token, self._key, algorithms=ALGORITHMS,
                                 registry=self._registry).claims
             self._claims.validate(claims)
         except (JoseError, ValueError) as error:
+            # Only a refused token is looked at again, to answer garbage (400) apart from a JWT
+            # that fails (401): the accepted ones, nearly all of them, are decoded once.
+            if token.count(".") != 2 or not isinstance(_header(token), dict):
+                raise NotAJwt("body is not a JWT") from None
             raise BadSignature(f"JWT refused: {type(error).__name__}: {error}") from None
         return claims
 
