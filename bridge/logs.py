@@ -36,13 +36,20 @@ def fields(event: str, **values: object) -> str:
     return " ".join(parts)
 
 
+def _log(logger: logging.Logger, level: int, event: str, values: dict[str, object]) -> None:
+    # The line is built only when it will be written: the receiver logs every webhook, and
+    # formatting one costs about as much as parsing its envelope.
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s", fields(event, **values))
+
+
 def info(logger: logging.Logger, event: str, **values: object) -> None:
-    logger.info("%s", fields(event, **values))
+    _log(logger, logging.INFO, event, values)
 
 
 def warning(logger: logging.Logger, event: str, **values: object) -> None:
-    logger.warning("%s", fields(event, **values))
+    _log(logger, logging.WARNING, event, values)
 
 
 def error(logger: logging.Logger, event: str, **values: object) -> None:
-    logger.error("%s", fields(event, **values))
+    _log(logger, logging.ERROR, event, values)
