@@ -1,5 +1,6 @@
 """The store: migrations, leases, lane order and group commit, on a real SQLite file."""
 import threading
+import time
 
 from bridge.storage.group_commit import GroupCommit
 from bridge.storage.sqlite import Store
@@ -51,10 +52,14 @@ def test_the_same_key_enqueues_once(tmp_path):
 
 
 def test_group_commit_answers_every_writer_with_its_own_result():
-    batches = []
+    batches, writing = [], []
 
     def write(items):
+        writing.append(1)
+        assert len(writing) == 1, "two batches were written at once"
+        time.sleep(0.005)  # slow enough for writers to queue up behind the leader
         batches.append(list(items))
+        writing.pop()
         return [item * 2 for item in items]
 
     group = GroupCommit(write)
@@ -63,26 +68,44 @@ def test_group_commit_answers_every_writer_with_its_own_result():
     def submit(n):
         results[n] = group.submit(n)
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(50)]
+    run_all([threading.Thread(target=submit, args=(n,), daemon=True) for n in range(50)])
+    assert results == {n: n * 2 for n in range(50)}
+    assert sorted(n for batch in batches for n in batch) == list(range(50))
+    assert len(batches) < 50, "nobody shared a batch"
+
+
+def test_group_commit_fails_every_writer_of_a_failed_batch_and_goes_on():
+    failing = threading.Event()
+    failing.set()
+
+    def write(items):
+        time.sleep(0.005)
+        if failing.is_set():
+            raise OSError("disk full")
+        return list(items)
+
+    group = GroupCommit(write)
+    errors = []
+
+    def submit(n):
+        try:
+            group.submit(n)
+        except OSError as error:
+            errors.append(str(error))
+
+    run_all([threading.Thread(target=submit, args=(n,), daemon=True) for n in range(10)])
+    assert errors == ["disk full"] * 10
+    failing.clear()
+    later = threading.Thread(target=submit, args=(7,), daemon=True)
+    run_all([later])  # the lead was handed back: later writers are not stuck
+
+
+def run_all(threads: list[threading.Thread]) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert results == {n: n * 2 for n in range(50)}
-    assert sorted(n for batch in batches for n in batch) == list(range(50))
-
-
-def test_group_commit_fails_every_writer_of_a_failed_batch():
-    def write(items):
-        raise OSError("disk full")
-
-    group = GroupCommit(write)
-    try:
-        group.submit(1)
-    except OSError as error:
-        assert "disk full" in str(error)
-    else:
-        raise AssertionError("the failure was swallowed")
+        t.join(10)
+    assert not any(t.is_alive() for t in threads), "a writer never got its answer"
 
 
 def test_concurrent_duplicate_events_are_stored_once(tmp_path, private_key):
