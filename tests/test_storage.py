@@ -1,4 +1,5 @@
 """The store: migrations, leases, lane order and group commit, on a real SQLite file."""
+import sqlite3
 import threading
 import time
 
@@ -122,3 +123,17 @@ def test_concurrent_duplicate_events_are_stored_once(tmp_path, private_key):
         t.join()
     assert sorted(answers) == [False] * 7 + [True]
     assert store.db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+
+
+def test_a_write_waits_for_another_connection_holding_the_write_lock(tmp_path):
+    store = Store(tmp_path / "b.db")
+    store.migrate()
+    other = sqlite3.connect(tmp_path / "b.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # as another process's transaction would
+    releaser = threading.Timer(0.3, other.execute, args=["COMMIT"])
+    releaser.start()
+    started = time.monotonic()
+    assert store.enqueue("k", key="waited", lane="a")
+    assert time.monotonic() - started >= 0.25
+    releaser.join()
+    assert store.get_job(1).key == "waited"

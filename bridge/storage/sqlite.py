@@ -140,6 +140,8 @@ class Store:
         another thread's commit had made stale, and paid to read it again."""
         if self._writer_db is None:
             self._writer_db = self._connect(check_same_thread=False)
+            # Its only wait is for the write lock, which _begin_immediate polls for itself.
+            self._writer_db.conn.execute("PRAGMA busy_timeout = 0")
         return self._writer_db
 
     @contextmanager
@@ -172,23 +174,20 @@ class Store:
 
         SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, while a commit
         holds the lock for well under a millisecond: waiting that way puts tens of milliseconds
-        on a webhook's answer. Threads of one process queue on `_write_lock` instead.
+        on a webhook's answer. Threads of one process queue on `_write_lock` instead. The
+        writer connection has no busy timeout of its own, so a busy database answers at once.
         """
-        conn.execute("PRAGMA busy_timeout = 0")
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         pause = 0.0002
-        try:
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as error:
-                    if "locked" not in str(error) or time.monotonic() > deadline:
-                        raise
-                time.sleep(pause)
-                pause = min(pause * 2, 0.004)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.004)
 
     def _now(self) -> tuple[float, str]:
         now = self.clock()
