@@ -1,11 +1,12 @@
 """How fast the bridge takes and delivers orders, side by side with a bare Flask baseline.
 
-    python -m bench            # about a minute and a half on 2 cores
+    python -m bench            # about a minute on 2 cores
     python -m bench --full     # longer runs, plus the figures again with 100,000 stored orders
 
 Everything runs on loopback and is stopped at the end: the bridge as the Procfile runs it
-(`bridge web` + `bridge worker`), a baseline Flask app under the same gunicorn options, a POS
-speaking the `webhook` protocol and a Wix stand-in, both answering at once. Load comes from wrk
+(`bridge web` + `bridge worker`), a baseline Flask app and a reference receiver (verify + one
+commit, see receivers.py) under the same gunicorn options, a POS speaking the `webhook` protocol
+and a Wix stand-in, both answering at once. Load comes from wrk
 (Debian package `wrk`) with a Lua script that posts distinct signed tokens. Machines here are shared
 and noisy: the ratios measured in one run are what count. The last line printed is one JSON object.
 """
@@ -54,7 +55,7 @@ class Processes:
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("WIX_", "POS_", "BRIDGE_", "DATABASE_URL", "PORT"))}
         full_env.update(env)
-        full_env["PYTHONPATH"] = str(REPO)  # `bench.baseline` is not installed
+        full_env["PYTHONPATH"] = str(REPO)  # `bench.receivers` is not installed
         process = subprocess.Popen(args, cwd=self.workdir, env=full_env,
                                    stdout=(self.workdir / log).open("ab"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -196,6 +197,7 @@ class Bench:
             count = data.write_tokens(tokens_file, self.keys, 30000 if self.full else 14000)
             self.note("signed order_created tokens", f"{count}, {data.token_bytes(tokens_file)} B each")
             self.baseline(tokens_file)
+            self.reference(tokens_file)
             self.ingest(tokens_file, "ingest.db", "ingest")
             self.deliver("deliver.db")
             if self.full:
@@ -212,15 +214,28 @@ class Bench:
         return self.results
 
     def baseline(self, tokens_file: Path) -> None:
-        port = free_port()
-        process = self.processes.start([sys.executable, "-m", "bench.baseline"],
-                                       self.env(port, "unused.db"), "baseline.log")
-        wait_for(f"http://127.0.0.1:{port}/healthz", process)
-        figures = wrk(f"http://127.0.0.1:{port}/webhooks/wix", tokens_file, self.seconds, 8)
-        self.processes.stop(process)
+        figures = self.plain_receiver("baseline", tokens_file)
         self.results.update(baseline_rps=round(figures["rps"], 1),
                             baseline_p50_ms=figures["p50_ms"], baseline_p99_ms=figures["p99_ms"])
         self.note("baseline: bare Flask, same gunicorn", _rate(figures))
+
+    def reference(self, tokens_file: Path) -> None:
+        figures = self.plain_receiver("reference", tokens_file)
+        self.results.update(reference_rps=round(figures["rps"], 1),
+                            reference_ack_p99_ms=figures["p99_ms"])
+        self.note("reference: verify + one commit, same gunicorn", _rate(figures))
+
+    def plain_receiver(self, name: str, tokens_file: Path) -> dict:
+        """wrk figures for one of bench/receivers.py, served like the bridge."""
+        port = free_port()
+        process = self.processes.start([sys.executable, "-m", "bench.receivers", name],
+                                       self.env(port, f"{name}.db"), f"{name}.log")
+        wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        figures = wrk(f"http://127.0.0.1:{port}/webhooks/wix", tokens_file, self.seconds, 8)
+        self.processes.stop(process)
+        if figures.get("non_2xx"):
+            raise SystemExit(f"{name}: {figures['non_2xx']} webhooks were not answered 200")
+        return figures
 
     def ingest(self, tokens_file: Path, database: str, label: str) -> None:
         port = free_port()
@@ -347,9 +362,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bridge bench ({'full' if args.full else 'quick'}), {os.cpu_count()} cores", flush=True)
     results = Bench(args.full).run()
     results["ingest_ratio"] = round(results["ingest_rps"] / results["baseline_rps"], 3)
+    results["reference_ratio"] = round(results["reference_rps"] / results["baseline_rps"], 3)
     if "grown_ingest_rps" in results:
         results["grown_ingest_ratio"] = round(results["grown_ingest_rps"] / results["ingest_rps"], 3)
     print(f"  {'ingest / baseline':<44} {results['ingest_ratio']:.2f}")
+    print(f"  {'reference / baseline':<44} {results['reference_ratio']:.2f}")
     print(f"  {'took':<44} {time.monotonic() - started:.0f} s", flush=True)
     print(json.dumps(results))
 
