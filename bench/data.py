@@ -100,7 +100,7 @@ def prefill(database: Path, count: int) -> None:
             snapshot = json.dumps(order, separators=(",", ":"))
             event_id = str(uuid.uuid4())
             events.append((event_id, INSTANCE, wix_events.ORDER_CREATED, order["id"], 1,
-                           stamp, stamp, snapshot))
+                           stamp, stamp, snapshot, order["id"]))
             orders.append((order["id"], INSTANCE, order["number"], "sent", "APPROVED", 1,
                            snapshot, "webhook", f"P-grown-{n}", stamp, stamp))
             for kind, key, lane in (("process_event", f"event:{event_id}", f"events:{order['id']}"),
@@ -108,7 +108,9 @@ def prefill(database: Path, count: int) -> None:
                 jobs.append((kind, key, lane, INSTANCE, order["id"], "{}", "done", 1, now - 86400,
                              stamp, stamp))
         with conn:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
+            conn.executemany(
+                "INSERT INTO events (id, instance_id, event_type, entity_id, sequence, event_time,"
+                " received_at, payload, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
             conn.executemany(
                 "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status,"
                 " sequence, snapshot, pos_client, pos_order_id, created_at, updated_at)"
@@ -122,5 +124,7 @@ def prefill(database: Path, count: int) -> None:
                 "INSERT INTO attempts (job_id, order_id, worker, started_at, finished_at, outcome)"
                 " VALUES (?, ?, 'bench', ?, ?, 'done')",
                 [(first + i, job[4], stamp, stamp) for i, job in enumerate(jobs)])
+    with conn:  # these events were processed long ago: the worker is not to take them again
+        conn.execute("UPDATE inbox SET last_rowid = (SELECT max(rowid) FROM events)")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

@@ -1,9 +1,11 @@
 """The store: migrations, leases, lane order and group commit, on a real SQLite file."""
+import dataclasses
 import sqlite3
 import threading
 import time
 
 from bridge.storage.group_commit import GroupCommit
+from bridge.storage.schema import migrations
 from bridge.storage.sqlite import Store
 from bridge.wix.sandbox import order_event, sample_order
 from bridge.wix.events import event_from_claims
@@ -12,7 +14,8 @@ from tests.builders import Signer
 
 def test_migrations_apply_once_and_a_second_run_applies_nothing(tmp_path):
     store = Store(tmp_path / "b.db")
-    assert store.migrate() == ["m001_core", "m002_statuses", "m003_status_sequence"]
+    assert store.migrate() == ["m001_core", "m002_statuses", "m003_status_sequence",
+                             "m004_inbox"]
     assert store.migrate() == []
     assert store.pending_migrations() == []
 
@@ -122,6 +125,8 @@ def test_concurrent_duplicate_events_are_stored_once(tmp_path, private_key):
     for t in threads:
         t.join()
     assert sorted(answers) == [False] * 7 + [True]
+    job = store.claim("w", 60)
+    assert (job.kind, job.payload) == ("process_event", {"event_id": event.id})
     assert store.db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
 
 
@@ -137,3 +142,38 @@ def test_a_write_waits_for_another_connection_holding_the_write_lock(tmp_path):
     assert time.monotonic() - started >= 0.25
     releaser.join()
     assert store.get_job(1).key == "waited"
+
+
+def stored_event(store: Store, signer: Signer, order_id: str, n: int):
+    order = dict(sample_order(), id=order_id)
+    event = event_from_claims(signer.claims(order_event(order), "wix.ecom.v1.order_created"))
+    event = dataclasses.replace(event, id=f"event-{n}")
+    assert store.record_event(event)
+    return event
+
+
+def test_events_become_jobs_in_stored_order_one_order_at_a_time(tmp_path, private_key):
+    store, signer = Store(tmp_path / "b.db"), Signer(private_key)
+    store.migrate()
+    first_a, first_b, second_a = (stored_event(store, signer, order, n)
+                                  for n, order in enumerate(["A", "B", "A"]))
+    assert store.job_counts() == {"pending": 3}  # stored, not yet taken: still pending work
+    one = store.claim("w", 60)
+    two = store.claim("w", 60)
+    assert store.claim("w", 60) is None  # A's second event waits for its first
+    assert [one.payload["event_id"], two.payload["event_id"]] == [first_a.id, first_b.id]
+    store.finish(one, "done")
+    assert store.claim("w", 60).payload["event_id"] == second_a.id
+
+
+def test_events_stored_before_the_inbox_migration_are_not_given_a_second_job(tmp_path):
+    store = Store(tmp_path / "b.db")
+    migrations.apply(store.db, stop_before="m004_inbox")
+    store.db.execute("INSERT INTO events (id, instance_id, event_type, received_at, payload)"
+                     " VALUES ('old', 'i', 'wix.ecom.v1.order_created', 'now', '{}')")
+    store.db.execute("INSERT INTO jobs (kind, key, lane, payload, state, not_before, created_at,"
+                     " updated_at) VALUES ('process_event', 'event:old', 'events:i',"
+                     " '{\"event_id\": \"old\"}', 'done', 0, 'now', 'now')")
+    store.migrate()
+    assert store.job_counts() == {}  # not counted as work waiting to be taken
+    assert store.claim("w", 60) is None

@@ -121,3 +121,15 @@ def m002_statuses(db: Database) -> None:
 def m003_status_sequence(db: Database) -> None:
     # The POS's own ordering of its reports (Square's order version), to drop stale ones.
     db.execute("ALTER TABLE status_updates ADD COLUMN sequence INTEGER")
+
+
+@migrations()
+def m004_inbox(db: Database) -> None:
+    # The receiver stores only the event; the worker turns events into `process_event` jobs in
+    # the order they were stored, reading on from the last rowid it took (events are never
+    # deleted, and SQLite commits writers one at a time, so rowids only grow).
+    db.execute("ALTER TABLE events ADD COLUMN order_id TEXT")  # the order whose lane it joins
+    db.execute("CREATE TABLE inbox (name TEXT PRIMARY KEY, last_rowid INTEGER NOT NULL)")
+    # Events stored before this migration were given their jobs by the receiver.
+    db.execute("INSERT INTO inbox (name, last_rowid)"
+               " SELECT 'events', coalesce(max(rowid), 0) FROM events")

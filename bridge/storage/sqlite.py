@@ -219,37 +219,49 @@ class Store:
     # -- the inbox -------------------------------------------------------------------------
 
     def record_event(self, event: WixEvent) -> bool:
-        """Store a verified webhook and its processing job; False for a duplicate event id.
+        """Store a verified webhook; False for a duplicate event id.
 
-        Concurrent callers are committed together (group commit): this is the receiver's hot
-        path, and it returns only once the event is durably stored.
+        This is the receiver's hot path, so it writes one row and nothing else (the worker makes
+        the processing job, see `_take_new_events`). Concurrent callers are committed together
+        (group commit), and each returns only once its event is durably stored.
         """
-        epoch, now = self._now()
-        row = (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
-               event.event_time, now, json.dumps(event.payload, separators=(",", ":")))
-        job = ("process_event", f"event:{event.id}",
-               f"events:{event.order_id or event.instance_id}", event.instance_id,
-               event.order_id, json.dumps({"event_id": event.id}), epoch, now, now)
-        return self._event_writes.submit((row, job))
+        _, now = self._now()
+        return self._event_writes.submit(
+            (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
+             event.event_time, now, json.dumps(event.payload, separators=(",", ":")),
+             event.order_id))
 
-    def _write_events(self, batch: list[tuple[tuple, tuple]]) -> list[bool]:
-        stored = []
+    def _write_events(self, rows: list[tuple]) -> list[bool]:
         with self.transaction() as db:
-            for row, job in batch:
-                cursor = db.conn.execute(
-                    "INSERT OR IGNORE INTO events (id, instance_id, event_type, entity_id,"
-                    " sequence, event_time, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    row)
-                if cursor.rowcount == 1:
-                    db.conn.execute(_INSERT_JOB, job)
-                stored.append(cursor.rowcount == 1)
-        return stored
+            return [db.conn.execute(
+                "INSERT OR IGNORE INTO events (id, instance_id, event_type, entity_id, sequence,"
+                " event_time, received_at, payload, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row).rowcount == 1 for row in rows]
+
+    def _take_new_events(self, db: Database, epoch: float, now: str) -> None:
+        """Give each event stored since the last look its `process_event` job, in stored order.
+
+        Runs inside the worker's claim transaction. Jobs of one order share a lane, so that
+        order's events are processed one at a time, oldest first.
+        """
+        (last,) = db.execute("SELECT last_rowid FROM inbox WHERE name = 'events'").fetchone()
+        new = db.execute("SELECT rowid, id, instance_id, order_id FROM events WHERE rowid > ?"
+                         " ORDER BY rowid LIMIT 1000", [last]).fetchall()
+        if not new:
+            return
+        db.conn.executemany(_INSERT_JOB, [
+            ("process_event", f"event:{id_}", f"events:{order_id or instance_id}", instance_id,
+             order_id, json.dumps({"event_id": id_}), epoch, now, now)
+            for _, id_, instance_id, order_id in new])
+        db.execute("UPDATE inbox SET last_rowid = ? WHERE name = 'events'", [new[-1][0]])
 
     def get_event(self, event_id: str) -> WixEvent | None:
-        row = self.db.execute("SELECT * FROM events WHERE id = ?", [event_id]).fetchone()
+        row = self.db.execute("SELECT id, instance_id, event_type, entity_id, sequence,"
+                              " event_time, payload FROM events WHERE id = ?",
+                              [event_id]).fetchone()
         if row is None:
             return None
-        (id_, instance_id, event_type, entity_id, sequence, event_time, _, payload) = row
+        (id_, instance_id, event_type, entity_id, sequence, event_time, payload) = row
         return WixEvent(id=id_, event_type=event_type, instance_id=instance_id, entity_id=entity_id,
                         sequence=sequence, event_time=event_time, payload=json.loads(payload))
 
@@ -290,6 +302,7 @@ class Store:
             # Read the clock once the lock is held: jobs another worker enqueued while this one
             # waited for the lock are stamped later than a clock read before waiting.
             epoch, now = self._now()
+            self._take_new_events(db, epoch, now)
             row = db.execute(
                 """SELECT id FROM jobs AS j
                    WHERE ((j.state = 'pending' AND j.not_before <= :now)
@@ -378,9 +391,16 @@ class Store:
             return [self.get_job(id_) for id_ in ids]
 
     def job_counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT state, count(*) FROM jobs"
-                                    " WHERE state IN ('pending', 'running', 'failed')"
-                                    " GROUP BY state").fetchall())
+        """Jobs by state; events no worker has taken yet count as pending work too."""
+        counts = dict(self.db.execute("SELECT state, count(*) FROM jobs"
+                                      " WHERE state IN ('pending', 'running', 'failed')"
+                                      " GROUP BY state").fetchall())
+        (untaken,) = self.db.execute(
+            "SELECT count(*) FROM events"
+            " WHERE rowid > (SELECT last_rowid FROM inbox WHERE name = 'events')").fetchone()
+        if untaken:
+            counts["pending"] = counts.get("pending", 0) + untaken
+        return counts
 
     # -- orders ----------------------------------------------------------------------------
 
