@@ -1,8 +1,11 @@
 """The store: migrations, leases, lane order and group commit, on a real SQLite file."""
 import dataclasses
+import json
 import sqlite3
 import threading
 import time
+
+import pytest
 
 from bridge.storage.group_commit import GroupCommit
 from bridge.storage.schema import migrations
@@ -15,7 +18,7 @@ from tests.builders import Signer
 def test_migrations_apply_once_and_a_second_run_applies_nothing(tmp_path):
     store = Store(tmp_path / "b.db")
     assert store.migrate() == ["m001_core", "m002_statuses", "m003_status_sequence",
-                             "m004_inbox"]
+                             "m004_inbox", "m005_event_text"]
     assert store.migrate() == []
     assert store.pending_migrations() == []
 
@@ -177,3 +180,28 @@ def test_events_stored_before_the_inbox_migration_are_not_given_a_second_job(tmp
     store.migrate()
     assert store.job_counts() == {}  # not counted as work waiting to be taken
     assert store.claim("w", 60) is None
+
+
+def _claims(domain_event: dict, event_type: str, *, data_as_text: bool) -> dict:
+    data = json.dumps(domain_event) if data_as_text else domain_event
+    return {"data": json.dumps({"instanceId": "i-1", "eventType": event_type, "data": data})}
+
+
+@pytest.mark.parametrize("data_as_text", [True, False])
+@pytest.mark.parametrize("domain_event, event_type", [
+    ({"id": "ev-1", "entityId": "o-1", "createdEvent": {"entity": {"id": "o-1", "n": 10**30}}},
+     "wix.ecom.v1.order_created"),
+    ({"id": "ev-1", "entityId": "o-1",
+      "createdEvent": {"entityAsJson": json.dumps({"id": "o-1", "status": "APPROVED"})}},
+     "wix.ecom.v1.order_created"),
+    ({"id": "ev-1", "entityId": "o-1", "actionEvent": {"body": {"order": {"id": "o-1"}}}},
+     "wix.ecom.v1.order_approved"),
+    ({"appId": "app", "originInstanceId": ""}, "AppInstalled"),
+])
+def test_a_stored_event_reads_back_as_it_was_verified(tmp_path, domain_event, event_type,
+                                                      data_as_text):
+    store = Store(tmp_path / "b.db")
+    store.migrate()
+    event = event_from_claims(_claims(domain_event, event_type, data_as_text=data_as_text))
+    assert store.record_event(event)
+    assert store.get_event(event.id) == event

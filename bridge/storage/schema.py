@@ -133,3 +133,10 @@ def m004_inbox(db: Database) -> None:
     # Events stored before this migration were given their jobs by the receiver.
     db.execute("INSERT INTO inbox (name, last_rowid)"
                " SELECT 'events', coalesce(max(rowid), 0) FROM events")
+
+
+@migrations()
+def m005_event_text(db: Database) -> None:
+    # The domain event exactly as Wix sent it (JSON text), kept instead of the parsed body written
+    # out again: `payload` is then '' and the body is read back from this column.
+    db.execute("ALTER TABLE events ADD COLUMN domain_event TEXT")

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from bridge.storage.group_commit import GroupCommit
 from bridge.storage.schema import migrations
-from bridge.wix.events import WixEvent
+from bridge.wix.events import WixEvent, payload_of
 
 BUSY_TIMEOUT_SECONDS = 10
 
@@ -226,17 +226,18 @@ class Store:
         (group commit), and each returns only once its event is durably stored.
         """
         _, now = self._now()
+        payload = "" if event.text is not None else json.dumps(event.payload,
+                                                                separators=(",", ":"))
         return self._event_writes.submit(
             (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
-             event.event_time, now, json.dumps(event.payload, separators=(",", ":")),
-             event.order_id))
+             event.event_time, now, payload, event.text, event.order_id))
 
     def _write_events(self, rows: list[tuple]) -> list[bool]:
         with self.transaction() as db:
             return [db.conn.execute(
                 "INSERT OR IGNORE INTO events (id, instance_id, event_type, entity_id, sequence,"
-                " event_time, received_at, payload, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row).rowcount == 1 for row in rows]
+                " event_time, received_at, payload, domain_event, order_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).rowcount == 1 for row in rows]
 
     def _take_new_events(self, db: Database, epoch: float, now: str) -> None:
         """Give each event stored since the last look its `process_event` job, in stored order.
@@ -257,13 +258,14 @@ class Store:
 
     def get_event(self, event_id: str) -> WixEvent | None:
         row = self.db.execute("SELECT id, instance_id, event_type, entity_id, sequence,"
-                              " event_time, payload FROM events WHERE id = ?",
+                              " event_time, payload, domain_event FROM events WHERE id = ?",
                               [event_id]).fetchone()
         if row is None:
             return None
-        (id_, instance_id, event_type, entity_id, sequence, event_time, payload) = row
+        (id_, instance_id, event_type, entity_id, sequence, event_time, payload, text) = row
         return WixEvent(id=id_, event_type=event_type, instance_id=instance_id, entity_id=entity_id,
-                        sequence=sequence, event_time=event_time, payload=json.loads(payload))
+                        sequence=sequence, event_time=event_time, text=text,
+                        payload=json.loads(payload) if text is None else payload_of(text))
 
     # -- instances -------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ class WixEvent:
     sequence: int | None   # entityEventSequence: higher is newer
     event_time: str | None
     payload: Mapping[str, Any]   # the unwrapped body: entity, action body or plain payload
+    # The domain event as Wix sent it, when it came as JSON text: what gets stored, so the
+    # receiver does not write the parsed body out again (payload_of reads it back).
+    text: str | None = None
 
     @property
     def handled(self) -> bool:
@@ -71,28 +74,30 @@ def event_from_claims(claims: Mapping[str, Any]) -> WixEvent:
         raise InvalidEnvelope("envelope has no instanceId")
     raw_data = envelope.get("data")
     data = _json_object(raw_data, "envelope.data")
-    if "entityFqdn" in data or any(key in data for key in _BODIES):
-        return _entity_event(event_type, instance_id, data)
+    text = raw_data if isinstance(raw_data, str) else None
+    if _is_entity_event(data):
+        return _entity_event(event_type, instance_id, data, text)
     digest = hashlib.sha256(json.dumps(envelope, sort_keys=True).encode()).hexdigest()
     return WixEvent(id=f"{event_type}:{instance_id}:{digest[:32]}", event_type=event_type,
                     instance_id=instance_id, entity_id=None, sequence=None, event_time=None,
-                    payload=data)
+                    payload=data, text=text)
 
 
-def _entity_event(event_type: str, instance_id: str, data: Mapping[str, Any]) -> WixEvent:
+def payload_of(text: str) -> Mapping[str, Any]:
+    """The unwrapped body of a domain event kept as text (`WixEvent.text`)."""
+    data = _json_object(text, "stored event")
+    return _body(data) if _is_entity_event(data) else data
+
+
+def _is_entity_event(data: Mapping[str, Any]) -> bool:
+    return "entityFqdn" in data or any(key in data for key in _BODIES)
+
+
+def _entity_event(event_type: str, instance_id: str, data: Mapping[str, Any],
+                  text: str | None) -> WixEvent:
     event_id = data.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise InvalidEnvelope("domain event has no id")
-    payload: Mapping[str, Any] = {}
-    for body_key, (object_key, json_key) in _BODIES.items():
-        body = data.get(body_key)
-        if body is None:
-            continue
-        if not isinstance(body, Mapping):
-            raise InvalidEnvelope(f"{body_key} is not an object")
-        raw = body.get(object_key, body.get(json_key))
-        payload = _json_object(raw, f"{body_key}.{object_key}") if raw is not None else {}
-        break
     entity_id = data.get("entityId")
     return WixEvent(
         id=event_id,
@@ -101,8 +106,21 @@ def _entity_event(event_type: str, instance_id: str, data: Mapping[str, Any]) ->
         entity_id=entity_id if isinstance(entity_id, str) and entity_id else None,
         sequence=_sequence(data.get("entityEventSequence")),
         event_time=data.get("eventTime"),
-        payload=payload,
+        payload=_body(data),
+        text=text,
     )
+
+
+def _body(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    for body_key, (object_key, json_key) in _BODIES.items():
+        body = data.get(body_key)
+        if body is None:
+            continue
+        if not isinstance(body, Mapping):
+            raise InvalidEnvelope(f"{body_key} is not an object")
+        raw = body.get(object_key, body.get(json_key))
+        return _json_object(raw, f"{body_key}.{object_key}") if raw is not None else {}
+    return {}
 
 
 def _json_object(raw: Any, what: str) -> dict[str, Any]:
