@@ -205,3 +205,15 @@ def test_a_stored_event_reads_back_as_it_was_verified(tmp_path, domain_event, ev
     event = event_from_claims(_claims(domain_event, event_type, data_as_text=data_as_text))
     assert store.record_event(event)
     assert store.get_event(event.id) == event
+
+
+def test_a_backlog_of_events_is_taken_in_stored_order_across_claims(tmp_path, private_key):
+    store, signer = Store(tmp_path / "b.db"), Signer(private_key)
+    store.migrate()
+    stored = [stored_event(store, signer, f"order-{n}", n).id for n in range(250)]
+    taken = []
+    while (job := store.claim("w", 60)) is not None:
+        taken.append(job.payload["event_id"])
+        store.finish(job, "done")
+    assert taken == stored
+    assert store.job_counts() == {}

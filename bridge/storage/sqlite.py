@@ -24,6 +24,7 @@ from bridge.storage.schema import migrations
 from bridge.wix.events import WixEvent, payload_of
 
 BUSY_TIMEOUT_SECONDS = 10
+_TAKE_AT_ONCE = 200  # events given their jobs per claim
 
 _INSERT_JOB = ("INSERT OR IGNORE INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
                " attempts, not_before, created_at, updated_at)"
@@ -243,11 +244,13 @@ class Store:
         """Give each event stored since the last look its `process_event` job, in stored order.
 
         Runs inside the worker's claim transaction. Jobs of one order share a lane, so that
-        order's events are processed one at a time, oldest first.
+        order's events are processed one at a time, oldest first. At most _TAKE_AT_ONCE a time:
+        the transaction holds SQLite's write lock, which webhooks are waiting for; each claim
+        takes one job, so the queue still fills far faster than it empties.
         """
         (last,) = db.execute("SELECT last_rowid FROM inbox WHERE name = 'events'").fetchone()
         new = db.execute("SELECT rowid, id, instance_id, order_id FROM events WHERE rowid > ?"
-                         " ORDER BY rowid LIMIT 1000", [last]).fetchall()
+                         " ORDER BY rowid LIMIT ?", [last, _TAKE_AT_ONCE]).fetchall()
         if not new:
             return
         db.conn.executemany(_INSERT_JOB, [
