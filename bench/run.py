@@ -230,25 +230,31 @@ class Bench:
         port = free_port()
         process = self.processes.start([sys.executable, "-m", "bench.receivers", name],
                                        self.env(port, f"{name}.db"), f"{name}.log")
+        figures, _ = self.drive(process, port, tokens_file, name)
+        return figures
+
+    def drive(self, process: subprocess.Popen, port: int, tokens_file: Path,
+              label: str) -> tuple[dict, float]:
+        """Post the tokens to a receiver just started on `port` with wrk, then stop it;
+        wrk's figures and the receiver's peak RSS (MB)."""
         wait_for(f"http://127.0.0.1:{port}/healthz", process)
         figures = wrk(f"http://127.0.0.1:{port}/webhooks/wix", tokens_file, self.seconds, 8)
+        rss = round(peak_rss_mb(process.pid), 1)
         self.processes.stop(process)
         if figures.get("non_2xx"):
-            raise SystemExit(f"{name}: {figures['non_2xx']} webhooks were not answered 200")
-        return figures
+            raise SystemExit(f"{label}: {figures['non_2xx']} webhooks were not answered 200")
+        return figures, rss
+
+    def migrate(self, env: dict[str, str]) -> None:
+        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
+                       env={**os.environ, **env}, check=True, capture_output=True)
 
     def ingest(self, tokens_file: Path, database: str, label: str) -> None:
         port = free_port()
         env = self.env(port, database)
-        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
-                       env={**os.environ, **env}, check=True, capture_output=True)
-        web = self.bridge("web", env, f"{label}-web.log")
-        wait_for(f"http://127.0.0.1:{port}/healthz", web)
-        figures = wrk(f"http://127.0.0.1:{port}/webhooks/wix", tokens_file, self.seconds, 8)
-        self.results[f"{label}_web_rss_mb"] = round(peak_rss_mb(web.pid), 1)
-        self.processes.stop(web)
-        if figures.get("non_2xx"):
-            raise SystemExit(f"{label}: {figures['non_2xx']} webhooks were not answered 200")
+        self.migrate(env)
+        figures, self.results[f"{label}_web_rss_mb"] = self.drive(
+            self.bridge("web", env, f"{label}-web.log"), port, tokens_file, label)
         self.results.update({f"{label}_rps": round(figures["rps"], 1),
                              f"{label}_ack_p50_ms": figures["p50_ms"],
                              f"{label}_ack_p99_ms": figures["p99_ms"]})
@@ -257,8 +263,7 @@ class Bench:
     def deliver(self, database: str, label: str = "") -> None:
         port = free_port()
         env = self.env(port, database)
-        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
-                       env={**os.environ, **env}, check=True, capture_output=True)
+        self.migrate(env)
         web = self.bridge("web", env, f"deliver{label}-web.log")
         worker = self.bridge("worker", env, f"deliver{label}-worker.log")
         url = f"http://127.0.0.1:{port}"
@@ -334,8 +339,7 @@ class Bench:
 
     def growth(self, tokens_file: Path) -> None:
         env = self.env(free_port(), "grown-ingest.db")
-        subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
-                       env={**os.environ, **env}, check=True, capture_output=True)
+        self.migrate(env)
         data.prefill(self.workdir / "grown-ingest.db", 100_000)
         shutil.copyfile(self.workdir / "grown-ingest.db", self.workdir / "grown-deliver.db")
         size = (self.workdir / "grown-deliver.db").stat().st_size
