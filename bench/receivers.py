@@ -2,12 +2,15 @@
 
 - `baseline`: a bare Flask endpoint that reads the body and answers 200. What the bridge adds is
   measured against it.
+- `verify`: verifies and unwraps the webhook exactly as the bridge does, then answers without
+  storing anything. Not a receiver anyone should run (an answered webhook would be lost), but
+  the most any receiver that checks its input can reach here: the room left for storing.
 - `reference`: the least a receiver can do and still answer honestly. It verifies the JWT with the
   bridge's own Verifier and commits the token (one table, one key, the bridge's SQLite durability)
   before answering; nothing else: no envelope, no dedupe by event id, no job for a worker. Its
   ratio to the baseline is the ceiling the bridge's ingest ratio is read against.
 
-    python -m bench.receivers baseline|reference
+    python -m bench.receivers baseline|verify|reference
 """
 from __future__ import annotations
 
@@ -37,6 +40,15 @@ def baseline() -> Flask:
     return _app("baseline", receive)
 
 
+def verify() -> Flask:
+    verifier = bootstrap(load_config()).verifier
+
+    def receive():
+        verifier.event(request.get_data())
+        return {}
+    return _app("verify", receive)
+
+
 def reference() -> Flask:
     config = load_config()
     verifier = bootstrap(config).verifier
@@ -59,7 +71,7 @@ def reference() -> Flask:
     return _app("reference", receive)
 
 
-RECEIVERS = {"baseline": baseline, "reference": reference}
+RECEIVERS = {"baseline": baseline, "verify": verify, "reference": reference}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in RECEIVERS:

@@ -4,9 +4,9 @@
     python -m bench --full     # longer runs, plus the figures again with 100,000 stored orders
 
 Everything runs on loopback and is stopped at the end: the bridge as the Procfile runs it
-(`bridge web` + `bridge worker`), a baseline Flask app and a reference receiver (verify + one
-commit, see receivers.py) under the same gunicorn options, a POS speaking the `webhook` protocol
-and a Wix stand-in, both answering at once. Load comes from wrk
+(`bridge web` + `bridge worker`); under the same gunicorn options a baseline Flask app, a receiver
+that only verifies and a reference receiver that verifies and commits (see receivers.py); a POS
+speaking the `webhook` protocol and a Wix stand-in, both answering at once. Load comes from wrk
 (Debian package `wrk`) with a Lua script that posts distinct signed tokens. Machines here are shared
 and noisy: the ratios measured in one run are what count. The last line printed is one JSON object.
 """
@@ -197,6 +197,7 @@ class Bench:
             count = data.write_tokens(tokens_file, self.keys, 30000 if self.full else 14000)
             self.note("signed order_created tokens", f"{count}, {data.token_bytes(tokens_file)} B each")
             self.baseline(tokens_file)
+            self.verify_only(tokens_file)
             self.reference(tokens_file)
             self.ingest(tokens_file, "ingest.db", "ingest")
             self.deliver("deliver.db")
@@ -219,11 +220,16 @@ class Bench:
                             baseline_p50_ms=figures["p50_ms"], baseline_p99_ms=figures["p99_ms"])
         self.note("baseline: bare Flask, same gunicorn", _rate(figures))
 
+    def verify_only(self, tokens_file: Path) -> None:
+        figures = self.plain_receiver("verify", tokens_file)
+        self.results.update(verify_only_rps=round(figures["rps"], 1))
+        self.note("verify only: as the bridge, stores nothing", _rate(figures))
+
     def reference(self, tokens_file: Path) -> None:
         figures = self.plain_receiver("reference", tokens_file)
         self.results.update(reference_rps=round(figures["rps"], 1),
                             reference_ack_p99_ms=figures["p99_ms"])
-        self.note("reference: verify + one commit, same gunicorn", _rate(figures))
+        self.note("reference: verify + one durable commit", _rate(figures))
 
     def plain_receiver(self, name: str, tokens_file: Path) -> dict:
         """wrk figures for one of bench/receivers.py, served like the bridge."""
@@ -367,10 +373,12 @@ def main(argv: list[str] | None = None) -> None:
     results = Bench(args.full).run()
     results["ingest_ratio"] = round(results["ingest_rps"] / results["baseline_rps"], 3)
     results["ack_p99_ms"] = results["ingest_ack_p99_ms"]  # the headline name, for scripts
+    results["verify_only_ratio"] = round(results["verify_only_rps"] / results["baseline_rps"], 3)
     results["reference_ratio"] = round(results["reference_rps"] / results["baseline_rps"], 3)
     if "grown_ingest_rps" in results:
         results["grown_ingest_ratio"] = round(results["grown_ingest_rps"] / results["ingest_rps"], 3)
     print(f"  {'ingest / baseline':<44} {results['ingest_ratio']:.2f}")
+    print(f"  {'verify only / baseline':<44} {results['verify_only_ratio']:.2f}")
     print(f"  {'reference / baseline':<44} {results['reference_ratio']:.2f}")
     print(f"  {'took':<44} {time.monotonic() - started:.0f} s", flush=True)
     print(json.dumps(results))
