@@ -1,5 +1,6 @@
--- wrk script: POST each line of the file named after `--` in turn, each wrk thread its own share,
--- so every request carries a distinct signed token (no duplicate events).
+-- wrk script: POST the lines of the file named after `--` in turn, starting again at the top when
+-- they run out. The bench runs one wrk thread and writes more tokens than a storing receiver
+-- answers in one run, so every request it stores carries a distinct signed token.
 local tokens = {}
 local index = 0
 
