@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bridge.wix import events as wix_events
 from bridge.wix.sandbox import order_event, sample_order, sign_webhook
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "wix" / "samples" / "order_created.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "samples" / "order_created.json"
 INSTANCE = "bench-instance"
 SITES = 50  # orders come from many Wix sites: Wix allows 200 calls a minute per site
 
@@ -31,7 +31,7 @@ class Keys:
 
 
 def template() -> dict:
-    """The captured sample order when ../shared is beside the repo, else the sandbox's."""
+    """The captured sample order the tests carry, else the sandbox's."""
     if SAMPLE.exists():
         return json.loads(SAMPLE.read_text())["parsed_domain_event"]["createdEvent"]["entity"]
     return sample_order()

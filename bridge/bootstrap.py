@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from bridge import logs
 from bridge.config import Config, ConfigError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import orders, statuses
+from bridge.service import jobs, orders, statuses
 from bridge.service.worker import Handler, Worker, default_wait
-from bridge.storage.sqlite import Store
+from bridge.storage import open_store
+from bridge.storage.port import Store
 from bridge.wix import sandbox
 from bridge.wix.api import WixApi
 from bridge.wix.webhooks import Verifier
@@ -37,13 +38,26 @@ class Bridge:
                        lease_seconds=self.config.lease_seconds,
                        wait=default_wait(self.config.retry_max_seconds))
         options.update(overrides)
-        return Worker(self.store, self.handlers, **options)
+        worker = Worker(self.store, self.handlers, **options)
+        self.store.on_new_work(worker.wake.set)
+        return worker
+
+
+def open_configured_store(config: Config, *, pool_size: int = 1) -> Store:
+    """The configured database; raises ConfigError when DATABASE_URL cannot be read."""
+    try:
+        return open_store(config.database_url, synchronous=config.sqlite_synchronous,
+                          pool_size=pool_size, event_job=jobs.process_event)
+    except ValueError as error:
+        raise ConfigError(f"DATABASE_URL is malformed: {error}") from None
 
 
 def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | None = None,
-              wix: WixApi | None = None) -> Bridge:
-    """Build everything from configuration. Raises ConfigError for what an operator must fix."""
-    store = store or Store(config.database_path, synchronous=config.sqlite_synchronous)
+              wix: WixApi | None = None, pool_size: int = 1) -> Bridge:
+    """Build everything from configuration. Raises ConfigError for what an operator must fix.
+
+    `pool_size`: how many of this process's threads use the database at once."""
+    store = store or open_configured_store(config, pool_size=pool_size)
     if pos is None:
         def report(changes):
             statuses.record_changes(store, config.pos_client, changes)
@@ -62,10 +76,10 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret)
     bridge = Bridge(config, store, pos, public_key, wix)
     bridge.handlers.update({
-        orders.PROCESS: orders.ProcessEvent(store),
-        orders.SEND: orders.SendOrder(store, pos),
-        orders.CANCEL: orders.CancelOrder(store, pos),
-        statuses.SYNC: statuses.SyncStatus(store, wix, pos),
+        jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store),
+        jobs.Kind.SEND_ORDER: orders.SendOrder(store, pos),
+        jobs.Kind.CANCEL_ORDER: orders.CancelOrder(store, pos),
+        jobs.Kind.WIX_STATUS: statuses.SyncStatus(store, wix, pos),
     })
     return bridge
 
@@ -73,7 +87,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
 def announce(bridge: Bridge) -> None:
     """Say, once at start-up, what this process is connected to, and whether it is a sandbox."""
     config = bridge.config
-    logs.info(log, "bridge_configured", database=str(config.database_path),
+    logs.info(log, "bridge_configured", database=bridge.store.describe(),
               pos_client=config.pos_client, wix_api=config.wix_api_base,
               wix_credentials="yes" if config.wix_credentials else "no")
     if config.sandbox:

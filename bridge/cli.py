@@ -10,10 +10,10 @@ from typing import Any
 import click
 
 from bridge import logs
-from bridge.bootstrap import Bridge, announce, bootstrap
+from bridge.bootstrap import Bridge, announce, bootstrap, open_configured_store
 from bridge.config import SETTINGS, Config, ConfigError, load_config
 from bridge.domain.lifecycle import OrderState
-from bridge.storage.sqlite import SchemaOutOfDate, Store
+from bridge.storage.port import SchemaOutOfDate, Store, StoreUnavailable
 
 
 def _fail_cleanly(command):
@@ -24,6 +24,9 @@ def _fail_cleanly(command):
             return command(*args, **kwargs)
         except (ConfigError, SchemaOutOfDate, FileNotFoundError) as error:
             click.echo(f"bridge: {error}", err=True)
+            sys.exit(2)
+        except StoreUnavailable as error:
+            click.echo(f"bridge: DATABASE_URL: {error}", err=True)
             sys.exit(2)
     return wrapper
 
@@ -98,8 +101,7 @@ def worker(once: bool) -> None:
 @_fail_cleanly
 def migrate() -> None:
     """Create or upgrade the database schema; safe to run twice."""
-    config = _config()
-    applied = Store(config.database_path).migrate()
+    applied = open_configured_store(_config()).migrate()
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
@@ -112,7 +114,7 @@ def _emit(rows: list[dict[str, Any]], lines: list[str], as_json: bool, nothing: 
 
 
 def _store() -> Store:
-    store = Store(_config().database_path)
+    store = open_configured_store(_config())
     store.check_schema()
     return store
 

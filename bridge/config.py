@@ -28,7 +28,9 @@ SETTINGS: tuple[Setting, ...] = (
             "unset together with WIX_APP_ID means sandbox mode"),
     Setting("WIX_API_BASE", "https://www.wixapis.com", "where Wix REST calls go"),
     Setting("DATABASE_URL", "sqlite:///bridge.db",
-            "where state lives (sqlite:///relative/path or sqlite:////absolute/path)"),
+            "where state lives: sqlite:///relative/path, sqlite:////absolute/path, or "
+            "postgres://user:password@host:port/database (postgresql:// too; sslmode=require "
+            "unless the host is this machine or the URL says otherwise)"),
     Setting("POS_CLIENT", "demo", "name of the POS client, an entry point in bridge.pos_clients"),
     Setting("POS_WEBHOOK_URL", None, "webhook client: where orders are POSTed"),
     Setting("POS_WEBHOOK_SECRET", None,
@@ -42,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_LEASE_SECONDS", "60",
             "how long a worker holds claimed work; a killed worker's work is taken up after this"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
-            "FULL: an acknowledged webhook survives a power cut; NORMAL: faster, survives a "
+            "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, survives a "
             "process crash but may lose the last moments on a power cut"),
 )
 
@@ -55,7 +57,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    database_path: Path
+    database_url: str = field(repr=False)  # a PostgreSQL URL may hold a password
     pos_client: str
     wix_api_base: str
     wix_app_id: str | None = None
@@ -80,8 +82,15 @@ class Config:
         return bool(self.wix_app_id and self.wix_app_secret)
 
     @property
+    def database_path(self) -> Path | None:
+        """The SQLite file, or None when the database is PostgreSQL."""
+        return sqlite_path(self.database_url)
+
+    @property
     def sandbox_key_path(self) -> Path:
-        return self.database_path.with_name(self.database_path.stem + ".sandbox-key.pem")
+        """Beside the SQLite file; in the working folder beside a PostgreSQL database."""
+        path = self.database_path or Path("bridge.db")
+        return path.with_name(path.stem + ".sandbox-key.pem")
 
 
 def read_environment(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
@@ -129,7 +138,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"WIX_API_BASE is malformed: {api_base!r} is not an http(s) URL")
 
     return Config(
-        database_path=database_path(get("DATABASE_URL")),
+        database_url=database_url(get("DATABASE_URL")),
         pos_client=get("POS_CLIENT"),
         wix_api_base=api_base,
         wix_app_id=get("WIX_APP_ID"),
@@ -147,13 +156,24 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     )
 
 
-def database_path(url: str) -> Path:
+_SQLITE = "sqlite:///"
+POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+
+
+def database_url(url: str) -> str:
+    """Check the URL's form; the storage adapter reads the rest. Never echoes a password."""
+    if url.startswith(_SQLITE) and len(url) > len(_SQLITE):
+        return url
+    if url.startswith(POSTGRES_SCHEMES) and len(url.split("://", 1)[1]) > 0:
+        return url
+    scheme = f"the scheme {url.split('://', 1)[0]}://" if "://" in url else "the value"
+    raise ConfigError(f"DATABASE_URL is malformed: {scheme} is not sqlite:///path, "
+                      "postgres://... or postgresql://...")
+
+
+def sqlite_path(url: str) -> Path | None:
     """`sqlite:///relative/path` or `sqlite:////absolute/path`, as SQLAlchemy spells them."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ConfigError(f"DATABASE_URL is malformed: {url!r} is not sqlite:///path "
-                          "(only SQLite is supported so far)")
-    return Path(url[len(prefix):])
+    return Path(url[len(_SQLITE):]) if url.startswith(_SQLITE) else None
 
 
 def _number(name: str, raw: str, kind: type, low: float, high: float):

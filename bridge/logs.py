@@ -20,6 +20,9 @@ def setup(level: str = "INFO") -> None:
         handler.setFormatter(logging.Formatter(
             "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
         root.addHandler(handler)
+        # The pool would log each reconnection attempt while the database is down; the bridge
+        # says it once, in its own words (event=worker_waiting_for_database, health_failed).
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         _configured = True
 
 

@@ -1,7 +1,9 @@
 """Shared fixtures: a key pair the tests generate, signed webhooks, a fresh database, the app.
 
-Outside HTTP (the POS, Wix) is mocked with a strict `responses` fixture or a real loopback server;
-our own code is never patched.
+Every test that takes `database_url` (through `env`, `bridge`, `store`, ...) runs twice: on a
+SQLite file and on a PostgreSQL schema of its own (see tests/postgres.py). Outside HTTP (the POS,
+Wix) is mocked with a strict `responses` fixture or a real loopback server; our own code is never
+patched.
 """
 from __future__ import annotations
 
@@ -15,12 +17,23 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.bootstrap import bootstrap
 from bridge.config import load_config
-from bridge.storage.sqlite import Store
+from bridge.storage.port import Store
 from bridge.web.app import create_app
 from bridge.wix.api import WixApi
+from tests import postgres
 from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "wix" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bridge.db'}"
+        return
+    with postgres.fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +60,10 @@ def sample():
 
 
 @pytest.fixture
-def env(tmp_path, public_pem) -> dict[str, str]:
+def env(database_url, public_pem) -> dict[str, str]:
     """A production-shaped configuration: real key, webhook POS at a mocked URL."""
     return {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+        "DATABASE_URL": database_url,
         "WIX_APP_ID": "app-id", "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem,
         "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET,
         "WIX_API_BASE": WIX_URL,

@@ -27,9 +27,9 @@ def wix():
 
 
 @pytest.fixture
-def served(tmp_path, public_pem, pos, wix):
+def served(tmp_path, database_url, public_pem, pos, wix):
     port = free_port()
-    env = {"PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+    env = {"PORT": str(port), "DATABASE_URL": database_url,
            "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app", "WIX_APP_SECRET": "secret",
            "WIX_API_BASE": wix.url,
            "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET}
@@ -106,11 +106,12 @@ def test_sigterm_stops_the_bridge_cleanly(served):
 
 
 def test_the_procfile_web_process_refuses_an_unmigrated_database_then_serves(tmp_path,
+                                                                             database_url,
                                                                              public_pem):
     import subprocess
     import sys
     port = free_port()
-    env = {"PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+    env = {"PORT": str(port), "DATABASE_URL": database_url,
            "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app", "WIX_APP_SECRET": "secret"}
     refused = subprocess.run([sys.executable, "-m", "bridge", "web"], cwd=tmp_path,
                              env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.slow
 ORDERS = 8
 
 
-def test_a_worker_killed_mid_send_loses_nothing_and_duplicates_nothing(tmp_path, public_pem,
-                                                                       signer):
+def test_a_worker_killed_mid_send_loses_nothing_and_duplicates_nothing(tmp_path, database_url,
+                                                                       public_pem, signer):
     pos = PosServer(POS_SECRET)
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}", "WIX_PUBLIC_KEY": public_pem,
+    env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem,
            "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
            "BRIDGE_LEASE_SECONDS": "2"}
     bridge = bootstrap(load_config(env))

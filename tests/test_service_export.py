@@ -207,8 +207,9 @@ def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mo
         deliver(client, signer, order, wix_events.ORDER_CREATED)
         deliver(client, signer, order, wix_events.ORDER_APPROVED, 2)
     # Each racer is wired from scratch, as a separate worker process would be.
-    workers = [bootstrap(load_config(env)).worker(max_attempts=3, wait=lambda s: 0.0,
-                                                   name=f"racer-{i}") for i in range(2)]
+    racers = [bootstrap(load_config(env)) for _ in range(2)]
+    workers = [racer.worker(max_attempts=3, wait=lambda s: 0.0, name=f"racer-{i}")
+               for i, racer in enumerate(racers)]
     done = [0, 0]
 
     def race(i):
@@ -219,6 +220,8 @@ def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mo
         t.start()
     for t in threads:
         t.join()
+    for racer in racers:
+        racer.store.close()
     sent = [o["id"] for o in sent_orders(mocked)]
     assert sorted(sent) == sorted(o["id"] for o in orders)  # every order once, none twice
     assert sum(done) == 40 * 3  # two events and one send per order

@@ -1,4 +1,8 @@
-"""The store: migrations, leases, lane order and group commit, on a real SQLite file."""
+"""The store's contract, on both adapters: migrations, leases, lane order, the inbox.
+
+Every test that takes `database_url` runs on SQLite and on PostgreSQL; a few at the end are about
+one engine's own way of being correct under concurrency.
+"""
 import dataclasses
 import json
 import sqlite3
@@ -7,27 +11,63 @@ import time
 
 import pytest
 
+from bridge.service import inbox, jobs
+from bridge.storage import open_store
 from bridge.storage.group_commit import GroupCommit
+from bridge.storage.port import NewJob
 from bridge.storage.schema import migrations
-from bridge.storage.sqlite import Store
 from bridge.wix.sandbox import order_event, sample_order
 from bridge.wix.events import event_from_claims
 from tests.builders import Signer
 
 
-def test_migrations_apply_once_and_a_second_run_applies_nothing(tmp_path):
-    store = Store(tmp_path / "b.db")
-    assert store.migrate() == ["m001_core", "m002_statuses", "m003_status_sequence",
-                             "m004_inbox", "m005_event_text"]
-    assert store.migrate() == []
+@pytest.fixture
+def open_stores(database_url):
+    """Open stores on the test's database (as separate processes would), closed afterwards."""
+    opened = []
+
+    def open_one(clock=time.time, migrate=True):
+        store = open_store(database_url, clock=clock, pool_size=4, event_job=jobs.process_event)
+        opened.append(store)
+        if migrate:
+            store.migrate()
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_stores):
+    return open_stores()
+
+
+def a_job(key: str, lane: str = "a") -> NewJob:
+    return NewJob("k", key=key, lane=lane)
+
+
+def test_migrations_apply_once_and_a_second_run_applies_nothing(open_stores):
+    store = open_stores(migrate=False)
+    assert store.pending_migrations()
+    applied = store.migrate()
+    assert applied and store.migrate() == []
     assert store.pending_migrations() == []
 
 
-def test_a_claimed_job_is_taken_up_again_only_after_its_lease_expires(tmp_path):
+def test_two_processes_migrating_at_once_apply_each_migration_once(open_stores):
+    stores = [open_stores(migrate=False) for _ in range(2)]
+    results = []
+    run_all([threading.Thread(target=lambda s=s: results.append(s.migrate()), daemon=True)
+             for s in stores])
+    assert sorted(map(len, results))[0] == 0 and sorted(map(len, results))[1] > 0
+    assert stores[0].pending_migrations() == []
+
+
+def test_a_claimed_job_is_taken_up_again_only_after_its_lease_expires(open_stores):
     now = [1000.0]
-    store = Store(tmp_path / "b.db", clock=lambda: now[0])
-    store.migrate()
-    store.enqueue("k", key="one", lane="a")
+    store = open_stores(clock=lambda: now[0])
+    store.enqueue(a_job("one"))
     first = store.claim("worker-1", lease_seconds=30)
     assert first and store.claim("worker-2", lease_seconds=30) is None
     now[0] += 31
@@ -37,12 +77,10 @@ def test_a_claimed_job_is_taken_up_again_only_after_its_lease_expires(tmp_path):
     assert store.finish(again, "done")
 
 
-def test_jobs_of_one_lane_run_one_at_a_time_in_order(tmp_path):
-    store = Store(tmp_path / "b.db")
-    store.migrate()
+def test_jobs_of_one_lane_run_one_at_a_time_in_order(store):
     for key in ("a1", "a2"):
-        store.enqueue("k", key=key, lane="a")
-    store.enqueue("k", key="b1", lane="b")
+        store.enqueue(a_job(key, "a"))
+    store.enqueue(a_job("b1", "b"))
     first = store.claim("w", 60)
     second = store.claim("w", 60)
     assert (first.key, second.key) == ("a1", "b1")  # a2 waits for a1
@@ -51,11 +89,25 @@ def test_jobs_of_one_lane_run_one_at_a_time_in_order(tmp_path):
     assert store.claim("w", 60).key == "a2"
 
 
-def test_the_same_key_enqueues_once(tmp_path):
-    store = Store(tmp_path / "b.db")
-    store.migrate()
-    assert store.enqueue("k", key="x", lane="a")
-    assert not store.enqueue("k", key="x", lane="a")
+def test_the_same_key_enqueues_once(store):
+    assert store.enqueue(a_job("x"))
+    assert not store.enqueue(a_job("x"))
+
+
+def test_concurrent_claimers_never_take_the_same_job(open_stores):
+    stores = [open_stores() for _ in range(2)]
+    for n in range(60):
+        stores[0].enqueue(a_job(f"j{n}", lane=f"lane-{n}"))
+    taken: list[int] = []
+
+    def drain(store, name):
+        while (job := store.claim(name, 60)) is not None:
+            taken.append(job.id)
+            store.finish(job, "done")
+
+    run_all([threading.Thread(target=drain, args=(s, f"w{i}{t}"), daemon=True)
+             for i, s in enumerate(stores) for t in range(3)])
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 60
 
 
 def test_group_commit_answers_every_writer_with_its_own_result():
@@ -115,49 +167,42 @@ def run_all(threads: list[threading.Thread]) -> None:
     assert not any(t.is_alive() for t in threads), "a writer never got its answer"
 
 
-def test_concurrent_duplicate_events_are_stored_once(tmp_path, private_key):
-    store = Store(tmp_path / "b.db")
-    store.migrate()
+def test_concurrent_duplicate_events_are_stored_once(store, private_key):
     claims = Signer(private_key).claims(order_event(sample_order()), "wix.ecom.v1.order_created")
     event = event_from_claims(claims)
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(store.record_event(event)))
-               for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_all([threading.Thread(target=lambda: answers.append(inbox.record(store, event)),
+                              daemon=True) for _ in range(8)])
     assert sorted(answers) == [False] * 7 + [True]
     job = store.claim("w", 60)
     assert (job.kind, job.payload) == ("process_event", {"event_id": event.id})
-    assert store.db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+    assert store.claim("w", 60) is None and store.job_counts() == {"running": 1}
 
 
-def test_a_write_waits_for_another_connection_holding_the_write_lock(tmp_path):
-    store = Store(tmp_path / "b.db")
+def test_sqlite_a_write_waits_for_another_connection_holding_the_write_lock(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
     store.migrate()
     other = sqlite3.connect(tmp_path / "b.db", isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # as another process's transaction would
     releaser = threading.Timer(0.3, other.execute, args=["COMMIT"])
     releaser.start()
     started = time.monotonic()
-    assert store.enqueue("k", key="waited", lane="a")
+    assert store.enqueue(a_job("waited"))
     assert time.monotonic() - started >= 0.25
     releaser.join()
     assert store.get_job(1).key == "waited"
 
 
-def stored_event(store: Store, signer: Signer, order_id: str, n: int):
+def stored_event(store, signer: Signer, order_id: str, n: int):
     order = dict(sample_order(), id=order_id)
     event = event_from_claims(signer.claims(order_event(order), "wix.ecom.v1.order_created"))
     event = dataclasses.replace(event, id=f"event-{n}")
-    assert store.record_event(event)
+    assert inbox.record(store, event)
     return event
 
 
-def test_events_become_jobs_in_stored_order_one_order_at_a_time(tmp_path, private_key):
-    store, signer = Store(tmp_path / "b.db"), Signer(private_key)
-    store.migrate()
+def test_events_become_jobs_in_stored_order_one_order_at_a_time(store, private_key):
+    signer = Signer(private_key)
     first_a, first_b, second_a = (stored_event(store, signer, order, n)
                                   for n, order in enumerate(["A", "B", "A"]))
     assert store.job_counts() == {"pending": 3}  # stored, not yet taken: still pending work
@@ -169,8 +214,8 @@ def test_events_become_jobs_in_stored_order_one_order_at_a_time(tmp_path, privat
     assert store.claim("w", 60).payload["event_id"] == second_a.id
 
 
-def test_events_stored_before_the_inbox_migration_are_not_given_a_second_job(tmp_path):
-    store = Store(tmp_path / "b.db")
+def test_sqlite_events_stored_before_the_inbox_migration_are_not_given_a_second_job(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'b.db'}", event_job=jobs.process_event)
     migrations.apply(store.db, stop_before="m004_inbox")
     store.db.execute("INSERT INTO events (id, instance_id, event_type, received_at, payload)"
                      " VALUES ('old', 'i', 'wix.ecom.v1.order_created', 'now', '{}')")
@@ -198,18 +243,15 @@ def _claims(domain_event: dict, event_type: str, *, data_as_text: bool) -> dict:
      "wix.ecom.v1.order_approved"),
     ({"appId": "app", "originInstanceId": ""}, "AppInstalled"),
 ])
-def test_a_stored_event_reads_back_as_it_was_verified(tmp_path, domain_event, event_type,
+def test_a_stored_event_reads_back_as_it_was_verified(store, domain_event, event_type,
                                                       data_as_text):
-    store = Store(tmp_path / "b.db")
-    store.migrate()
     event = event_from_claims(_claims(domain_event, event_type, data_as_text=data_as_text))
-    assert store.record_event(event)
-    assert store.get_event(event.id) == event
+    assert inbox.record(store, event)
+    assert inbox.load(store, event.id) == event
 
 
-def test_a_backlog_of_events_is_taken_in_stored_order_across_claims(tmp_path, private_key):
-    store, signer = Store(tmp_path / "b.db"), Signer(private_key)
-    store.migrate()
+def test_a_backlog_of_events_is_taken_in_stored_order_across_claims(store, private_key):
+    signer = Signer(private_key)
     stored = [stored_event(store, signer, f"order-{n}", n).id for n in range(250)]
     taken = []
     while (job := store.claim("w", 60)) is not None:
@@ -217,3 +259,76 @@ def test_a_backlog_of_events_is_taken_in_stored_order_across_claims(tmp_path, pr
         store.finish(job, "done")
     assert taken == stored
     assert store.job_counts() == {}
+
+
+postgres_only = pytest.mark.parametrize("database_url", [
+    pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+
+
+@pytest.fixture
+def pg_store(open_stores):
+    return open_stores()
+
+
+@postgres_only
+def test_postgres_an_event_that_commits_late_is_not_skipped(pg_store, database_url, private_key):
+    """seq 1 is handed out first but committed last: the worker must still take it."""
+    import psycopg
+    signer = Signer(private_key)
+    with psycopg.connect(database_url) as late:
+        late.execute("INSERT INTO events (id, instance_id, event_type, received_at, order_id)"
+                     " VALUES ('late', 'i', 'wix.ecom.v1.order_created', 'now', 'L')")
+        early = stored_event(pg_store, signer, "E", 1)  # seq 2, committed first
+        first = pg_store.claim("w", 60)
+        assert first.payload["event_id"] == early.id
+        late.commit()
+    second = pg_store.claim("w", 60)
+    assert second.payload["event_id"] == "late"
+    assert pg_store.claim("w", 60) is None and pg_store.job_counts() == {"running": 2}
+
+
+@postgres_only
+def test_postgres_a_webhook_never_waits_for_a_worker_holding_its_claim(pg_store, open_stores,
+                                                                      private_key):
+    signer = Signer(private_key)
+    stored_event(pg_store, signer, "A", 1)
+    holding, release = threading.Event(), threading.Event()
+
+    def claim_and_hold():
+        with pg_store.transaction():
+            assert pg_store.claim("w", 60) is not None  # took the event, its job, a row lock
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=claim_and_hold, daemon=True)
+    worker.start()
+    try:
+        assert holding.wait(10)
+        receiver = open_stores()
+        started = time.monotonic()
+        stored_event(receiver, signer, "A", 2)  # the same order, while the claim is open
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        worker.join(10)
+
+
+@postgres_only
+def test_postgres_jobs_added_to_one_lane_at_once_keep_their_commit_order(pg_store, open_stores):
+    """A lane's second job cannot get its id before the first commits, so it never runs first."""
+    other = open_stores()
+    added = threading.Event()
+
+    def add_first_and_wait():
+        with pg_store.transaction():
+            pg_store.enqueue(a_job("first", lane="same"))
+            added.set()
+            time.sleep(0.3)
+
+    first = threading.Thread(target=add_first_and_wait, daemon=True)
+    first.start()
+    assert added.wait(10)
+    other.enqueue(a_job("second", lane="same"))  # waits for the first's commit
+    first.join(10)
+    assert pg_store.claim("w", 60).key == "first"
+    assert pg_store.claim("w", 60) is None

@@ -6,12 +6,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bridge.service import inbox
 from bridge.wix import events as wix_events
 from tests.builders import an_order
 
 
 def stored_events(store) -> int:
-    return store.db.execute("SELECT count(*) FROM events").fetchone()[0]
+    return store._execute("SELECT count(*) FROM events").one()[0]
 
 
 def pending_work(store) -> int:
@@ -23,7 +24,7 @@ def test_a_signed_order_webhook_is_stored_as_pending_work_before_the_200(client,
     answer = client.post("/webhooks/wix", data=signer.order_webhook(order),
                          content_type="text/plain")
     assert answer.status_code == 200 and answer.get_json() == {}
-    row = store.db.execute("SELECT entity_id, event_type FROM events").fetchone()
+    row = store._execute("SELECT entity_id, event_type FROM events").one()
     assert row == (order["id"], wix_events.ORDER_CREATED)
     assert pending_work(store) == 1
 
@@ -31,7 +32,8 @@ def test_a_signed_order_webhook_is_stored_as_pending_work_before_the_200(client,
 def test_the_sample_claims_are_accepted_as_wix_sends_them(client, store, signer, sample):
     token = signer.claims_token(sample("order_created")["claims"])
     assert client.post("/webhooks/wix", data=token).status_code == 200
-    assert store.get_event("e5c1a8f0-2b3d-4c5e-8f71-9a0b1c2d3e4f").order["number"] == "10042"
+    event = inbox.load(store, "e5c1a8f0-2b3d-4c5e-8f71-9a0b1c2d3e4f")
+    assert event.order["number"] == "10042"
 
 
 def test_a_duplicate_event_is_acknowledged_and_stored_once(client, store, signer):
@@ -124,6 +126,7 @@ def test_health_answers_ok_while_the_database_answers(client):
     assert answer.get_json()["status"] == "ok"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_health_answers_503_when_the_database_is_gone(client, store):
     store.close()
     store.path.unlink()

@@ -1,12 +1,12 @@
 """Order export: Wix order events become POS orders, exactly once.
 
-Three job kinds, each a small handler the worker runs:
+Three job kinds (named in `jobs`), each a small handler the worker runs:
 - `process_event`: apply a stored Wix event to the order's state (domain.lifecycle decides) and
   enqueue a send or a cancel. Local only, so it is quick and never waits on the POS.
 - `send_order`: build the POS order from the newest snapshot and hand it to the POS client.
 - `cancel_order`: ask the POS to cancel an order it accepted.
-Enqueueing is keyed by order (`send:<id>`, `cancel:<id>`), so a second approval cannot add a
-second send, and every send of one order carries the same idempotency key.
+Enqueueing is keyed by order, so a second approval cannot add a second send, and every send of
+one order carries the same idempotency key.
 """
 from __future__ import annotations
 
@@ -18,30 +18,20 @@ from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
-from bridge.service import statuses
+from bridge.service import inbox, jobs, statuses
 from bridge.service.worker import Fail, Retry
-from bridge.storage.sqlite import Job, Store
+from bridge.storage.port import Job, Store
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
 
 log = logging.getLogger(__name__)
 
-SEND = "send_order"
-CANCEL = "cancel_order"
-PROCESS = "process_event"
-
-
-def _enqueue(store: Store, kind: str, order_id: str, instance_id: str) -> None:
-    prefix = "send" if kind == SEND else "cancel"
-    store.enqueue(kind, key=f"{prefix}:{order_id}", lane=f"pos:{order_id}",
-                  instance_id=instance_id, order_id=order_id)
-
 
 def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.Decision) -> None:
     if decision.action == Action.SEND:
-        _enqueue(store, SEND, order_id, instance_id)
+        store.enqueue(jobs.send_order(order_id, instance_id))
     elif decision.action == Action.CANCEL:
-        _enqueue(store, CANCEL, order_id, instance_id)
+        store.enqueue(jobs.cancel_order(order_id, instance_id))
 
 
 class ProcessEvent:
@@ -49,7 +39,7 @@ class ProcessEvent:
         self.store = store
 
     def run(self, job: Job) -> None:
-        event = self.store.get_event(job.payload["event_id"])
+        event = inbox.load(self.store, job.payload["event_id"])
         if event is None:
             raise Fail(f"event {job.payload['event_id']} is not stored")
         if event.event_type == wix_events.APP_INSTALLED:
@@ -121,18 +111,19 @@ class SendOrder:
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         with self.store.transaction():
-            twin = self.store.find_order_by_pos_id(client.name, pos_order_id)
+            # Stored under the entry point name, as callbacks are: a client's own `name` may differ.
+            twin = self.store.find_order_by_pos_id(self.pos.name, pos_order_id)
             if twin and twin.wix_order_id != record.wix_order_id:
                 raise Fail(f"the POS answered with order id {pos_order_id}, which it gave to "
                            f"order {twin.wix_order_id} already")
             current = self.store.get_order(record.wix_order_id)
             decision = lifecycle.after_pos_accepted(OrderState(current.state))
             self.store.set_order_state(record.wix_order_id, decision.state.value,
-                                       pos_client=client.name, pos_order_id=pos_order_id)
+                                       pos_client=self.pos.name, pos_order_id=pos_order_id)
             _apply(self.store, record.wix_order_id, record.instance_id, decision)
             statuses.queue_unmatched(self.store, self.store.get_order(record.wix_order_id))
         logs.info(log, "order_sent", order_id=record.wix_order_id, number=record.number,
-                  pos=client.name, pos_order_id=pos_order_id, items=len(pos_order.items),
+                  pos=self.pos.name, pos_order_id=pos_order_id, items=len(pos_order.items),
                   attempt=job.attempts)
 
     def failed(self, job: Job, reason: str) -> None:

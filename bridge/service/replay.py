@@ -3,10 +3,10 @@ about (the order, the status update) goes back to the state that work starts fro
 from __future__ import annotations
 
 from bridge.domain.lifecycle import OrderState
-from bridge.service import orders, statuses
-from bridge.storage.sqlite import Store
+from bridge.service import jobs
+from bridge.storage.port import Store
 
-_ORDER_STATE = {orders.SEND: OrderState.QUEUED, orders.CANCEL: OrderState.CANCELING}
+_ORDER_STATE = {jobs.Kind.SEND_ORDER: OrderState.QUEUED, jobs.Kind.CANCEL_ORDER: OrderState.CANCELING}
 
 
 def replay(store: Store, *, order_id: str | None = None, job_id: int | None = None,
@@ -14,11 +14,11 @@ def replay(store: Store, *, order_id: str | None = None, job_id: int | None = No
     """Re-queue failed jobs: all of an order's, one job, or one status update's. Their ids."""
     with store.transaction():
         ids = store.replay(order_id=order_id, job_id=job_id,
-                           key=f"status:{status_update_id}" if status_update_id else None)
+                           key=jobs.wix_status_key(status_update_id) if status_update_id else None)
         for id_ in ids:
             job = store.get_job(id_)
             if job.kind in _ORDER_STATE and job.order_id:
                 store.set_order_state(job.order_id, _ORDER_STATE[job.kind].value)
-            elif job.kind == statuses.SYNC:
+            elif job.kind == jobs.Kind.WIX_STATUS:
                 store.set_status_update(job.payload["update_id"], "queued")
     return ids

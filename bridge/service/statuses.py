@@ -15,14 +15,14 @@ from bridge.domain.orders import restaurant_items
 from bridge.domain.statuses import PosStatus, StatusChange, moves_forward
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
+from bridge.service import jobs
 from bridge.service.worker import Fail, Retry, Wait
-from bridge.storage.sqlite import Job, OrderRecord, Store
+from bridge.storage.port import Job, OrderRecord, Store
 from bridge.wix import fulfillments
 from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
 
 log = logging.getLogger(__name__)
 
-SYNC = "wix_status"
 LOOKUP = "LOOKUP"   # stored status of a report that did not say: the worker asks the POS
 NO_CREDENTIALS_RECHECK_SECONDS = 60
 APP_REMOVED = "the app was removed from this Wix site: nothing more is sent to it"
@@ -80,15 +80,13 @@ def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus |
     store.set_status_update(update_id, "queued", wix_order_id=order.wix_order_id)
     if status is not None:
         _record_pos_status(store, order, status)
-    store.enqueue(SYNC, key=f"status:{update_id}", lane=f"wix:{order.wix_order_id}",
-                  instance_id=order.instance_id, order_id=order.wix_order_id,
-                  payload={"update_id": update_id})
+    store.enqueue(jobs.wix_status(update_id, order.wix_order_id, order.instance_id))
     logs.info(log, "status_received", order_id=order.wix_order_id, pos_order_id=order.pos_order_id,
               status=status.value if status else LOOKUP, update=update_id)
 
 
 def fail_for_removed_app(store: Store, instance_id: str) -> None:
-    for job in store.fail_pending_jobs(instance_id, SYNC, APP_REMOVED):
+    for job in store.fail_pending_jobs(instance_id, jobs.Kind.WIX_STATUS, APP_REMOVED):
         store.set_status_update(job.payload["update_id"], "failed", note=APP_REMOVED)
         logs.warning(log, "status_abandoned", order_id=job.order_id, job=job.id,
                      reason=APP_REMOVED)

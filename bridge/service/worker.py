@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Protocol
 import tenacity
 
 from bridge import logs
-from bridge.storage.sqlite import Job, Store
+from bridge.storage.port import Job, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,20 @@ class Worker:
         """Work until `stop()`; between empty looks, sleep briefly (or until woken)."""
         logs.info(log, "worker_started", worker=self.name)
         idle = 0
+        database_down = False
         while not self.stopping.is_set():
             try:
                 worked = self.run_once()
+                if database_down:
+                    database_down = False
+                    logs.info(log, "worker_database_back", worker=self.name)
+            except StoreUnavailable as error:  # down or restarting: wait for it, say so once
+                if not database_down:
+                    database_down = True
+                    logs.warning(log, "worker_waiting_for_database", worker=self.name,
+                                 reason=str(error))
+                worked = False
+                self.stopping.wait(1.0)
             except Exception:  # the database itself failed: keep the worker alive, retry soon
                 log.exception("%s", logs.fields("worker_error", worker=self.name))
                 worked = False

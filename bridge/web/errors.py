@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from bridge import logs
+from bridge.storage.port import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,13 @@ def register(app: Flask) -> None:
             code = "payload_too_large"
         logs.warning(log, "http_error", status=error.code, code=code)
         return error_response(error.code or 500, code, error.description or error.name)
+
+    @app.errorhandler(StoreUnavailable)
+    def database_unavailable(error: StoreUnavailable):
+        # Nothing was answered 200, so nothing is lost: Wix and the POSes send it again.
+        logs.error(log, "database_unavailable", reason=str(error))
+        return error_response(503, "database_unavailable",
+                              "the database does not answer; try again shortly")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from flask import Blueprint, current_app
 
 from bridge import logs
+from bridge.storage.port import StoreUnavailable
 from bridge.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,8 @@ def healthz():
     bridge = current_app.extensions["bridge"]
     try:
         counts = bridge.store.job_counts()
-    except sqlite3.Error as error:
-        logs.error(log, "health_failed", error=type(error).__name__)
+    except StoreUnavailable as error:
+        logs.error(log, "health_failed", reason=str(error))
         return error_response(503, "database_unavailable", "the database does not answer")
     return {"status": "ok", "database": "ok", "sandbox": bridge.config.sandbox,
             "pos_client": bridge.config.pos_client,

@@ -60,7 +60,8 @@ class GunicornApp(BaseApplication):
 
 def _bridge_app(config: Config, with_worker: bool):
     """Each gunicorn worker process gets its own connections, and its own job worker."""
-    bridge = bootstrap(config)
+    # Every request thread, and the job worker's, may hold a database connection at once.
+    bridge = bootstrap(config, pool_size=THREADS + (1 if with_worker else 0))
     bridge.store.check_schema()
     if not with_worker:
         return create_app(bridge)

@@ -1,7 +1,7 @@
 """`POST /webhooks/wix`: verify, store, answer. No POS or Wix call happens here.
 
 Wix gives up on an answer after 1,250 ms, so the request only verifies the JWT and commits the
-event (with its processing job) in one SQLite transaction; the worker does the rest.
+event in one transaction; the worker gives it its job and does the rest.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 from flask import Blueprint, current_app, request
 
 from bridge import logs
+from bridge.service import inbox
 from bridge.wix.events import InvalidEnvelope
 from bridge.wix.webhooks import BadSignature, NotAJwt
 from bridge.web.errors import error_response
@@ -39,7 +40,7 @@ def receive():
         logs.info(log, "webhook_ignored", event_id=event.id, type=event.event_type,
                   instance_id=event.instance_id)
         return {}
-    stored = bridge.store.record_event(event)
+    stored = inbox.record(bridge.store, event)
     logs.info(log, "webhook_received" if stored else "webhook_duplicate", event_id=event.id,
               type=event.event_type, instance_id=event.instance_id, order_id=event.order_id,
               sequence=event.sequence)

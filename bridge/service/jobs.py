@@ -1,0 +1,44 @@
+"""The kinds of work the bridge does, each named once: its kind, its key and its lane.
+
+A job's key makes adding it idempotent (a second approval cannot add a second send, and every
+send of one order carries the same idempotency key to the POS). Jobs sharing a lane run one at a
+time, in the order they were added: one order's events, its POS calls, its updates to Wix.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bridge.storage.port import NewJob
+
+
+class Kind(StrEnum):
+    PROCESS_EVENT = "process_event"   # apply a stored Wix event to its order
+    SEND_ORDER = "send_order"         # create the order at the POS
+    CANCEL_ORDER = "cancel_order"     # cancel it at the POS
+    WIX_STATUS = "wix_status"         # tell Wix a status the POS reported
+
+
+def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
+    """The job of every stored event (the store calls this as its `event_job`)."""
+    return NewJob(Kind.PROCESS_EVENT, key=f"event:{event_id}",
+                  lane=f"events:{order_id or instance_id}", instance_id=instance_id,
+                  order_id=order_id, payload={"event_id": event_id})
+
+
+def send_order(order_id: str, instance_id: str) -> NewJob:
+    return NewJob(Kind.SEND_ORDER, key=f"send:{order_id}", lane=f"pos:{order_id}",
+                  instance_id=instance_id, order_id=order_id)
+
+
+def cancel_order(order_id: str, instance_id: str) -> NewJob:
+    return NewJob(Kind.CANCEL_ORDER, key=f"cancel:{order_id}", lane=f"pos:{order_id}",
+                  instance_id=instance_id, order_id=order_id)
+
+
+def wix_status(update_id: int, order_id: str, instance_id: str) -> NewJob:
+    return NewJob(Kind.WIX_STATUS, key=wix_status_key(update_id), lane=f"wix:{order_id}",
+                  instance_id=instance_id, order_id=order_id, payload={"update_id": update_id})
+
+
+def wix_status_key(update_id: int) -> str:
+    return f"status:{update_id}"

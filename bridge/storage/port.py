@@ -1,0 +1,209 @@
+"""The storage port: the records the service layer reads and the narrow interfaces it writes through.
+
+Two adapters implement it: `sqlite.SqliteStore` (one machine, the embedded default) and
+`postgres.PostgresStore` (many web and worker processes on many machines). The records are plain
+data; nothing here knows SQL, and nothing in storage knows Wix's payloads or what a job does: the
+service layer names job kinds, keys and lanes, and hands the store the rule that gives each stored
+event its job (`EventJob`).
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+
+class StorageError(Exception):
+    """Base of what the store raises on purpose."""
+
+
+class SchemaOutOfDate(StorageError):
+    """The database lacks migrations this code needs: run `bridge migrate`."""
+
+
+class StoreUnavailable(StorageError):
+    """The database does not answer (down, restarting, unreachable): try again later.
+
+    The message says why in words an operator can act on, and never holds a password."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A verified webhook as the inbox keeps it. `text` is the domain event's JSON as Wix sent it;
+    `payload` the unwrapped body of an event stored before the text was kept (older SQLite rows)."""
+    id: str
+    instance_id: str
+    event_type: str
+    entity_id: str | None
+    order_id: str | None
+    sequence: int | None
+    event_time: str | None
+    text: str | None
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to add. `key` makes adding idempotent; jobs sharing a `lane` run one at a time,
+    in the order they were added."""
+    kind: str
+    key: str
+    lane: str
+    instance_id: str | None = None
+    order_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+# How a stored event becomes its processing job: (event id, instance id, order id) -> job.
+EventJob = Callable[[str, str, "str | None"], NewJob]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    key: str
+    lane: str
+    instance_id: str | None
+    order_id: str | None
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    worker: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    wix_order_id: str
+    instance_id: str
+    number: str | None
+    state: str
+    wix_status: str | None
+    sequence: int | None
+    snapshot: dict[str, Any]
+    pos_client: str | None
+    pos_order_id: str | None
+    last_error: str | None
+    created_at: str
+    updated_at: str
+    pos_status: str | None = None
+    wix_fulfillment_status: str | None = None
+    wix_fulfillment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    id: int
+    pos_client: str
+    pos_order_id: str
+    status: str
+    occurred_at: str | None
+    callback_id: str | None
+    received_at: str
+    wix_order_id: str | None
+    state: str
+    note: str | None
+    sequence: int | None = None
+
+
+def iso(epoch: float) -> str:
+    """Every stored time: UTC, ISO 8601 to the millisecond, so text order is time order."""
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Inbox(Protocol):
+    def record_event(self, event: StoredEvent) -> bool:
+        """Durably store a verified webhook; False for a duplicate event id."""
+
+    def get_event(self, event_id: str) -> StoredEvent | None: ...
+
+
+class JobQueue(Protocol):
+    clock: Callable[[], float]
+
+    def enqueue(self, job: NewJob, *, delay: float = 0.0) -> bool:
+        """Add a job unless one with the same key exists; True when added."""
+
+    def claim(self, worker: str, lease_seconds: float) -> Job | None:
+        """Take the oldest ready job whose lane has nothing earlier still open, under a lease."""
+
+    def get_job(self, job_id: int) -> Job | None: ...
+
+    def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,
+               started: float | None = None) -> bool:
+        """`done`, `retry`, `failed` or `wait`; False when the lease was lost."""
+
+    def release(self, job: Job) -> None: ...
+
+    def replay(self, *, order_id: str | None = None, job_id: int | None = None,
+               key: str | None = None) -> list[int]: ...
+
+    def fail_pending_jobs(self, instance_id: str, kind: str, reason: str) -> list[Job]: ...
+
+    def job_counts(self) -> dict[str, int]: ...
+
+
+class Orders(Protocol):
+    def get_order(self, wix_order_id: str) -> OrderRecord | None: ...
+
+    def find_order_by_pos_id(self, pos_client: str, pos_order_id: str) -> OrderRecord | None: ...
+
+    def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
+                   snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
+                   sequence: int | None = None, number: str | None = None) -> None: ...
+
+    def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
+                        pos_client: str | None = None, pos_order_id: str | None = None) -> None: ...
+
+    def set_order_statuses(self, wix_order_id: str, *, pos_status: str | None = None,
+                           wix_fulfillment_status: str | None = None,
+                           wix_fulfillment_id: str | None = None,
+                           forget_fulfillment: bool = False) -> None: ...
+
+    def list_orders(self, state: str | None = None, limit: int = 50) -> list[OrderRecord]: ...
+
+    def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]: ...
+
+
+class StatusUpdates(Protocol):
+    def add_status_update(self, pos_client: str, pos_order_id: str, status: str,
+                          occurred_at: str | None, callback_id: str | None,
+                          sequence: int | None = None) -> int | None: ...
+
+    def newest_status_sequence(self, pos_client: str, pos_order_id: str) -> int | None: ...
+
+    def get_status_update(self, update_id: int) -> StatusUpdate | None: ...
+
+    def unmatched_status_updates(self, pos_client: str, pos_order_id: str) -> list[StatusUpdate]: ...
+
+    def set_status_update(self, update_id: int, state: str, *, note: str | None = None,
+                          wix_order_id: str | None = None, status: str | None = None) -> None: ...
+
+    def list_status_updates(self, state: str | None = None, limit: int = 50
+                            ) -> list[StatusUpdate]: ...
+
+
+class Instances(Protocol):
+    def set_instance(self, instance_id: str, status: str) -> None: ...
+
+    def instance_status(self, instance_id: str) -> str | None: ...
+
+
+class Store(Inbox, JobQueue, Orders, StatusUpdates, Instances, Protocol):
+    """Everything the bridge keeps, and the transactions that keep it consistent."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together or not at all; nested calls join the outer one."""
+
+    def on_new_work(self, wake: Callable[[], None]) -> None:
+        """Call `wake` when another process stores work (no-op where the database cannot say)."""
+
+    def migrate(self) -> list[str]: ...
+
+    def pending_migrations(self) -> list[str]: ...
+
+    def check_schema(self) -> None: ...
+
+    def close(self) -> None: ...

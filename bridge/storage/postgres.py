@@ -1,0 +1,272 @@
+"""The PostgreSQL adapter: many web and worker processes, on many machines, share one database.
+
+Correct under concurrency by design:
+- Workers claim with `SELECT ... FOR UPDATE SKIP LOCKED`: two never take the same job, and none
+  waits for another.
+- A webhook's transaction inserts one event row and nothing else, so it never waits on a lock a
+  worker holds. The inbox does not trust `seq` to grow in commit order (see postgres_schema):
+  each event is marked when it is given its job, so one that commits late is taken later, never
+  skipped. One worker at a time takes events (under an advisory lock).
+- Jobs of one lane run in id order, so ids in a lane must be handed out in commit order: adding a
+  job takes a transaction-scoped advisory lock on its lane first.
+- Storing work sends `NOTIFY`; idle workers `LISTEN` and wake at once (a slow poll stays as the
+  backstop). Migrations run under an advisory lock, once, however many processes start together.
+
+Connections come from a `psycopg_pool` pool, checked before use, so a database that restarted
+costs no request more than it must. Any failure to reach the database is `StoreUnavailable`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from bridge import logs
+from bridge.storage.port import EventJob, NewJob, StoredEvent, StoreUnavailable, iso
+from bridge.storage.postgres_schema import MIGRATIONS
+from bridge.storage.sql import READY_JOB, Result, SqlStore
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "bridge_work"
+# Advisory lock keys, (class, id): one class for lanes (id = hash of the lane), one per singleton.
+_LANE_LOCKS, _INBOX_LOCK, _MIGRATION_LOCK = 7301, (7302, 0), (7303, 0)
+_TAKE_AT_ONCE = 200
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
+CONNECT_TIMEOUT_SECONDS = 5
+CHECKOUT_TIMEOUT_SECONDS = 3  # a request waits this long for a connection, then answers 503
+
+
+def conninfo(url: str) -> str:
+    """The libpq connection string for a `postgres://` or `postgresql://` URL.
+
+    `sslmode` is `require` unless the URL says otherwise or the host is this machine (Heroku
+    Postgres refuses plain connections). Raises ValueError, without the password, when malformed.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise ValueError(str(error).replace(url, redact(url))) from None
+    host = str(params.get("host", ""))
+    if "sslmode" not in params and not (host in LOCAL_HOSTS or host.startswith("/")):
+        params["sslmode"] = "require"
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    params.setdefault("application_name", "bridge")
+    return make_conninfo(**params)
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by `***`, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, at, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}{':***' if ':' in credentials else ''}@{host}"
+
+
+class PostgresStore(SqlStore):
+    _EVENT_ORDER = "seq"
+
+    def __init__(self, url: str, *, pool_size: int = 1, clock: Callable[[], float] = time.time,
+                 event_job: EventJob | None = None):
+        super().__init__(clock=clock, event_job=event_job)
+        self.url = redact(url)
+        self.conninfo = conninfo(url)
+        self._pool = ConnectionPool(self.conninfo, min_size=1, max_size=max(pool_size, 1),
+                                    open=False, kwargs={"autocommit": True},
+                                    check=ConnectionPool.check_connection,
+                                    timeout=CHECKOUT_TIMEOUT_SECONDS, name="bridge")
+        self._opened = False
+        self._open_lock = threading.Lock()
+        self._local = threading.local()
+        self._sql: dict[str, str] = {}
+        self._closing = threading.Event()
+
+    def describe(self) -> str:
+        return self.url
+
+    # -- connections and transactions ------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; whatever keeps it from the database becomes StoreUnavailable."""
+        if not self._opened:
+            with self._open_lock:
+                if not self._opened:
+                    self._pool.open(wait=False)
+                    self._opened = True
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout:
+            raise StoreUnavailable(self._unavailable(self._why_no_connection())) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            raise StoreUnavailable(self._unavailable(error)) from None
+
+    def _why_no_connection(self) -> Exception:
+        """The pool only says it waited in vain; one direct attempt says why (refused, unknown
+        host, bad password...). It runs only when the request is failing anyway."""
+        try:
+            psycopg.connect(self.conninfo, connect_timeout=2).close()
+        except psycopg.Error as error:
+            return error
+        return PoolTimeout(f"every connection of this process was busy for "
+                           f"{CHECKOUT_TIMEOUT_SECONDS} s")
+
+    def _unavailable(self, error: Exception) -> str:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return f"PostgreSQL at {self.url} is unavailable: {reason}"
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    def _statement(self, sql: str) -> str:
+        """The shared statements are written with `?`; psycopg takes `%s`."""
+        translated = self._sql.get(sql)
+        if translated is None:
+            translated = self._sql[sql] = sql.replace("?", "%s")
+        return translated
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return self._run(conn, sql, params)
+        with self._connection() as conn:
+            return self._run(conn, sql, params)
+
+    def _run(self, conn: psycopg.Connection, sql: str, params: Sequence[Any]) -> Result:
+        cursor = conn.execute(self._statement(sql), params)
+        rows = cursor.fetchall() if cursor.description else []
+        columns = tuple(d.name for d in cursor.description or ())
+        return Result(rows, cursor.rowcount, columns)
+
+    def _executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        with self.transaction():
+            self._local.conn.cursor().executemany(self._statement(sql), rows)
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, under an advisory lock: one migrator at a time, each once."""
+        with self.transaction():
+            self._execute("SELECT pg_advisory_xact_lock(?, ?)", _MIGRATION_LOCK)
+            self._execute("CREATE TABLE IF NOT EXISTS bridge_migrations"
+                          " (name text PRIMARY KEY, applied_at text NOT NULL)")
+            done = {row[0] for row in self._execute("SELECT name FROM bridge_migrations").rows}
+            applied = []
+            for name, statements in MIGRATIONS:
+                if name in done:
+                    continue
+                for statement in statements:
+                    self._execute(statement)
+                self._execute("INSERT INTO bridge_migrations (name, applied_at) VALUES (?, ?)",
+                              [name, iso(self.clock())])
+                applied.append(name)
+            return applied
+
+    def pending_migrations(self) -> list[str]:
+        (table,) = self._execute("SELECT to_regclass('bridge_migrations')").one()
+        done = ({row[0] for row in self._execute("SELECT name FROM bridge_migrations").rows}
+                if table else set())
+        return [name for name, _ in MIGRATIONS if name not in done]
+
+    # -- the inbox -------------------------------------------------------------------------
+
+    def record_event(self, event: StoredEvent) -> bool:
+        """One statement, so one round trip: insert the event and, if it is new, notify workers
+        (delivered at commit)."""
+        _, now = self._now()
+        inserted = self._execute(
+            f"WITH stored AS ({self._INSERT_EVENT} RETURNING 1)"
+            f" SELECT pg_notify('{CHANNEL}', '') FROM stored", self._event_row(event, now))
+        return inserted.rowcount == 1
+
+    def _take_new_events(self, epoch: float, now: str) -> None:
+        """Give untaken events their jobs, oldest first, one worker at a time.
+
+        Only when there are any: then a worker waits (milliseconds) for another that is taking
+        them, and afterwards sees the jobs that one made, so no worker goes idle beside work.
+        """
+        (waiting,) = self._execute("SELECT EXISTS (SELECT 1 FROM events WHERE NOT taken)").one()
+        if not waiting:
+            return
+        self._execute("SELECT pg_advisory_xact_lock(?, ?)", _INBOX_LOCK)
+        taken = self._execute(
+            "UPDATE events SET taken = true WHERE seq IN (SELECT seq FROM events WHERE NOT taken"
+            " ORDER BY seq LIMIT ?) RETURNING seq, id, instance_id, order_id",
+            [_TAKE_AT_ONCE]).rows
+        if taken:
+            self._jobs_for_events([row[1:] for row in sorted(taken)], epoch, now)
+            self._notify()  # other idle workers: there may be more than this one can take
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _added_job(self, job: NewJob) -> None:
+        self._execute(f"SELECT pg_advisory_xact_lock({_LANE_LOCKS}, hashtext(?)),"
+                      f" pg_notify('{CHANNEL}', '')", [job.lane])
+
+    def _notify(self) -> None:
+        self._execute(f"SELECT pg_notify('{CHANNEL}', '')")
+
+    def claim(self, worker: str, lease_seconds: float):
+        with self.transaction():
+            epoch, now = self._now()
+            if self.event_job is not None:
+                self._take_new_events(epoch, now)
+            row = self._execute(READY_JOB + " FOR UPDATE OF j SKIP LOCKED", [epoch, epoch]).one()
+            if row is None:
+                return None
+            return self._take(row[0], worker, epoch + lease_seconds, now)
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs by state; events no worker has taken yet count as pending work too."""
+        counts = self._job_counts()
+        (untaken,) = self._execute("SELECT count(*) FROM events WHERE NOT taken").one()
+        if untaken:
+            counts["pending"] = counts.get("pending", 0) + untaken
+        return counts
+
+    # -- waking workers --------------------------------------------------------------------
+
+    def on_new_work(self, wake: Callable[[], None]) -> None:
+        """LISTEN on a connection of its own (outside the pool), calling `wake` on each NOTIFY
+        and once after every (re)connection, for what was stored while it was not listening."""
+        threading.Thread(target=self._listen, args=(wake,), name="bridge-listen",
+                         daemon=True).start()
+
+    def _listen(self, wake: Callable[[], None]) -> None:
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    wake()
+                    while not self._closing.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            wake()
+            except psycopg.Error as error:
+                logs.warning(log, "listen_failed", reason=self._unavailable(error))
+                self._closing.wait(1.0)

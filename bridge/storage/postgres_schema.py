@@ -1,0 +1,111 @@
+"""The PostgreSQL schema, as named migrations applied once each, in order (see `PostgresStore.migrate`).
+
+Add a new migration at the end; never edit one that has shipped. The tables mirror SQLite's
+(`schema.py`) column for column, so the shared statements in `sql.py` read the same on both; where
+PostgreSQL needs something SQLite does not, the comment says why.
+"""
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("pg001_core", [
+        """CREATE TABLE instances (
+            instance_id text PRIMARY KEY,
+            status text NOT NULL,
+            installed_at text,
+            removed_at text
+        )""",
+        # The inbox. PostgreSQL hands out `seq` before commit, so a reader can see seq 11
+        # committed while seq 10 is still in flight: reading on from the highest seq taken would
+        # skip 10 for good. Each event says instead whether it has been given its job (`taken`),
+        # and a partial index keeps the untaken ones quick to find however many are stored.
+        """CREATE TABLE events (
+            seq bigserial NOT NULL,
+            id text PRIMARY KEY,
+            instance_id text NOT NULL,
+            event_type text NOT NULL,
+            entity_id text,
+            order_id text,
+            sequence bigint,
+            event_time text,
+            received_at text NOT NULL,
+            payload text NOT NULL DEFAULT '',
+            domain_event text,
+            taken boolean NOT NULL DEFAULT false
+        )""",
+        "CREATE INDEX events_entity ON events (entity_id)",
+        "CREATE INDEX events_untaken ON events (seq) WHERE NOT taken",
+        """CREATE TABLE orders (
+            wix_order_id text PRIMARY KEY,
+            instance_id text NOT NULL,
+            number text,
+            state text NOT NULL,
+            wix_status text,
+            sequence bigint,
+            snapshot text NOT NULL,
+            pos_client text,
+            pos_order_id text,
+            last_error text,
+            created_at text NOT NULL,
+            updated_at text NOT NULL,
+            pos_status text,
+            wix_fulfillment_status text,
+            wix_fulfillment_id text
+        )""",
+        "CREATE INDEX orders_state ON orders (state, updated_at)",
+        "CREATE INDEX orders_updated ON orders (updated_at)",
+        "CREATE UNIQUE INDEX orders_pos_id ON orders (pos_client, pos_order_id)"
+        " WHERE pos_order_id IS NOT NULL",
+        """CREATE TABLE jobs (
+            id bigserial PRIMARY KEY,
+            kind text NOT NULL,
+            key text NOT NULL UNIQUE,
+            lane text NOT NULL,
+            instance_id text,
+            order_id text,
+            payload text,
+            state text NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            not_before double precision NOT NULL,
+            lease_until double precision,
+            worker text,
+            last_error text,
+            created_at text NOT NULL,
+            updated_at text NOT NULL
+        )""",
+        # Claiming looks only at open jobs; done ones pile up and must not slow it down.
+        "CREATE INDEX jobs_open ON jobs (not_before, id) WHERE state IN ('pending', 'running')",
+        "CREATE INDEX jobs_lane ON jobs (lane, id) WHERE state IN ('pending', 'running')",
+        "CREATE INDEX jobs_order ON jobs (order_id)",
+        "CREATE INDEX jobs_instance ON jobs (instance_id, kind) WHERE state = 'pending'",
+        "CREATE INDEX jobs_failed ON jobs (state) WHERE state = 'failed'",
+        """CREATE TABLE attempts (
+            id bigserial PRIMARY KEY,
+            job_id bigint NOT NULL REFERENCES jobs (id),
+            order_id text,
+            worker text,
+            started_at text NOT NULL,
+            finished_at text NOT NULL,
+            outcome text NOT NULL,
+            error text
+        )""",
+        "CREATE INDEX attempts_job ON attempts (job_id)",
+        "CREATE INDEX attempts_order ON attempts (order_id)",
+        """CREATE TABLE status_updates (
+            id bigserial PRIMARY KEY,
+            pos_client text NOT NULL,
+            pos_order_id text NOT NULL,
+            status text NOT NULL,
+            occurred_at text,
+            callback_id text,
+            received_at text NOT NULL,
+            wix_order_id text,
+            state text NOT NULL,
+            note text,
+            sequence bigint
+        )""",
+        "CREATE UNIQUE INDEX status_updates_callback ON status_updates (pos_client, callback_id)"
+        " WHERE callback_id IS NOT NULL",
+        "CREATE INDEX status_updates_pos ON status_updates (pos_client, pos_order_id, state)",
+        "CREATE INDEX status_updates_order ON status_updates (wix_order_id)",
+    ]),
+]

@@ -1,0 +1,380 @@
+"""What both SQL adapters share: the statements that read the same on SQLite and PostgreSQL.
+
+The SQL here keeps to what both engines take (`?` placeholders, which the PostgreSQL adapter
+rewrites; `ON CONFLICT`; `RETURNING`), so one statement serves both and a fix is made once. What
+really differs, each adapter does its own way: connections and transactions, claiming a job, the
+inbox, migrations, and waking workers.
+"""
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from bridge.storage.port import (EventJob, Job, NewJob, OrderRecord, SchemaOutOfDate,
+                                 StatusUpdate, StoredEvent, iso)
+
+# Job states and attempt outcomes: the queue's own vocabulary.
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+_STATE_AFTER = {"done": DONE, "retry": PENDING, "failed": FAILED, "wait": PENDING}
+
+INSERT_JOB = ("INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
+              " attempts, not_before, created_at, updated_at)"
+              " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING")
+
+# The oldest ready job whose lane has nothing earlier still open. Ready: pending and due, or
+# running with an expired lease (its worker died). Parameters: now, now.
+READY_JOB = ("SELECT id FROM jobs AS j"
+             " WHERE ((j.state = 'pending' AND j.not_before <= ?)"
+             "        OR (j.state = 'running' AND j.lease_until < ?))"
+             "   AND NOT EXISTS (SELECT 1 FROM jobs AS k"
+             "                   WHERE k.lane = j.lane AND k.id < j.id"
+             "                     AND k.state IN ('pending', 'running'))"
+             " ORDER BY j.not_before, j.id LIMIT 1")
+
+_JOB_COLUMNS = ("id, kind, key, lane, instance_id, order_id, payload, state, attempts, worker,"
+                " last_error")
+_ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
+                  " pos_client, pos_order_id, last_error, created_at, updated_at, pos_status,"
+                  " wix_fulfillment_status, wix_fulfillment_id")
+_UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
+                   " received_at, wix_order_id, state, note, sequence")
+_EVENT_COLUMNS = ("id, instance_id, event_type, entity_id, order_id, sequence, event_time,"
+                  " domain_event, payload")
+
+
+@dataclass(frozen=True)
+class Result:
+    """A statement's outcome, read whole before its connection goes back (to a pool)."""
+    rows: list[tuple]
+    rowcount: int
+    columns: tuple[str, ...] = ()
+
+    def one(self) -> tuple | None:
+        return self.rows[0] if self.rows else None
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def job_row(job: NewJob, not_before: float, now: str) -> tuple:
+    """INSERT_JOB's parameters for one job."""
+    return (job.kind, job.key, job.lane, job.instance_id, job.order_id, json.dumps(job.payload),
+            not_before, now, now)
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    return Job(*row[:6], json.loads(row[6] or "{}"), *row[7:])
+
+
+class SqlStore(ABC):
+    """The shared statements; subclasses provide `_execute` and the engine-specific parts."""
+
+    # The column that orders events by arrival (SQLite's rowid, PostgreSQL's sequence).
+    _EVENT_ORDER = "rowid"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time,
+                 event_job: EventJob | None = None):
+        self.clock = clock
+        self.event_job = event_job  # None: this store only reads and writes; it claims nothing
+
+    # -- what each adapter provides --------------------------------------------------------
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        """Run one statement: inside this thread's transaction if one is open, else on its own."""
+
+    @abstractmethod
+    def _executemany(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def pending_migrations(self) -> list[str]: ...
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the data lives, for messages and logs: never a password."""
+
+    def on_new_work(self, wake: Callable[[], None]) -> None:
+        """Only a database that can notify other processes does anything here."""
+
+    def _added_job(self, job: NewJob) -> None:
+        """Called inside the transaction that adds a job (PostgreSQL orders lanes and notifies)."""
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _now(self) -> tuple[float, str]:
+        now = self.clock()
+        return now, iso(now)
+
+    def check_schema(self) -> None:
+        pending = self.pending_migrations()
+        if pending:
+            raise SchemaOutOfDate(f"database {self.describe()} needs migrations "
+                                  f"{', '.join(pending)}: run `bridge migrate`")
+
+    # -- the inbox -------------------------------------------------------------------------
+
+    def get_event(self, event_id: str) -> StoredEvent | None:
+        row = self._execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", [event_id]).one()
+        if row is None:
+            return None
+        (id_, instance_id, event_type, entity_id, order_id, sequence, event_time, text,
+         payload) = row
+        return StoredEvent(id=id_, instance_id=instance_id, event_type=event_type,
+                           entity_id=entity_id, order_id=order_id, sequence=sequence,
+                           event_time=event_time, text=text, payload=payload or None)
+
+    @staticmethod
+    def _event_row(event: StoredEvent, now: str) -> tuple:
+        return (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
+                event.event_time, now, event.payload or "", event.text, event.order_id)
+
+    _INSERT_EVENT = ("INSERT INTO events (id, instance_id, event_type, entity_id, sequence,"
+                     " event_time, received_at, payload, domain_event, order_id)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+
+    def _jobs_for_events(self, events: list[tuple[str, str, str | None]], epoch: float,
+                         now: str) -> None:
+        """Add the processing job of each newly taken (event id, instance id, order id)."""
+        if self.event_job is None:
+            raise RuntimeError("this store was opened without an event_job: it cannot claim")
+        self._executemany(INSERT_JOB, [job_row(self.event_job(*event), epoch, now)
+                                       for event in events])
+
+    # -- instances -------------------------------------------------------------------------
+
+    def set_instance(self, instance_id: str, status: str) -> None:
+        _, now = self._now()
+        column = "installed_at" if status == "installed" else "removed_at"
+        with self.transaction():
+            self._execute(
+                f"INSERT INTO instances (instance_id, status, {column}) VALUES (?, ?, ?)"
+                f" ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,"
+                f" {column} = excluded.{column}", [instance_id, status, now])
+
+    def instance_status(self, instance_id: str) -> str | None:
+        row = self._execute("SELECT status FROM instances WHERE instance_id = ?",
+                            [instance_id]).one()
+        return row[0] if row else None
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, delay: float = 0.0) -> bool:
+        epoch, now = self._now()
+        with self.transaction():
+            self._added_job(job)
+            return self._execute(INSERT_JOB, job_row(job, epoch + delay, now)).rowcount == 1
+
+    def _take(self, job_id: int, worker: str, lease_until: float, now: str) -> Job:
+        row = self._execute(f"UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+                            f" worker = ?, lease_until = ?, updated_at = ? WHERE id = ?"
+                            f" RETURNING {_JOB_COLUMNS}", [worker, lease_until, now, job_id]).one()
+        return job_from_row(row)
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self._execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id]).one()
+        return job_from_row(row) if row else None
+
+    def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,
+               started: float | None = None) -> bool:
+        """Record an attempt's outcome: `done`, `retry` (after `delay` seconds), `failed`, or
+        `wait` (not an attempt at all: the job is put back for `delay` seconds, uncounted).
+
+        False when this worker no longer holds the job (its lease expired and another took it).
+        """
+        epoch, now = self._now()
+        uncount = 1 if outcome == "wait" else 0
+        with self.transaction():
+            changed = self._execute(
+                "UPDATE jobs SET state = ?, not_before = ?, lease_until = NULL, last_error = ?,"
+                " attempts = attempts - ?, updated_at = ?"
+                " WHERE id = ? AND state = 'running' AND worker = ?",
+                [_STATE_AFTER[outcome], epoch + delay, error, uncount, now, job.id, job.worker])
+            if changed.rowcount == 0:
+                return False
+            if outcome != "wait":
+                self._execute("INSERT INTO attempts (job_id, order_id, worker, started_at,"
+                              " finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              [job.id, job.order_id, job.worker, iso(started or epoch), now,
+                               outcome, error])
+            return True
+
+    def release(self, job: Job) -> None:
+        """Hand a claimed job back untouched (a stopping worker that did not start it)."""
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE jobs SET state = 'pending', attempts = attempts - 1,"
+                          " lease_until = NULL, worker = NULL, updated_at = ?"
+                          " WHERE id = ? AND state = 'running' AND worker = ?",
+                          [now, job.id, job.worker])
+
+    def replay(self, *, order_id: str | None = None, job_id: int | None = None,
+               key: str | None = None) -> list[int]:
+        """Put failed jobs (of an order, by id or by key) back in the queue, attempts reset."""
+        epoch, now = self._now()
+        if order_id is not None:
+            where, args = "order_id = ?", [order_id]
+        elif job_id is not None:
+            where, args = "id = ?", [job_id]
+        else:
+            where, args = "key = ?", [key]
+        with self.transaction():
+            rows = self._execute(f"UPDATE jobs SET state = 'pending', attempts = 0,"
+                                 f" not_before = ?, worker = NULL, updated_at = ?"
+                                 f" WHERE {where} AND state = 'failed' RETURNING id",
+                                 [epoch, now, *args]).rows
+            return sorted(r[0] for r in rows)
+
+    def fail_pending_jobs(self, instance_id: str, kind: str, reason: str) -> list[Job]:
+        """Fail the not-yet-running jobs of one kind for an instance; returns them."""
+        _, now = self._now()
+        with self.transaction():
+            rows = self._execute(f"UPDATE jobs SET state = 'failed', last_error = ?,"
+                                 f" updated_at = ? WHERE instance_id = ? AND kind = ?"
+                                 f" AND state = 'pending' RETURNING {_JOB_COLUMNS}",
+                                 [reason, now, instance_id, kind]).rows
+            return sorted((job_from_row(r) for r in rows), key=lambda job: job.id)
+
+    def _job_counts(self) -> dict[str, int]:
+        return dict(self._execute("SELECT state, count(*) FROM jobs"
+                                  " WHERE state IN ('pending', 'running', 'failed')"
+                                  " GROUP BY state").rows)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _order(row) -> OrderRecord:
+        values = list(row)
+        values[6] = json.loads(values[6])
+        return OrderRecord(*values)
+
+    def get_order(self, wix_order_id: str) -> OrderRecord | None:
+        row = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE wix_order_id = ?",
+                            [wix_order_id]).one()
+        return self._order(row) if row else None
+
+    def find_order_by_pos_id(self, pos_client: str, pos_order_id: str) -> OrderRecord | None:
+        row = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders"
+                            " WHERE pos_client = ? AND pos_order_id = ?",
+                            [pos_client, pos_order_id]).one()
+        return self._order(row) if row else None
+
+    def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
+                   snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
+                   sequence: int | None = None, number: str | None = None) -> None:
+        """Insert or update an order; the snapshot is replaced only when given."""
+        _, now = self._now()
+        fresh = snapshot is not None
+        with self.transaction():
+            self._execute(
+                "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status, sequence,"
+                " snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (wix_order_id) DO UPDATE SET state = excluded.state,"
+                "   number = coalesce(excluded.number, orders.number),"
+                "   wix_status = coalesce(excluded.wix_status, orders.wix_status),"
+                "   sequence = CASE WHEN ? THEN excluded.sequence ELSE orders.sequence END,"
+                "   snapshot = CASE WHEN ? THEN excluded.snapshot ELSE orders.snapshot END,"
+                "   updated_at = excluded.updated_at",
+                [wix_order_id, instance_id, number, state, wix_status, sequence,
+                 json.dumps(snapshot or {}), now, now, fresh, fresh])
+
+    def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
+                        pos_client: str | None = None, pos_order_id: str | None = None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE orders SET state = ?, last_error = ?,"
+                          " pos_client = coalesce(?, pos_client),"
+                          " pos_order_id = coalesce(?, pos_order_id), updated_at = ?"
+                          " WHERE wix_order_id = ?",
+                          [state, error, pos_client, pos_order_id, now, wix_order_id])
+
+    def set_order_statuses(self, wix_order_id: str, *, pos_status: str | None = None,
+                           wix_fulfillment_status: str | None = None,
+                           wix_fulfillment_id: str | None = None,
+                           forget_fulfillment: bool = False) -> None:
+        """Record what the POS reported and what Wix was told; None leaves a column as it is."""
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE orders SET pos_status = coalesce(?, pos_status),"
+                          " wix_fulfillment_status = coalesce(?, wix_fulfillment_status),"
+                          " wix_fulfillment_id = CASE WHEN ? THEN NULL"
+                          "   ELSE coalesce(?, wix_fulfillment_id) END,"
+                          " updated_at = ? WHERE wix_order_id = ?",
+                          [pos_status, wix_fulfillment_status, forget_fulfillment,
+                           wix_fulfillment_id, now, wix_order_id])
+
+    def list_orders(self, state: str | None = None, limit: int = 50) -> list[OrderRecord]:
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders {where}"
+                             " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
+        return [self._order(r) for r in rows]
+
+    # -- status updates --------------------------------------------------------------------
+
+    def add_status_update(self, pos_client: str, pos_order_id: str, status: str,
+                          occurred_at: str | None, callback_id: str | None,
+                          sequence: int | None = None) -> int | None:
+        """Store a reported status change; None when the same callback was stored before."""
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO status_updates (pos_client, pos_order_id, status, occurred_at,"
+                " callback_id, received_at, state, sequence)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'unmatched', ?) ON CONFLICT DO NOTHING RETURNING id",
+                [pos_client, pos_order_id, status, occurred_at, callback_id, now, sequence]).one()
+            return row[0] if row else None
+
+    def newest_status_sequence(self, pos_client: str, pos_order_id: str) -> int | None:
+        """The highest sequence reported so far for a POS order (stale reports are below it)."""
+        row = self._execute("SELECT max(sequence) FROM status_updates"
+                            " WHERE pos_client = ? AND pos_order_id = ? AND state != 'failed'",
+                            [pos_client, pos_order_id]).one()
+        return row[0] if row else None
+
+    def get_status_update(self, update_id: int) -> StatusUpdate | None:
+        row = self._execute(f"SELECT {_UPDATE_COLUMNS} FROM status_updates WHERE id = ?",
+                            [update_id]).one()
+        return StatusUpdate(*row) if row else None
+
+    def unmatched_status_updates(self, pos_client: str, pos_order_id: str) -> list[StatusUpdate]:
+        rows = self._execute(f"SELECT {_UPDATE_COLUMNS} FROM status_updates"
+                             " WHERE pos_client = ? AND pos_order_id = ? AND state = 'unmatched'"
+                             " ORDER BY id", [pos_client, pos_order_id]).rows
+        return [StatusUpdate(*r) for r in rows]
+
+    def set_status_update(self, update_id: int, state: str, *, note: str | None = None,
+                          wix_order_id: str | None = None, status: str | None = None) -> None:
+        with self.transaction():
+            self._execute("UPDATE status_updates SET state = ?, note = ?,"
+                          " wix_order_id = coalesce(?, wix_order_id), status = coalesce(?, status)"
+                          " WHERE id = ?", [state, note, wix_order_id, status, update_id])
+
+    def list_status_updates(self, state: str | None = None, limit: int = 50
+                            ) -> list[StatusUpdate]:
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self._execute(f"SELECT {_UPDATE_COLUMNS} FROM status_updates {where}"
+                             " ORDER BY id DESC LIMIT ?", [*args, limit]).rows
+        return [StatusUpdate(*r) for r in rows]
+
+    def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Everything recorded about one order, oldest first, for `bridge show`."""
+        def rows(sql: str) -> list[dict[str, Any]]:
+            return self._execute(sql, [wix_order_id]).dicts()
+
+        return {
+            "events": rows("SELECT id, event_type, sequence, event_time, received_at FROM events"
+                           f" WHERE entity_id = ? ORDER BY received_at, {self._EVENT_ORDER}"),
+            "jobs": rows("SELECT id, kind, state, attempts, last_error, created_at, updated_at"
+                         " FROM jobs WHERE order_id = ? ORDER BY id"),
+            "attempts": rows("SELECT job_id, worker, started_at, finished_at, outcome, error"
+                             " FROM attempts WHERE order_id = ? ORDER BY id"),
+            "status_updates": rows("SELECT id, status, sequence, occurred_at, received_at, state,"
+                                   " note"
+                                   " FROM status_updates WHERE wix_order_id = ? ORDER BY id"),
+        }

@@ -1,0 +1,57 @@
+"""PostgreSQL for the tests: a schema of its own per test, on the server named by
+BRIDGE_TEST_POSTGRES_URL (default: the local server, as CI and the project's machines have it).
+
+Where no server answers, the PostgreSQL variants are skipped, saying how to run them; with
+BRIDGE_TEST_POSTGRES=required (as `.ci/run` sets it) they fail instead, so CI cannot pass by
+running nothing.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import quote
+
+import pytest
+
+SERVER_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRED = os.environ.get("BRIDGE_TEST_POSTGRES") == "required"
+_unreachable: str | None = None
+
+
+def _admin():
+    import psycopg
+    return psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=3)
+
+
+def with_schema(schema: str) -> str:
+    """The server URL with every connection's search_path set to `schema`."""
+    separator = "&" if "?" in SERVER_URL else "?"
+    return f"{SERVER_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A new, empty schema, dropped afterwards, so tests never see each other's rows."""
+    global _unreachable
+    if _unreachable is None:
+        try:
+            _admin().close()
+            _unreachable = ""
+        except Exception as error:  # noqa: BLE001 - any failure to connect means "no server"
+            _unreachable = " ".join(str(error).split()) or type(error).__name__
+    if _unreachable:
+        message = (f"PostgreSQL not reachable at {SERVER_URL} ({_unreachable}); start it or set "
+                   "BRIDGE_TEST_POSTGRES_URL to run the PostgreSQL tests")
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with _admin() as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_schema(schema)
+    finally:
+        with _admin() as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
