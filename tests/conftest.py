@@ -101,7 +101,7 @@ def make_bridge(wix_api):
     built = []
 
     def make(environ: dict[str, str]):
-        wired = bootstrap(load_config(environ), wix=wix_api)
+        wired = bootstrap(load_config(environ), wix=wix_api, pool_size=5)
         wired.store.migrate()
         built.append(wired)
         return wired

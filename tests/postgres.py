@@ -55,3 +55,18 @@ def fresh_schema() -> Iterator[str]:
     finally:
         with _admin() as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def through_port(url: str, port: int) -> str:
+    """The same database URL, reached through another loopback port (a proxy's)."""
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+def server_address() -> tuple[str, int]:
+    from urllib.parse import urlsplit
+    parts = urlsplit(SERVER_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 5432

@@ -4,7 +4,6 @@ The POS is mocked at the HTTP layer (`responses`); the bridge runs for real on a
 """
 import json
 import threading
-import time
 
 import pytest
 import responses
@@ -14,7 +13,7 @@ from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.service.replay import replay
 from bridge.wix import events as wix_events
-from tests.builders import POS_SECRET, POS_URL, accepted, an_order, pos_error
+from tests.builders import POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids, pos_error
 
 
 def deliver(client, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
@@ -193,11 +192,6 @@ def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(client, signer, 
     worker.drain()
     assert len(mocked.calls) == 0
     assert store.get_order(order["id"]).state == "canceled"
-
-
-def numbered_pos_ids(request):
-    time.sleep(0.005)  # a POS takes a moment to answer: the other worker gets its turn
-    return 200, {}, json.dumps(accepted(f"pos-{json.loads(request.body)['order']['number']}"))
 
 
 def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mocked):

@@ -27,6 +27,12 @@ from bridge.wix.events import WixEvent
 log = logging.getLogger(__name__)
 
 
+def _order_key(order_id: str) -> str:
+    """Applying a Wix event and recording the POS's answer both read the order's state and then
+    write it; on a database that runs writers side by side they are serialized on this key."""
+    return f"order:{order_id}"
+
+
 def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.Decision) -> None:
     if decision.action == Action.SEND:
         store.enqueue(jobs.send_order(order_id, instance_id))
@@ -58,6 +64,7 @@ class ProcessEvent:
             raise Fail(f"{event.event_type} event {event.id} names no order")
         order = dict(event.order or {})
         with self.store.transaction():
+            self.store.serialize(_order_key(order_id))
             current = self.store.get_order(order_id)
             state = OrderState(current.state) if current else None
             if event.event_type == wix_events.ORDER_CANCELED:
@@ -111,6 +118,8 @@ class SendOrder:
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         with self.store.transaction():
+            self.store.serialize(_order_key(record.wix_order_id))
+            self.store.serialize(statuses.pos_order_key(self.pos.name, pos_order_id))
             # Stored under the entry point name, as callbacks are: a client's own `name` may differ.
             twin = self.store.find_order_by_pos_id(self.pos.name, pos_order_id)
             if twin and twin.wix_order_id != record.wix_order_id:

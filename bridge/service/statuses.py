@@ -33,6 +33,7 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
     stored = []
     with store.transaction():
         for change in changes:
+            store.serialize(pos_order_key(pos_client, change.pos_order_id))
             newest = (store.newest_status_sequence(pos_client, change.pos_order_id)
                       if change.sequence is not None else None)
             update_id = store.add_status_update(pos_client, change.pos_order_id,
@@ -59,8 +60,17 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
     return stored
 
 
+def pos_order_key(pos_client: str, pos_order_id: str) -> str:
+    """Storing a POS order's mapping and matching a status to it are serialized on this key:
+    otherwise a status stored while the mapping is being written matches nothing, and then
+    nobody queues it."""
+    return f"pos-order:{pos_client}:{pos_order_id}"
+
+
 def queue_unmatched(store: Store, order: OrderRecord) -> None:
-    """The order's POS id is now known: queue the changes that arrived before it."""
+    """The order's POS id is now known: queue the changes that arrived before it.
+
+    Call inside the transaction that stores the mapping, after `serialize(pos_order_key(...))`."""
     for update in store.unmatched_status_updates(order.pos_client, order.pos_order_id):
         _queue(store, update.id, order, _status(update.status))
 

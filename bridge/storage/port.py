@@ -197,6 +197,11 @@ class Store(Inbox, JobQueue, Orders, StatusUpdates, Instances, Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """All writes inside commit together or not at all; nested calls join the outer one."""
 
+    def serialize(self, key: str) -> None:
+        """Inside a transaction: wait for any other open transaction that serialized on `key`,
+        and make later ones wait for this one. For a read-then-write that must not interleave
+        with another process's (where the database does not already run writers one by one)."""
+
     def on_new_work(self, wake: Callable[[], None]) -> None:
         """Call `wake` when another process stores work (no-op where the database cannot say)."""
 

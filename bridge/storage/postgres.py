@@ -36,11 +36,14 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "bridge_work"
 # Advisory lock keys, (class, id): one class for lanes (id = hash of the lane), one per singleton.
-_LANE_LOCKS, _INBOX_LOCK, _MIGRATION_LOCK = 7301, (7302, 0), (7303, 0)
+_LANE_LOCKS, _INBOX_LOCK, _MIGRATION_LOCK, _KEY_LOCKS = 7301, (7302, 0), (7303, 0), 7304
 _TAKE_AT_ONCE = 200
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 CONNECT_TIMEOUT_SECONDS = 5
 CHECKOUT_TIMEOUT_SECONDS = 3  # a request waits this long for a connection, then answers 503
+# The pool retries a lost connection with a doubling backoff for this long, then starts afresh at
+# the next request: a database back after a long outage is found within seconds, not minutes.
+RECONNECT_SECONDS = 5
 
 
 def conninfo(url: str) -> str:
@@ -84,7 +87,9 @@ class PostgresStore(SqlStore):
         self._pool = ConnectionPool(self.conninfo, min_size=1, max_size=max(pool_size, 1),
                                     open=False, kwargs={"autocommit": True},
                                     check=ConnectionPool.check_connection,
-                                    timeout=CHECKOUT_TIMEOUT_SECONDS, name="bridge")
+                                    timeout=CHECKOUT_TIMEOUT_SECONDS,
+                                    reconnect_timeout=RECONNECT_SECONDS,
+                                    reconnect_failed=lambda pool: None, name="bridge")
         self._opened = False
         self._open_lock = threading.Lock()
         self._local = threading.local()
@@ -205,7 +210,7 @@ class PostgresStore(SqlStore):
             f" SELECT pg_notify('{CHANNEL}', '') FROM stored", self._event_row(event, now))
         return inserted.rowcount == 1
 
-    def _take_new_events(self, epoch: float, now: str) -> None:
+    def _take_new_events(self) -> None:
         """Give untaken events their jobs, oldest first, one worker at a time.
 
         Only when there are any: then a worker waits (milliseconds) for another that is taking
@@ -215,6 +220,7 @@ class PostgresStore(SqlStore):
         if not waiting:
             return
         self._execute("SELECT pg_advisory_xact_lock(?, ?)", _INBOX_LOCK)
+        epoch, now = self._now()
         taken = self._execute(
             "UPDATE events SET taken = true WHERE seq IN (SELECT seq FROM events WHERE NOT taken"
             " ORDER BY seq LIMIT ?) RETURNING seq, id, instance_id, order_id",
@@ -229,14 +235,19 @@ class PostgresStore(SqlStore):
         self._execute(f"SELECT pg_advisory_xact_lock({_LANE_LOCKS}, hashtext(?)),"
                       f" pg_notify('{CHANNEL}', '')", [job.lane])
 
+    def serialize(self, key: str) -> None:
+        self._execute(f"SELECT pg_advisory_xact_lock({_KEY_LOCKS}, hashtext(?))", [key])
+
     def _notify(self) -> None:
         self._execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
     def claim(self, worker: str, lease_seconds: float):
         with self.transaction():
-            epoch, now = self._now()
             if self.event_job is not None:
-                self._take_new_events(epoch, now)
+                self._take_new_events()
+            # Read the clock after any wait for the inbox: jobs another worker made meanwhile
+            # are stamped later than a clock read before waiting, and would not look due yet.
+            epoch, now = self._now()
             row = self._execute(READY_JOB + " FOR UPDATE OF j SKIP LOCKED", [epoch, epoch]).one()
             if row is None:
                 return None
@@ -259,14 +270,18 @@ class PostgresStore(SqlStore):
                          daemon=True).start()
 
     def _listen(self, wake: Callable[[], None]) -> None:
+        said = False  # one line per outage: the worker says the rest
         while not self._closing.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    said = False
                     wake()
                     while not self._closing.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             wake()
             except psycopg.Error as error:
-                logs.warning(log, "listen_failed", reason=self._unavailable(error))
+                if not said and not self._closing.is_set():
+                    logs.warning(log, "listen_failed", reason=self._unavailable(error))
+                    said = True
                 self._closing.wait(1.0)

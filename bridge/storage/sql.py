@@ -103,6 +103,9 @@ class SqlStore(ABC):
     def on_new_work(self, wake: Callable[[], None]) -> None:
         """Only a database that can notify other processes does anything here."""
 
+    def serialize(self, key: str) -> None:
+        """SQLite already runs write transactions one at a time."""
+
     def _added_job(self, job: NewJob) -> None:
         """Called inside the transaction that adds a job (PostgreSQL orders lanes and notifies)."""
 
