@@ -18,6 +18,7 @@ from bridge.wix.api import WixApi
 from bridge.wix.webhooks import Verifier
 
 log = logging.getLogger(__name__)
+NOTIFIED_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Bridge:
                        wait=default_wait(self.config.retry_max_seconds))
         options.update(overrides)
         worker = Worker(self.store, self.handlers, **options)
-        self.store.on_new_work(worker.wake.set)
+        if self.store.on_new_work(worker.wake.set) and "idle_poll_seconds" not in overrides:
+            worker.idle_poll_seconds = NOTIFIED_POLL_SECONDS  # a backstop: NOTIFY wakes it
         return worker
 
 

@@ -41,3 +41,16 @@ def test_the_procfile_names_the_interface_processes():
     assert re.search(r"^web: bridge web$", procfile, re.MULTILINE)
     assert re.search(r"^worker: bridge worker$", procfile, re.MULTILINE)
     assert re.search(r"^release: bridge migrate$", procfile, re.MULTILINE)
+
+
+def test_app_json_describes_every_setting_heroku_does_not_set_itself():
+    import json
+    app = json.loads((REPO / "app.json").read_text())
+    for setting in SETTINGS:
+        if setting.name == "PORT":  # the platform sets it
+            continue
+        assert setting.name in app["env"], setting.name
+        assert app["env"][setting.name]["description"]
+        assert isinstance(app["env"][setting.name]["required"], bool)
+    assert {"web", "worker"} <= set(app["formation"])
+    assert any(a["plan"].startswith("heroku-postgresql") for a in app["addons"])

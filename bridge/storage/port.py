@@ -202,8 +202,9 @@ class Store(Inbox, JobQueue, Orders, StatusUpdates, Instances, Protocol):
         and make later ones wait for this one. For a read-then-write that must not interleave
         with another process's (where the database does not already run writers one by one)."""
 
-    def on_new_work(self, wake: Callable[[], None]) -> None:
-        """Call `wake` when another process stores work (no-op where the database cannot say)."""
+    def on_new_work(self, wake: Callable[[], None]) -> bool:
+        """Call `wake` whenever any process stores work; False where the database cannot say
+        (then a worker must poll)."""
 
     def migrate(self) -> list[str]: ...
 

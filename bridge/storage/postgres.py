@@ -263,11 +263,12 @@ class PostgresStore(SqlStore):
 
     # -- waking workers --------------------------------------------------------------------
 
-    def on_new_work(self, wake: Callable[[], None]) -> None:
+    def on_new_work(self, wake: Callable[[], None]) -> bool:
         """LISTEN on a connection of its own (outside the pool), calling `wake` on each NOTIFY
         and once after every (re)connection, for what was stored while it was not listening."""
         threading.Thread(target=self._listen, args=(wake,), name="bridge-listen",
                          daemon=True).start()
+        return True
 
     def _listen(self, wake: Callable[[], None]) -> None:
         said = False  # one line per outage: the worker says the rest

@@ -100,8 +100,9 @@ class SqlStore(ABC):
     def describe(self) -> str:
         """Where the data lives, for messages and logs: never a password."""
 
-    def on_new_work(self, wake: Callable[[], None]) -> None:
+    def on_new_work(self, wake: Callable[[], None]) -> bool:
         """Only a database that can notify other processes does anything here."""
+        return False
 
     def serialize(self, key: str) -> None:
         """SQLite already runs write transactions one at a time."""

@@ -57,11 +57,25 @@ class SqliteStore(SqlStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                check_same_thread=check_same_thread)
-        conn.execute("PRAGMA journal_mode=WAL")
+        self._set_wal(conn)
         # FULL (the default): an acknowledged webhook survives a power cut, not only a crash.
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         return Database(conn, execute_plugins=False)
+
+    @staticmethod
+    def _set_wal(conn: sqlite3.Connection) -> None:
+        """Switching a new file to WAL needs it to itself and answers `locked` at once, without
+        the busy handler, while another process opens it too (two `bridge migrate` at once)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
