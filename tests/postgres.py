@@ -53,8 +53,23 @@ def fresh_schema() -> Iterator[str]:
     try:
         yield with_schema(schema)
     finally:
-        with _admin() as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        _drop(schema)
+
+
+def _drop(schema: str) -> None:
+    """Drop the test's schema; a thread the test left behind (the demo kitchen reporting a last
+    step) may still be writing to it, and the two can deadlock: try again."""
+    import time
+
+    import psycopg
+    for attempt in range(10):
+        try:
+            with _admin() as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            return
+        except psycopg.errors.DeadlockDetected:
+            time.sleep(0.1 * (attempt + 1))
+    raise RuntimeError(f"could not drop test schema {schema}")
 
 
 def through_port(url: str, port: int) -> str:
