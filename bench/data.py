@@ -85,11 +85,22 @@ def restaurant_fulfillment() -> list[dict]:
              "lineItems": [{"id": li["id"], "quantity": li["quantity"]} for li in items]}]
 
 
-def prefill(database: Path, count: int) -> None:
-    """Store `count` orders as the bridge leaves them once sent: event, order, jobs, attempts."""
+def prefill(database_url: str, count: int) -> None:
+    """Store `count` orders as the bridge leaves them once sent: event, order, jobs, attempts.
+
+    SQLite or PostgreSQL: the statements are written with `?` and rewritten for psycopg."""
     base = template()
-    conn = sqlite3.connect(database)
-    conn.execute("PRAGMA journal_mode=WAL")
+    sqlite = database_url.startswith("sqlite:///")
+    if sqlite:
+        conn = sqlite3.connect(database_url[len("sqlite:///"):])
+        conn.execute("PRAGMA journal_mode=WAL")
+        sql = str
+    else:
+        import psycopg
+        conn = psycopg.connect(database_url)
+
+        def sql(statement: str) -> str:
+            return statement.replace("?", "%s")
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(now - 86400))
     batch = 5000
@@ -108,23 +119,32 @@ def prefill(database: Path, count: int) -> None:
                 jobs.append((kind, key, lane, INSTANCE, order["id"], "{}", "done", 1, now - 86400,
                              stamp, stamp))
         with conn:
-            conn.executemany(
+            cursor = conn.cursor()
+            cursor.executemany(sql(
                 "INSERT INTO events (id, instance_id, event_type, entity_id, sequence, event_time,"
-                " received_at, payload, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
-            conn.executemany(
+                " received_at, payload, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), events)
+            cursor.executemany(sql(
                 "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status,"
                 " sequence, snapshot, pos_client, pos_order_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", orders)
-            first = conn.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0] + 1
-            conn.executemany(
-                "INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
-                " attempts, not_before, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
-            conn.executemany(
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), orders)
+            ids = []
+            for job in jobs:
+                cursor.execute(sql(
+                    "INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
+                    " attempts, not_before, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"), job)
+                ids.append(cursor.fetchone()[0])
+            cursor.executemany(sql(
                 "INSERT INTO attempts (job_id, order_id, worker, started_at, finished_at, outcome)"
-                " VALUES (?, ?, 'bench', ?, ?, 'done')",
-                [(first + i, job[4], stamp, stamp) for i, job in enumerate(jobs)])
-    with conn:  # these events were processed long ago: the worker is not to take them again
-        conn.execute("UPDATE inbox SET last_rowid = (SELECT max(rowid) FROM events)")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                " VALUES (?, ?, 'bench', ?, ?, 'done')"),
+                [(job_id, job[4], stamp, stamp) for job_id, job in zip(ids, jobs, strict=True)])
+    # These events were processed long ago: the worker is not to take them again.
+    with conn:
+        conn.execute("UPDATE inbox SET last_rowid = (SELECT max(rowid) FROM events)" if sqlite
+                     else "UPDATE events SET taken = true")
+    if sqlite:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
     conn.close()

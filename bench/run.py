@@ -1,7 +1,8 @@
 """How fast the bridge takes and delivers orders, side by side with a bare Flask baseline.
 
-    python -m bench            # about a minute on 2 cores
-    python -m bench --full     # longer runs, plus the figures again with 100,000 stored orders
+    python -m bench                        # about a minute on 2 cores
+    python -m bench --full                 # longer runs, and again with 100,000 stored orders
+    python -m bench --database postgres    # the bridge on PostgreSQL (same figures, same keys)
 
 Everything runs on loopback and is stopped at the end: the bridge as the Procfile runs it
 (`bridge web` + `bridge worker`); under the same gunicorn options a baseline Flask app, a receiver
@@ -164,11 +165,55 @@ def post_orders(url: str, tokens: list[tuple[str, str]], *, rate: float | None,
 
 # -- the run ------------------------------------------------------------------------------------
 
+class Databases:
+    """Where each measured bridge keeps its state: a SQLite file in the work folder, or a
+    PostgreSQL schema of its own on `server` (dropped at the end)."""
+
+    def __init__(self, kind: str, workdir: Path, server: str):
+        self.kind, self.workdir, self.server = kind, workdir, server
+        self.schemas: list[str] = []
+
+    def url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.workdir / name}"
+        import psycopg
+        from tests.postgres import with_schema
+        schema = "bench_" + name.split(".")[0].replace("-", "_")
+        if schema not in self.schemas:
+            with psycopg.connect(self.server, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                conn.execute(f"CREATE SCHEMA {schema}")
+            self.schemas.append(schema)
+        return with_schema(schema, self.server)
+
+    def size(self, name: str) -> int:
+        """Bytes the database takes: the file, or the schema's tables with indexes and TOAST."""
+        if self.kind == "sqlite":
+            return (self.workdir / name).stat().st_size
+        import psycopg
+        schema = "bench_" + name.split(".")[0].replace("-", "_")
+        with psycopg.connect(self.server) as conn:
+            return conn.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                " WHERE n.nspname = %s AND c.relkind = 'r'",
+                                [schema]).fetchone()[0]
+
+    def drop_all(self) -> None:
+        if not self.schemas:
+            return
+        import psycopg
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            for schema in self.schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 class Bench:
-    def __init__(self, full: bool):
+    def __init__(self, full: bool, database: str = "sqlite",
+                 postgres: str = "postgresql://postgres@127.0.0.1:5432/test"):
         self.full = full
         self.seconds = 20 if full else 8
         self.workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
+        self.databases = Databases(database, self.workdir, postgres)
         self.processes = Processes(self.workdir)
         self.keys = data.Keys()
         self.pos = PosServer(POS_SECRET)
@@ -177,7 +222,7 @@ class Bench:
         self.table: list[tuple[str, str]] = []
 
     def env(self, port: int, database: str) -> dict[str, str]:
-        return {"PORT": str(port), "DATABASE_URL": f"sqlite:///{self.workdir / database}",
+        return {"PORT": str(port), "DATABASE_URL": self.databases.url(database),
                 "WIX_PUBLIC_KEY": self.keys.public_pem, "WIX_APP_ID": "bench-app",
                 "WIX_APP_SECRET": "bench-secret", "WIX_API_BASE": self.wix.url,
                 "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": self.pos.url,
@@ -210,6 +255,7 @@ class Bench:
             shutil.rmtree(self.workdir, ignore_errors=True)
         finally:
             self.processes.stop_all()
+            self.databases.drop_all()
             self.pos.close()
             self.wix.close()
         return self.results
@@ -232,10 +278,12 @@ class Bench:
         self.note("reference: verify + one durable commit", _rate(figures))
 
     def plain_receiver(self, name: str, tokens_file: Path) -> dict:
-        """wrk figures for one of bench/receivers.py, served like the bridge."""
+        """wrk figures for one of bench/receivers.py, served like the bridge (the reference
+        commits to SQLite whichever database the bridge is measured on)."""
         port = free_port()
-        process = self.processes.start([sys.executable, "-m", "bench.receivers", name],
-                                       self.env(port, f"{name}.db"), f"{name}.log")
+        env = {**self.env(port, f"{name}.db"), "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
+        process = self.processes.start([sys.executable, "-m", "bench.receivers", name], env,
+                                       f"{name}.log")
         figures, _ = self.drive(process, port, tokens_file, name)
         return figures
 
@@ -344,11 +392,14 @@ class Bench:
                   f"p50 {percentile(times, 50):.1f} ms  p99 {percentile(times, 99):.1f} ms")
 
     def growth(self, tokens_file: Path) -> None:
-        env = self.env(free_port(), "grown-ingest.db")
-        self.migrate(env)
-        data.prefill(self.workdir / "grown-ingest.db", 100_000)
-        shutil.copyfile(self.workdir / "grown-ingest.db", self.workdir / "grown-deliver.db")
-        size = (self.workdir / "grown-deliver.db").stat().st_size
+        for name in ("grown-ingest.db", "grown-deliver.db"):
+            if name == "grown-deliver.db" and self.databases.kind == "sqlite":
+                shutil.copyfile(self.workdir / "grown-ingest.db", self.workdir / name)
+                continue
+            env = self.env(free_port(), name)
+            self.migrate(env)
+            data.prefill(env["DATABASE_URL"], 100_000)
+        size = self.databases.size("grown-deliver.db")
         self.results["db_bytes_per_order"] = round(size / 100_000)
         self.note("database size per stored order", f"{size / 100_000:.0f} B")
         self.ingest(tokens_file, "grown-ingest.db", "grown_ingest")
@@ -365,12 +416,19 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true",
                         help="longer runs, and again with 100,000 stored orders")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                        help="where the bridge keeps its state (default sqlite)")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "BRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="the PostgreSQL server for --database postgres (a schema per run is made there)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("bench needs wrk: apt-get install wrk")
     started = time.monotonic()
-    print(f"bridge bench ({'full' if args.full else 'quick'}), {os.cpu_count()} cores", flush=True)
-    results = Bench(args.full).run()
+    print(f"bridge bench ({'full' if args.full else 'quick'}, {args.database}), "
+          f"{os.cpu_count()} cores", flush=True)
+    results = {"database": args.database,
+               **Bench(args.full, args.database, args.postgres_url).run()}
     results["ingest_ratio"] = round(results["ingest_rps"] / results["baseline_rps"], 3)
     results["ack_p99_ms"] = results["ingest_ack_p99_ms"]  # the headline name, for scripts
     results["verify_only_ratio"] = round(results["verify_only_rps"] / results["baseline_rps"], 3)

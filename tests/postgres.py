@@ -25,10 +25,10 @@ def _admin():
     return psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=3)
 
 
-def with_schema(schema: str) -> str:
+def with_schema(schema: str, server: str = SERVER_URL) -> str:
     """The server URL with every connection's search_path set to `schema`."""
-    separator = "&" if "?" in SERVER_URL else "?"
-    return f"{SERVER_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 @contextmanager

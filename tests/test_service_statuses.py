@@ -290,3 +290,33 @@ def test_a_failed_status_update_can_be_replayed(client, worker, store, mocked, s
     worker.drain()
     assert store.get_status_update(update.id).state == "sent"
     assert store.get_order(sent_order["id"]).wix_fulfillment_status == "READY"
+
+
+def test_the_entry_point_name_is_the_one_name_even_when_the_client_class_says_otherwise(
+        env, make_bridge, wix_api, signer, mocked):
+    """A plug-in installed as `acme` whose class calls itself `webhook`: orders are stored, and
+    callbacks matched, under `acme`, so statuses find their orders."""
+    from bridge.bootstrap import bootstrap
+    from bridge.config import load_config
+    from bridge.pos.registry import PosClients
+    from bridge.pos.webhook import WebhookPos
+    from bridge.web.app import create_app
+
+    config = load_config(env)
+    acme = PosClients("acme", WebhookPos.from_config, config.pos_settings)
+    assert acme.for_instance(None).name == "webhook"
+    wired = make_bridge(env)  # migrated; then the same database wired with the plug-in
+    bridge = bootstrap(config, store=wired.store, pos=acme, wix=wix_api)
+    client, worker = create_app(bridge).test_client(), bridge.worker(wait=lambda s: 0.0)
+    mocked.post(POS_URL, json=accepted("pos-9"))
+    order = an_order()
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    assert bridge.store.get_order(order["id"]).pos_client == "acme"
+
+    body, headers = signed_callback({"orderId": "pos-9", "status": "ACCEPTED"})
+    assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 404
+    assert client.post("/pos/acme/events", data=body, headers=headers).status_code == 200
+    (update,) = bridge.store.list_status_updates()
+    assert (update.pos_client, update.state, update.wix_order_id) == ("acme", "queued",
+                                                                       order["id"])

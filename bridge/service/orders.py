@@ -10,6 +10,7 @@ one order carries the same idempotency key.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from bridge import logs
@@ -118,8 +119,8 @@ class SendOrder:
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         with self.store.transaction():
-            self.store.serialize(_order_key(record.wix_order_id))
-            self.store.serialize(statuses.pos_order_key(self.pos.name, pos_order_id))
+            self.store.serialize(_order_key(record.wix_order_id),
+                                 statuses.pos_order_key(self.pos.name, pos_order_id))
             # Stored under the entry point name, as callbacks are: a client's own `name` may differ.
             twin = self.store.find_order_by_pos_id(self.pos.name, pos_order_id)
             if twin and twin.wix_order_id != record.wix_order_id:
@@ -130,7 +131,9 @@ class SendOrder:
             self.store.set_order_state(record.wix_order_id, decision.state.value,
                                        pos_client=self.pos.name, pos_order_id=pos_order_id)
             _apply(self.store, record.wix_order_id, record.instance_id, decision)
-            statuses.queue_unmatched(self.store, self.store.get_order(record.wix_order_id))
+            statuses.queue_unmatched(self.store, dataclasses.replace(
+                current, state=decision.state.value, pos_client=self.pos.name,
+                pos_order_id=pos_order_id))
         logs.info(log, "order_sent", order_id=record.wix_order_id, number=record.number,
                   pos=self.pos.name, pos_order_id=pos_order_id, items=len(pos_order.items),
                   attempt=job.attempts)

@@ -81,14 +81,15 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when nothing was ready."""
-        job = self.store.claim(self.name, self.lease_seconds)
-        if job is None:
-            return False
-        if self.stopping.is_set():
-            self.store.release(job)
-            return False
-        self._run(job)
-        return True
+        with self.store.session():
+            job = self.store.claim(self.name, self.lease_seconds)
+            if job is None:
+                return False
+            if self.stopping.is_set():
+                self.store.release(job)
+                return False
+            self._run(job)
+            return True
 
     def run(self) -> None:
         """Work until `stop()`; between empty looks, sleep briefly (or until woken)."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from bridge.storage.port import (EventJob, Job, NewJob, OrderRecord, SchemaOutOfDate,
                                  StatusUpdate, StoredEvent, iso)
@@ -25,18 +25,31 @@ INSERT_JOB = ("INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload
               " attempts, not_before, created_at, updated_at)"
               " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING")
 
-# The oldest ready job whose lane has nothing earlier still open. Ready: pending and due, or
-# running with an expired lease (its worker died). Parameters: now, now.
-READY_JOB = ("SELECT id FROM jobs AS j"
-             " WHERE ((j.state = 'pending' AND j.not_before <= ?)"
-             "        OR (j.state = 'running' AND j.lease_until < ?))"
-             "   AND NOT EXISTS (SELECT 1 FROM jobs AS k"
-             "                   WHERE k.lane = j.lane AND k.id < j.id"
-             "                     AND k.state IN ('pending', 'running'))"
-             " ORDER BY j.not_before, j.id LIMIT 1")
-
 _JOB_COLUMNS = ("id, kind, key, lane, instance_id, order_id, payload, state, attempts, worker,"
                 " last_error")
+
+# An attempt's outcome, only while this worker still holds the job (its lease may have been lost).
+FINISH_JOB = ("UPDATE jobs SET state = ?, not_before = ?, lease_until = NULL, last_error = ?,"
+              " attempts = attempts - ?, updated_at = ?"
+              " WHERE id = ? AND state = 'running' AND worker = ?")
+RECORD_ATTEMPT = ("INSERT INTO attempts (job_id, order_id, worker, started_at, finished_at,"
+                  " outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+# Take the oldest ready job that is the first open job of its lane, in one statement. Ready:
+# pending and due, or running with an expired lease (its worker died). "First of its lane" is
+# asked as a correlated min(), one index probe per candidate: as a NOT EXISTS anti-join,
+# PostgreSQL planned it quadratic while the jobs table's statistics were young (276 ms a claim
+# with 1,000 jobs waiting). `{lock}` is where PostgreSQL adds FOR UPDATE SKIP LOCKED.
+# Parameters: worker, lease until, now (text), now, now.
+CLAIM_JOB = ("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?,"
+             " lease_until = ?, updated_at = ?"
+             " WHERE id = (SELECT id FROM jobs AS j"
+             "   WHERE ((j.state = 'pending' AND j.not_before <= ?)"
+             "          OR (j.state = 'running' AND j.lease_until < ?))"
+             "     AND j.id = (SELECT min(k.id) FROM jobs AS k"
+             "                 WHERE k.lane = j.lane AND k.state IN ('pending', 'running'))"
+             "   ORDER BY j.not_before, j.id LIMIT 1{lock})"
+             f" RETURNING {_JOB_COLUMNS}")
 _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
                   " pos_client, pos_order_id, last_error, created_at, updated_at, pos_status,"
                   " wix_fulfillment_status, wix_fulfillment_id")
@@ -84,8 +97,9 @@ class SqlStore(ABC):
     # -- what each adapter provides --------------------------------------------------------
 
     @abstractmethod
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
-        """Run one statement: inside this thread's transaction if one is open, else on its own."""
+    def _execute(self, sql: str, params: Sequence[Any] = (), *, named: bool = False) -> Result:
+        """Run one statement: inside this thread's transaction if one is open, else on its own.
+        `named`: the result carries its column names (building them costs, so only on request)."""
 
     @abstractmethod
     def _executemany(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
@@ -104,8 +118,15 @@ class SqlStore(ABC):
         """Only a database that can notify other processes does anything here."""
         return False
 
-    def serialize(self, key: str) -> None:
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Where connections are pooled, keep this thread's for the block (see PostgresStore)."""
+        yield
+
+    def serialize(self, *keys: str) -> None:
         """SQLite already runs write transactions one at a time."""
+
+
 
     def _added_job(self, job: NewJob) -> None:
         """Called inside the transaction that adds a job (PostgreSQL orders lanes and notifies)."""
@@ -139,9 +160,13 @@ class SqlStore(ABC):
         return (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
                 event.event_time, now, event.payload or "", event.text, event.order_id)
 
-    _INSERT_EVENT = ("INSERT INTO events (id, instance_id, event_type, entity_id, sequence,"
-                     " event_time, received_at, payload, domain_event, order_id)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+    @staticmethod
+    def _insert_events(count: int) -> str:
+        """An INSERT of `count` rows of `_event_row`; an event id already stored is not again."""
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+        return ("INSERT INTO events (id, instance_id, event_type, entity_id, sequence,"
+                " event_time, received_at, payload, domain_event, order_id)"
+                f" VALUES {values} ON CONFLICT DO NOTHING")
 
     def _jobs_for_events(self, events: list[tuple[str, str, str | None]], epoch: float,
                          now: str) -> None:
@@ -175,11 +200,11 @@ class SqlStore(ABC):
             self._added_job(job)
             return self._execute(INSERT_JOB, job_row(job, epoch + delay, now)).rowcount == 1
 
-    def _take(self, job_id: int, worker: str, lease_until: float, now: str) -> Job:
-        row = self._execute(f"UPDATE jobs SET state = 'running', attempts = attempts + 1,"
-                            f" worker = ?, lease_until = ?, updated_at = ? WHERE id = ?"
-                            f" RETURNING {_JOB_COLUMNS}", [worker, lease_until, now, job_id]).one()
-        return job_from_row(row)
+    def _claim_ready(self, worker: str, lease_seconds: float, *, lock: str = "") -> Job | None:
+        epoch, now = self._now()
+        row = self._execute(CLAIM_JOB.format(lock=lock),
+                            [worker, epoch + lease_seconds, now, epoch, epoch]).one()
+        return job_from_row(row) if row else None
 
     def get_job(self, job_id: int) -> Job | None:
         row = self._execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id]).one()
@@ -193,21 +218,22 @@ class SqlStore(ABC):
         False when this worker no longer holds the job (its lease expired and another took it).
         """
         epoch, now = self._now()
-        uncount = 1 if outcome == "wait" else 0
         with self.transaction():
-            changed = self._execute(
-                "UPDATE jobs SET state = ?, not_before = ?, lease_until = NULL, last_error = ?,"
-                " attempts = attempts - ?, updated_at = ?"
-                " WHERE id = ? AND state = 'running' AND worker = ?",
-                [_STATE_AFTER[outcome], epoch + delay, error, uncount, now, job.id, job.worker])
+            changed = self._execute(FINISH_JOB, self._finish_params(job, outcome, error, delay,
+                                                                   epoch, now))
             if changed.rowcount == 0:
                 return False
             if outcome != "wait":
-                self._execute("INSERT INTO attempts (job_id, order_id, worker, started_at,"
-                              " finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              [job.id, job.order_id, job.worker, iso(started or epoch), now,
-                               outcome, error])
+                self._execute(RECORD_ATTEMPT, [job.id, job.order_id, job.worker,
+                                               iso(started or epoch), now, outcome, error])
             return True
+
+    @staticmethod
+    def _finish_params(job: Job, outcome: str, error: str | None, delay: float, epoch: float,
+                       now: str) -> list:
+        """FINISH_JOB's parameters: `wait` hands the attempt back uncounted."""
+        return [_STATE_AFTER[outcome], epoch + delay, error, 1 if outcome == "wait" else 0, now,
+                job.id, job.worker]
 
     def release(self, job: Job) -> None:
         """Hand a claimed job back untouched (a stopping worker that did not start it)."""
@@ -369,7 +395,7 @@ class SqlStore(ABC):
     def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]:
         """Everything recorded about one order, oldest first, for `bridge show`."""
         def rows(sql: str) -> list[dict[str, Any]]:
-            return self._execute(sql, [wix_order_id]).dicts()
+            return self._execute(sql, [wix_order_id], named=True).dicts()
 
         return {
             "events": rows("SELECT id, event_type, sequence, event_time, received_at FROM events"

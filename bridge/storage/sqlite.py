@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from bridge.storage.group_commit import GroupCommit
 from bridge.storage.port import EventJob, StoredEvent, StoreUnavailable
 from bridge.storage.schema import migrations
-from bridge.storage.sql import READY_JOB, Result, SqlStore
+from bridge.storage.sql import Result, SqlStore
 
 BUSY_TIMEOUT_SECONDS = 10
 _TAKE_AT_ONCE = 200  # events given their jobs per claim
@@ -146,7 +146,7 @@ class SqliteStore(SqlStore):
             time.sleep(pause)
             pause = min(pause * 2, 0.004)
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+    def _execute(self, sql: str, params: Sequence[Any] = (), *, named: bool = False) -> Result:
         try:
             cursor = self.db.conn.execute(sql, params)
             rows = cursor.fetchall()
@@ -154,7 +154,7 @@ class SqliteStore(SqlStore):
             if any(word in str(error) for word in ("locked", "unable to open", "disk I/O")):
                 raise StoreUnavailable(f"database {self.path}: {error}") from None
             raise
-        columns = tuple(d[0] for d in cursor.description or ())
+        columns = tuple(d[0] for d in cursor.description or ()) if named else ()
         return Result(rows, cursor.rowcount, columns)
 
     def _executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
@@ -191,7 +191,8 @@ class SqliteStore(SqlStore):
 
     def _write_events(self, rows: list[tuple]) -> list[bool]:
         with self.transaction():
-            return [self._writer.conn.execute(self._INSERT_EVENT, row).rowcount == 1
+            insert = self._insert_events(1)
+            return [self._writer.conn.execute(insert, row).rowcount == 1
                     for row in rows]
 
     def _take_new_events(self, epoch: float, now: str) -> None:
@@ -216,13 +217,9 @@ class SqliteStore(SqlStore):
         with self.transaction():
             # Read the clock once the lock is held: jobs another worker enqueued while this one
             # waited for the lock are stamped later than a clock read before waiting.
-            epoch, now = self._now()
             if self.event_job is not None:
-                self._take_new_events(epoch, now)
-            row = self._execute(READY_JOB, [epoch, epoch]).one()
-            if row is None:
-                return None
-            return self._take(row[0], worker, epoch + lease_seconds, now)
+                self._take_new_events(*self._now())
+            return self._claim_ready(worker, lease_seconds)
 
     def job_counts(self) -> dict[str, int]:
         """Jobs by state; events no worker has taken yet count as pending work too."""
