@@ -101,6 +101,10 @@ def prefill(database_url: str, count: int) -> None:
 
         def sql(statement: str) -> str:
             return statement.replace("?", "%s")
+
+    def atomic():
+        """A transaction: sqlite3's connection is one as a context, psycopg's would close."""
+        return conn if sqlite else conn.transaction()
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(now - 86400))
     batch = 5000
@@ -118,7 +122,7 @@ def prefill(database_url: str, count: int) -> None:
                                     ("send_order", f"send:{order['id']}", f"pos:{order['id']}")):
                 jobs.append((kind, key, lane, INSTANCE, order["id"], "{}", "done", 1, now - 86400,
                              stamp, stamp))
-        with conn:
+        with atomic():
             cursor = conn.cursor()
             cursor.executemany(sql(
                 "INSERT INTO events (id, instance_id, event_type, entity_id, sequence, event_time,"
@@ -139,7 +143,7 @@ def prefill(database_url: str, count: int) -> None:
                 " VALUES (?, ?, 'bench', ?, ?, 'done')"),
                 [(job_id, job[4], stamp, stamp) for job_id, job in zip(ids, jobs, strict=True)])
     # These events were processed long ago: the worker is not to take them again.
-    with conn:
+    with atomic():
         conn.execute("UPDATE inbox SET last_rowid = (SELECT max(rowid) FROM events)" if sqlite
                      else "UPDATE events SET taken = true")
     if sqlite:

@@ -281,7 +281,8 @@ class Bench:
         """wrk figures for one of bench/receivers.py, served like the bridge (the reference
         commits to SQLite whichever database the bridge is measured on)."""
         port = free_port()
-        env = {**self.env(port, f"{name}.db"), "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
+        env = {**self.env(port, f"{name}.db"),
+               "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
         process = self.processes.start([sys.executable, "-m", "bench.receivers", name], env,
                                        f"{name}.log")
         figures, _ = self.drive(process, port, tokens_file, name)

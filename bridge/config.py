@@ -44,8 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_LEASE_SECONDS", "60",
             "how long a worker holds claimed work; a killed worker's work is taken up after this"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
-            "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, survives a "
-            "process crash but may lose the last moments on a power cut"),
+            "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
+            "survives a process crash but may lose the last moments on a power cut"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}

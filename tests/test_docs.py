@@ -54,3 +54,15 @@ def test_app_json_describes_every_setting_heroku_does_not_set_itself():
         assert isinstance(app["env"][setting.name]["required"], bool)
     assert {"web", "worker"} <= set(app["formation"])
     assert any(a["plan"].startswith("heroku-postgresql") for a in app["addons"])
+
+
+def test_only_the_storage_adapters_speak_to_a_database():
+    """The port keeps the rest of the bridge free of any database library."""
+    offenders = []
+    for path in (REPO / "bridge").rglob("*.py"):
+        if path.parent.name == "storage":
+            continue
+        text = path.read_text()
+        if re.search(r"^\s*(import|from)\s+(sqlite3|sqlite_utils|psycopg)", text, re.MULTILINE):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []

@@ -41,7 +41,8 @@ def test_while_the_database_is_down_webhooks_and_health_answer_503_then_resume(
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "database_unavailable"
     health = client.get("/healthz")
-    assert health.status_code == 503 and health.get_json()["error"]["code"] == "database_unavailable"
+    assert health.status_code == 503
+    assert health.get_json()["error"]["code"] == "database_unavailable"
     assert "event=database_unavailable" in caplog.text and "Traceback" not in caplog.text
 
     worker = bridge.worker(max_attempts=3, wait=lambda state: 0.0, poll_seconds=0.01)

@@ -332,3 +332,22 @@ def test_postgres_jobs_added_to_one_lane_at_once_keep_their_commit_order(pg_stor
     first.join(10)
     assert pg_store.claim("w", 60).key == "first"
     assert pg_store.claim("w", 60) is None
+
+
+@postgres_only
+def test_postgres_a_webhook_stored_by_another_process_wakes_an_idle_worker(pg_store, open_stores,
+                                                                          private_key):
+    woken = threading.Event()
+    assert pg_store.on_new_work(woken.set)
+    wait_until_listening = time.monotonic() + 5
+    while woken.wait(0.05) is False and time.monotonic() < wait_until_listening:
+        pass  # the listener calls once when it starts listening, for what came before
+    woken.clear()
+    receiver = open_stores()
+    stored_event(receiver, Signer(private_key), "A", 1)
+    assert woken.wait(2.0), "NOTIFY did not wake the listener"
+
+
+def test_sqlite_cannot_wake_workers_in_other_processes(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    assert store.on_new_work(lambda: None) is False  # its workers poll instead

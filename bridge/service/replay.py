@@ -6,7 +6,8 @@ from bridge.domain.lifecycle import OrderState
 from bridge.service import jobs
 from bridge.storage.port import Store
 
-_ORDER_STATE = {jobs.Kind.SEND_ORDER: OrderState.QUEUED, jobs.Kind.CANCEL_ORDER: OrderState.CANCELING}
+_ORDER_STATE = {jobs.Kind.SEND_ORDER: OrderState.QUEUED,
+                jobs.Kind.CANCEL_ORDER: OrderState.CANCELING}
 
 
 def replay(store: Store, *, order_id: str | None = None, job_id: int | None = None,

@@ -1,4 +1,4 @@
-"""The storage port: the records the service layer reads and the narrow interfaces it writes through.
+"""The storage port: the records the service layer reads, and the narrow interfaces it uses.
 
 Two adapters implement it: `sqlite.SqliteStore` (one machine, the embedded default) and
 `postgres.PostgresStore` (many web and worker processes on many machines). The records are plain
@@ -176,7 +176,8 @@ class StatusUpdates(Protocol):
 
     def get_status_update(self, update_id: int) -> StatusUpdate | None: ...
 
-    def unmatched_status_updates(self, pos_client: str, pos_order_id: str) -> list[StatusUpdate]: ...
+    def unmatched_status_updates(self, pos_client: str, pos_order_id: str
+                                 ) -> list[StatusUpdate]: ...
 
     def set_status_update(self, update_id: int, state: str, *, note: str | None = None,
                           wix_order_id: str | None = None, status: str | None = None) -> None: ...

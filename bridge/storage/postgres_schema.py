@@ -1,4 +1,4 @@
-"""The PostgreSQL schema, as named migrations applied once each, in order (see `PostgresStore.migrate`).
+"""The PostgreSQL schema: named migrations, applied once each, in order (`PostgresStore.migrate`).
 
 Add a new migration at the end; never edit one that has shipped. The tables mirror SQLite's
 (`schema.py`) column for column, so the shared statements in `sql.py` read the same on both; where

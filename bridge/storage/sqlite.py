@@ -63,19 +63,11 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA foreign_keys=ON")
         return Database(conn, execute_plugins=False)
 
-    @staticmethod
-    def _set_wal(conn: sqlite3.Connection) -> None:
+    @classmethod
+    def _set_wal(cls, conn: sqlite3.Connection) -> None:
         """Switching a new file to WAL needs it to itself and answers `locked` at once, without
         the busy handler, while another process opens it too (two `bridge migrate` at once)."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.01)
+        cls._while_locked(conn, "PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -125,8 +117,8 @@ class SqliteStore(SqlStore):
             finally:
                 self._local.depth = 0
 
-    @staticmethod
-    def _begin_immediate(conn: sqlite3.Connection) -> None:
+    @classmethod
+    def _begin_immediate(cls, conn: sqlite3.Connection) -> None:
         """Take SQLite's write lock, polling briefly while another process holds it.
 
         SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, while a commit
@@ -134,11 +126,17 @@ class SqliteStore(SqlStore):
         on a webhook's answer. Threads of one process queue on `_write_lock` instead. The
         writer connection has no busy timeout of its own, so a busy database answers at once.
         """
+        cls._while_locked(conn, "BEGIN IMMEDIATE")
+
+    @staticmethod
+    def _while_locked(conn: sqlite3.Connection, statement: str) -> None:
+        """Run `statement`, trying again every 0.2-4 ms while another connection holds the
+        lock it needs, for up to BUSY_TIMEOUT_SECONDS."""
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         pause = 0.0002
         while True:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(statement)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
