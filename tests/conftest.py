@@ -26,6 +26,12 @@ from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
+def pytest_terminal_summary(terminalreporter):
+    line = postgres.summary(terminalreporter.stats.get("skipped", []))
+    if line:
+        terminalreporter.write_line(line, yellow=True, bold=True)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path) -> str:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema dropped afterwards."""

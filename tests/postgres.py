@@ -72,6 +72,16 @@ def _drop(schema: str) -> None:
     raise RuntimeError(f"could not drop test schema {schema}")
 
 
+def summary(skipped_reports: list) -> str | None:
+    """One line for the PostgreSQL variants skipped for want of a server, with how to run them."""
+    skipped = [r for r in skipped_reports if "PostgreSQL not reachable" in str(r.longrepr)]
+    if not skipped:
+        return None
+    return (f"{len(skipped)} PostgreSQL tests skipped: no server answers at {SERVER_URL} "
+            f"({_unreachable}). Start PostgreSQL there, or point BRIDGE_TEST_POSTGRES_URL at "
+            "one, to run them.")
+
+
 def through_port(url: str, port: int) -> str:
     """The same database URL, reached through another loopback port (a proxy's)."""
     from urllib.parse import urlsplit, urlunsplit
