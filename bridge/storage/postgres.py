@@ -261,7 +261,9 @@ class PostgresStore(SqlStore):
         self._execute("SELECT pg_advisory_xact_lock(?, ?)", _INBOX_LOCK)
         epoch, now = self._now()
         taken = self._execute(
-            "UPDATE events SET taken = true WHERE seq IN (SELECT seq FROM events WHERE NOT taken"
+            # By id, the primary key: `seq` has an index only among the untaken, and matching
+            # on it scanned every stored event (15 ms a claim with 30,000 orders stored).
+            "UPDATE events SET taken = true WHERE id IN (SELECT id FROM events WHERE NOT taken"
             " ORDER BY seq LIMIT ?) RETURNING seq, id, instance_id, order_id",
             [_TAKE_AT_ONCE]).rows
         if taken:
