@@ -157,3 +157,10 @@ def test_a_token_with_an_unknown_critical_header_is_refused(client, store, signe
     token = jwt.encode(claims, signer.private_key, algorithm="RS256",
                        headers={"crit": ["x-unknown"], "x-unknown": 1})
     assert_refused(client.post("/webhooks/wix", data=token), 401, "bad_signature", store)
+
+
+def test_an_event_sequence_too_large_for_the_database_is_stored_without_it(client, store, signer):
+    order = an_order()
+    token = signer.order_webhook(order, wix_events.ORDER_CREATED, 10**30)
+    assert client.post("/webhooks/wix", data=token).status_code == 200
+    assert stored_events(store) == 1

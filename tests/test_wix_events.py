@@ -82,3 +82,12 @@ def test_an_unknown_event_type_unwraps_but_is_not_handled():
 def test_a_claim_set_that_is_not_a_wix_envelope_is_refused(claims, message):
     with pytest.raises(InvalidEnvelope, match=message):
         event_from_claims(claims)
+
+
+@pytest.mark.parametrize("raw, sequence", [("7", 7), (2**63 - 1, 2**63 - 1), (2**63, None),
+                                           (10**30, None), ("x", None), (True, None)])
+def test_an_event_sequence_is_kept_only_when_a_database_column_can_hold_it(raw, sequence):
+    event = event_from_claims(_claims_for(
+        {"id": "e-1", "entityId": "o-1", "entityEventSequence": raw,
+         "createdEvent": {"entity": {"id": "o-1"}}}, wix_events.ORDER_CREATED))
+    assert event.sequence == sequence

@@ -136,7 +136,10 @@ def _json_object(raw: Any, what: str) -> dict[str, Any]:
 
 
 def _sequence(raw: Any) -> int | None:
+    """entityEventSequence as a number; None when missing, not a number, or beyond what a 64-bit
+    column holds (it orders snapshots, so an unusable one just means "no order known")."""
     try:
-        return int(raw) if raw is not None and not isinstance(raw, bool) else None
+        value = int(raw) if raw is not None and not isinstance(raw, bool) else None
     except (TypeError, ValueError):
         return None
+    return value if value is None or -2**63 <= value < 2**63 else None
