@@ -351,3 +351,27 @@ def test_postgres_a_webhook_stored_by_another_process_wakes_an_idle_worker(pg_st
 def test_sqlite_cannot_wake_workers_in_other_processes(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
     assert store.on_new_work(lambda: None) is False  # its workers poll instead
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgres://u:pw@db.example.com:5432/d", {"sslmode": "require", "host": "db.example.com"}),
+    ("postgresql://u@db.example.com/d?sslmode=verify-full", {"sslmode": "verify-full"}),
+    ("postgresql://u@127.0.0.1/d", {"sslmode": None}),
+    ("postgresql://u@localhost/d", {"sslmode": None}),
+    ("postgresql:///d?host=/var/run/postgresql", {"sslmode": None}),
+])
+def test_postgres_urls_require_tls_unless_local_or_said_otherwise(url, expected):
+    from psycopg.conninfo import conninfo_to_dict
+
+    from bridge.storage.postgres import conninfo
+    params = conninfo_to_dict(conninfo(url))
+    for key, value in expected.items():
+        assert params.get(key) == value
+    assert params["connect_timeout"] == "5"
+
+
+def test_a_postgres_url_is_shown_without_its_password():
+    from bridge.storage.postgres import redact
+    assert redact("postgres://app:s3cr%40t@db:5432/d") == "postgres://app:***@db:5432/d"
+    assert redact("postgresql://app@db/d") == "postgresql://app@db/d"
+    assert redact("postgresql://db/d") == "postgresql://db/d"
