@@ -10,7 +10,7 @@ from bridge import logs
 from bridge.config import Config, ConfigError
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import jobs, orders, statuses
-from bridge.service.worker import Handler, Worker, default_wait
+from bridge.service.worker import Handler, Worker, default_wait, worker_name
 from bridge.storage import open_store
 from bridge.storage.port import Store
 from bridge.wix import sandbox
@@ -35,14 +35,29 @@ class Bridge:
         self.verifier = Verifier(self.public_key)
 
     def worker(self, **overrides) -> Worker:
+        return self.workers(1, **overrides)[0]
+
+    def workers(self, count: int | None = None, **overrides) -> list[Worker]:
+        """`count` job workers (default BRIDGE_WORKER_CONCURRENCY) for this process's threads.
+        Each claims on its own, so while one waits for a POS the others go on; lanes keep one
+        order's jobs one at a time. One listener wakes them all."""
         options = dict(max_attempts=self.config.max_attempts,
                        lease_seconds=self.config.lease_seconds,
                        wait=default_wait(self.config.retry_max_seconds))
         options.update(overrides)
-        worker = Worker(self.store, self.handlers, **options)
-        if self.store.on_new_work(worker.wake.set) and "idle_poll_seconds" not in overrides:
-            worker.idle_poll_seconds = NOTIFIED_POLL_SECONDS  # a backstop: NOTIFY wakes it
-        return worker
+        count = count or self.config.worker_concurrency
+        base = options.pop("name", None) or worker_name()
+        crew = [Worker(self.store, self.handlers, name=base if count == 1 else f"{base}:{i}",
+                       **options) for i in range(count)]
+
+        def wake_all() -> None:
+            for worker in crew:
+                worker.wake.set()
+
+        if self.store.on_new_work(wake_all) and "idle_poll_seconds" not in overrides:
+            for worker in crew:
+                worker.idle_poll_seconds = NOTIFIED_POLL_SECONDS  # a backstop: NOTIFY wakes it
+        return crew
 
 
 def open_configured_store(config: Config, *, pool_size: int = 1) -> Store:

@@ -5,6 +5,7 @@ import functools
 import json
 import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -81,20 +82,28 @@ def web() -> None:
 @_fail_cleanly
 def worker(once: bool) -> None:
     """Drain pending work: orders to the POS, cancellations, statuses to Wix."""
-    bridge = _bridge()
+    config = _config()
+    bridge = bootstrap(config, pool_size=1 if once else config.worker_concurrency)
     bridge.store.check_schema()
     announce(bridge)
-    job_worker = bridge.worker()
     if once:
-        click.echo(f"{job_worker.drain()} job(s) run")
+        click.echo(f"{bridge.worker().drain()} job(s) run")
         return
+    crew = bridge.workers()
 
     def stop(signum, frame):
-        job_worker.stop()
+        for job_worker in crew:
+            job_worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    job_worker.run()
+    threads = [threading.Thread(target=w.run, name=f"bridge-worker-{i}")
+               for i, w in enumerate(crew)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):  # joins in slices: signals get through
+        for thread in threads:
+            thread.join(0.5)
 
 
 @main.command()

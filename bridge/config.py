@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_MAX_ATTEMPTS", "12",
             "attempts at one piece of work (an order to the POS, ...) before it is marked failed"),
     Setting("BRIDGE_RETRY_MAX_SECONDS", "600", "longest wait between two attempts (backoff cap)"),
+    Setting("BRIDGE_WORKER_CONCURRENCY", "4",
+            "jobs one `bridge worker` process runs at once; one order's jobs still run one at a "
+            "time, in order"),
     Setting("BRIDGE_LEASE_SECONDS", "60",
             "how long a worker holds claimed work; a killed worker's work is taken up after this"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
@@ -69,6 +72,7 @@ class Config:
     max_attempts: int = 12
     retry_max_seconds: float = 600.0
     lease_seconds: float = 60.0
+    worker_concurrency: int = 4
     sqlite_synchronous: str = "FULL"
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -151,6 +155,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         retry_max_seconds=_number("BRIDGE_RETRY_MAX_SECONDS", get("BRIDGE_RETRY_MAX_SECONDS"),
                                   float, 0, 86400),
         lease_seconds=_number("BRIDGE_LEASE_SECONDS", get("BRIDGE_LEASE_SECONDS"), float, 1, 3600),
+        worker_concurrency=_number("BRIDGE_WORKER_CONCURRENCY", get("BRIDGE_WORKER_CONCURRENCY"),
+                                   int, 1, 64),
         sqlite_synchronous=synchronous,
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
     )

@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.service.replay import replay
+from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids, pos_error
 
@@ -233,3 +234,45 @@ def test_a_pos_id_already_given_to_another_order_fails_the_send_without_resendin
     assert len(sent_orders(mocked)) == 2
     record = store.get_order(second["id"])
     assert record.state == "failed" and first["id"] in record.last_error
+
+
+def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_bridge, signer):
+    """BRIDGE_WORKER_CONCURRENCY workers share the process: while one waits for the POS the
+    others send, and each order still reaches it once."""
+    import time
+
+    from tests.loopback import PosServer, wait_until
+    pos = PosServer(POS_SECRET)
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(delivery):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+
+    pos.hold = slow
+    bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_WORKER_CONCURRENCY": "3"})
+    client = create_app(bridge).test_client()
+    orders = [an_order() for _ in range(6)]
+    for order in orders:
+        deliver(client, signer, order)
+    crew = bridge.workers(wait=lambda state: 0.0, poll_seconds=0.01)
+    threads = [threading.Thread(target=w.run, daemon=True) for w in crew]
+    try:
+        assert len(crew) == 3
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: all(getattr(bridge.store.get_order(o["id"]), "state", None) == "sent"
+                               for o in orders), 20, "every order to be sent")
+    finally:
+        for worker in crew:
+            worker.stop()
+        for thread in threads:
+            thread.join(10)
+        pos.close()
+    assert most[0] >= 2, "the orders went to the POS one at a time"
+    assert sorted(o["id"] for o in pos.orders()) == sorted(o["id"] for o in orders)
