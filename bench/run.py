@@ -178,7 +178,7 @@ class Databases:
             return f"sqlite:///{self.workdir / name}"
         import psycopg
         from tests.postgres import with_schema
-        schema = "bench_" + name.split(".")[0].replace("-", "_")
+        schema = self._schema(name)
         if schema not in self.schemas:
             with psycopg.connect(self.server, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -191,12 +191,17 @@ class Databases:
         if self.kind == "sqlite":
             return (self.workdir / name).stat().st_size
         import psycopg
-        schema = "bench_" + name.split(".")[0].replace("-", "_")
+        schema = self._schema(name)
         with psycopg.connect(self.server) as conn:
             return conn.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
                                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
                                 " WHERE n.nspname = %s AND c.relkind = 'r'",
                                 [schema]).fetchone()[0]
+
+    @staticmethod
+    def _schema(name: str) -> str:
+        """The schema standing for the SQLite file `name` (grown-ingest.db: bench_grown_ingest)."""
+        return "bench_" + name.split(".")[0].replace("-", "_")
 
     def drop_all(self) -> None:
         if not self.schemas:

@@ -93,6 +93,7 @@ def redact(url: str) -> str:
 
 class PostgresStore(SqlStore):
     _EVENT_ORDER = "seq"
+    _UNTAKEN_EVENTS = "SELECT count(*) FROM events WHERE NOT taken"
 
     def __init__(self, url: str, *, pool_size: int = 1, clock: Callable[[], float] = time.time,
                  event_job: EventJob | None = None):
@@ -317,14 +318,6 @@ class PostgresStore(SqlStore):
             # The clock is read after any wait for the inbox: jobs another worker made meanwhile
             # are stamped later than a clock read before waiting, and would not look due yet.
             return self._claim_ready(worker, lease_seconds, lock=" FOR UPDATE OF j SKIP LOCKED")
-
-    def job_counts(self) -> dict[str, int]:
-        """Jobs by state; events no worker has taken yet count as pending work too."""
-        counts = self._job_counts()
-        (untaken,) = self._execute("SELECT count(*) FROM events WHERE NOT taken").one()
-        if untaken:
-            counts["pending"] = counts.get("pending", 0) + untaken
-        return counts
 
     # -- waking workers --------------------------------------------------------------------
 

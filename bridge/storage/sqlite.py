@@ -25,6 +25,9 @@ _TAKE_AT_ONCE = 200  # events given their jobs per claim
 
 
 class SqliteStore(SqlStore):
+    _UNTAKEN_EVENTS = ("SELECT count(*) FROM events"
+                       " WHERE rowid > (SELECT last_rowid FROM inbox WHERE name = 'events')")
+
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
                  synchronous: str = "FULL", event_job: EventJob | None = None):
         super().__init__(clock=clock, event_job=event_job)
@@ -219,12 +222,3 @@ class SqliteStore(SqlStore):
                 self._take_new_events(*self._now())
             return self._claim_ready(worker, lease_seconds)
 
-    def job_counts(self) -> dict[str, int]:
-        """Jobs by state; events no worker has taken yet count as pending work too."""
-        counts = self._job_counts()
-        (untaken,) = self._execute(
-            "SELECT count(*) FROM events"
-            " WHERE rowid > (SELECT last_rowid FROM inbox WHERE name = 'events')").one()
-        if untaken:
-            counts["pending"] = counts.get("pending", 0) + untaken
-        return counts
