@@ -10,15 +10,26 @@ from bridge import logs
 from bridge.config import Config, ConfigError
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import jobs, orders, statuses
-from bridge.service.worker import Handler, Worker, default_wait, worker_name
+from bridge.service.breakers import Policy
+from bridge.service.worker import (Bulkhead, Crew, Handler, Limits, Worker, default_wait,
+                                   worker_name)
 from bridge.storage import open_store
 from bridge.storage.port import Store
 from bridge.wix import sandbox
-from bridge.wix.api import WixApi
+from bridge.wix import api as wix_api
+from bridge.wix.api import Pace, WixApi
 from bridge.wix.webhooks import Verifier
 
 log = logging.getLogger(__name__)
 NOTIFIED_POLL_SECONDS = 1.0
+# A worker's threads hold a database connection only for database work (milliseconds), never
+# while they wait on a POS: this many serve any number of them.
+WORKER_CONNECTIONS = 4
+
+
+def worker_pool_size(config: Config) -> int:
+    """The database connections a process's job workers need at most."""
+    return min(config.worker_concurrency, WORKER_CONNECTIONS)
 
 
 @dataclass
@@ -35,29 +46,39 @@ class Bridge:
         self.verifier = Verifier(self.public_key)
 
     def worker(self, **overrides) -> Worker:
-        return self.workers(1, **overrides)[0]
+        return self.crew(1, **overrides).workers[0]
 
-    def workers(self, count: int | None = None, **overrides) -> list[Worker]:
+    def crew(self, count: int | None = None, **overrides) -> Crew:
         """`count` job workers (default BRIDGE_WORKER_CONCURRENCY) for this process's threads.
         Each claims on its own, so while one waits for a POS the others go on; lanes keep one
-        order's jobs one at a time. One listener wakes them all."""
-        options = dict(max_attempts=self.config.max_attempts,
-                       lease_seconds=self.config.lease_seconds,
-                       wait=default_wait(self.config.retry_max_seconds))
+        order's jobs one at a time, the bulkhead one site's share. One listener wakes them all."""
+        config = self.config
+        limits = Limits(deadline_seconds=config.attempt_deadline,
+                        connect_seconds=config.connect_timeout,
+                        per_destination=config.workers_per_destination,
+                        breaker=Policy(failures=config.breaker_failures,
+                                       cooldown=config.breaker_seconds,
+                                       max_cooldown=max(config.breaker_seconds * 10, 300.0),
+                                       probe_hold=config.attempt_deadline + 10))
+        options = dict(max_attempts=config.max_attempts, lease_seconds=config.lease_seconds,
+                       wait=default_wait(config.retry_max_seconds), limits=limits)
         options.update(overrides)
-        count = count or self.config.worker_concurrency
+        count = count or config.worker_concurrency
         base = options.pop("name", None) or worker_name()
-        crew = [Worker(self.store, self.handlers, name=base if count == 1 else f"{base}:{i}",
-                       **options) for i in range(count)]
-
-        def wake_all() -> None:
-            for worker in crew:
-                worker.wake.set()
-
-        if self.store.on_new_work(wake_all) and "idle_poll_seconds" not in overrides:
-            for worker in crew:
+        bulkhead = Bulkhead(options["limits"].per_destination)
+        crew = Crew([Worker(self.store, self.handlers, name=base if count == 1 else f"{base}:{i}",
+                            bulkhead=bulkhead, **options) for i in range(count)])
+        if self.store.on_new_work(crew.wake) and "idle_poll_seconds" not in overrides:
+            for worker in crew.workers:
                 worker.idle_poll_seconds = NOTIFIED_POLL_SECONDS  # a backstop: NOTIFY wakes it
         return crew
+
+
+def wix_pace(store: Store) -> Pace:
+    """Wix's per-site limit, booked in the database: kept across every thread and process."""
+    interval = 60 / wix_api.RATE_PER_MINUTE
+    return lambda instance_id: store.reserve_call(f"wix:{instance_id}", interval,
+                                                  wix_api.PACE_BURST)
 
 
 def open_configured_store(config: Config, *, pool_size: int = 1) -> Store:
@@ -90,7 +111,8 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     else:
         public_key = sandbox.ensure_key(config.sandbox_key_path).public_key()
     if wix is None and config.wix_credentials:
-        wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret)
+        wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret,
+                     pace=wix_pace(store))
     bridge = Bridge(config, store, pos, public_key, wix)
     bridge.handlers.update({
         jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store),

@@ -11,9 +11,12 @@ from typing import Any
 import click
 
 from bridge import logs
-from bridge.bootstrap import Bridge, announce, bootstrap, open_configured_store
+from bridge.bootstrap import (Bridge, announce, bootstrap, open_configured_store,
+                              worker_pool_size)
 from bridge.config import SETTINGS, Config, ConfigError, load_config
 from bridge.domain.lifecycle import OrderState
+from bridge.service import jobs
+from bridge.service.breakers import explain
 from bridge.storage.port import SchemaOutOfDate, Store, StoreUnavailable
 
 
@@ -38,8 +41,16 @@ def _config() -> Config:
     return config
 
 
-def _bridge() -> Bridge:
-    return bootstrap(_config())
+def _closed_after_command(store: Store) -> Store:
+    """Connections (and a pool's threads) end with the command, not whenever memory is freed."""
+    click.get_current_context().call_on_close(store.close)
+    return store
+
+
+def _bridge(config: Config | None = None, **options) -> Bridge:
+    bridge = bootstrap(config or _config(), **options)
+    _closed_after_command(bridge.store)
+    return bridge
 
 
 _SETTINGS_HELP = "\n".join(f"  {s.name:<26} {s.help}" + (f" (default {s.default})" if s.default else "")
@@ -83,34 +94,31 @@ def web() -> None:
 def worker(once: bool) -> None:
     """Drain pending work: orders to the POS, cancellations, statuses to Wix."""
     config = _config()
-    bridge = bootstrap(config, pool_size=1 if once else config.worker_concurrency)
+    bridge = _bridge(config, pool_size=1 if once else worker_pool_size(config))
     bridge.store.check_schema()
     announce(bridge)
     if once:
         click.echo(f"{bridge.worker().drain()} job(s) run")
         return
-    crew = bridge.workers()
+    crew = bridge.crew()
+    stopping = threading.Event()
 
     def stop(signum, frame):
-        for job_worker in crew:
-            job_worker.stop()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threads = [threading.Thread(target=w.run, name=f"bridge-worker-{i}")
-               for i, w in enumerate(crew)]
-    for thread in threads:
-        thread.start()
-    while any(thread.is_alive() for thread in threads):  # joins in slices: signals get through
-        for thread in threads:
-            thread.join(0.5)
+    crew.start()
+    while not stopping.wait(0.5) and crew.running():  # waits in slices: signals get through
+        pass
+    crew.stop(config.stop_seconds)
 
 
 @main.command()
 @_fail_cleanly
 def migrate() -> None:
     """Create or upgrade the database schema; safe to run twice."""
-    applied = open_configured_store(_config()).migrate()
+    applied = _closed_after_command(open_configured_store(_config())).migrate()
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
@@ -123,7 +131,7 @@ def _emit(rows: list[dict[str, Any]], lines: list[str], as_json: bool, nothing: 
 
 
 def _store() -> Store:
-    store = open_configured_store(_config())
+    store = _closed_after_command(open_configured_store(_config()))
     store.check_schema()
     return store
 
@@ -136,16 +144,32 @@ def _store() -> Store:
 @_fail_cleanly
 def list_orders(state: str | None, limit: int, as_json: bool) -> None:
     """List orders, newest first, with their state and POS id."""
-    records = _store().list_orders(state, limit)
+    store = _store()
+    records = store.list_orders(state, limit)
+    held = _held_destinations(store)
+
+    def pos_held(record) -> str | None:
+        breaker = held.get(jobs.pos_destination(record.instance_id))
+        return explain(breaker) if breaker and record.state in _WAITING_FOR_POS else None
+
     rows = [{"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
              "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
              "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
-             "last_error": r.last_error} for r in records]
+             "last_error": r.last_error, "pos_held": pos_held(r)} for r in records]
     lines = [f"{r.updated_at}  {r.state:<9}  #{r.number or '-':<8} {r.wix_order_id}  "
              f"pos={r.pos_order_id or '-'}  kitchen={r.pos_status or '-'}  "
              f"wix={r.wix_fulfillment_status or '-'}"
-             + (f"  error={r.last_error}" if r.last_error else "") for r in records]
+             + (f"  error={r.last_error}" if r.last_error else "")
+             + (f"  POS {pos_held(r)}" if pos_held(r) else "") for r in records]
     _emit(rows, lines, as_json, "no orders" + (f" in state {state}" if state else ""))
+
+
+_WAITING_FOR_POS = (OrderState.QUEUED, OrderState.CANCELING)
+
+
+def _held_destinations(store: Store) -> dict:
+    """Destinations whose circuit breaker is open or probing: their orders wait."""
+    return {b.destination: b for b in store.breakers() if b.state != "closed"}
 
 
 @main.command()
@@ -170,6 +194,9 @@ def show(order_id: str, as_json: bool) -> None:
                    "wix_fulfillment_id": record.wix_fulfillment_id,
                    "last_error": record.last_error, "created_at": record.created_at,
                    "updated_at": record.updated_at}
+        breaker = _held_destinations(store).get(jobs.pos_destination(record.instance_id))
+        if breaker and record.state in _WAITING_FOR_POS:
+            summary["pos_held"] = explain(breaker)
     if as_json:
         click.echo(json.dumps({"order": summary, **history}, indent=2))
         return

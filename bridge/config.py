@@ -41,11 +41,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_MAX_ATTEMPTS", "12",
             "attempts at one piece of work (an order to the POS, ...) before it is marked failed"),
     Setting("BRIDGE_RETRY_MAX_SECONDS", "600", "longest wait between two attempts (backoff cap)"),
-    Setting("BRIDGE_WORKER_CONCURRENCY", "4",
-            "jobs one `bridge worker` process runs at once; one order's jobs still run one at a "
-            "time, in order"),
+    Setting("BRIDGE_WORKER_CONCURRENCY", "16",
+            "jobs one worker process runs at once (threads: most of their time is spent waiting "
+            "for a POS); one order's jobs still run one at a time, in order"),
+    Setting("BRIDGE_WORKERS_PER_DESTINATION", "4",
+            "at most this many of a worker process's jobs call one site's POS at once: a POS "
+            "that hangs holds no more, and the other sites keep flowing"),
+    Setting("BRIDGE_CONNECT_TIMEOUT", "3.05",
+            "seconds to wait for a POS or Wix to accept a connection"),
+    Setting("BRIDGE_ATTEMPT_DEADLINE", "20",
+            "seconds one attempt at a job may take, every call and in-process retry included; "
+            "each POS client has its own read timeout within it (e.g. POS_WEBHOOK_TIMEOUT)"),
+    Setting("BRIDGE_BREAKER_FAILURES", "5",
+            "connection failures or timeouts in a row that open a site's POS circuit breaker: "
+            "its orders then wait (uncounted, never failed) while one probe tries again"),
+    Setting("BRIDGE_BREAKER_SECONDS", "30",
+            "how long a circuit breaker stays open before its probe; doubles after each failed "
+            "probe, up to ten times this (at least 5 minutes)"),
+    Setting("BRIDGE_STOP_SECONDS", "25",
+            "on SIGTERM, how long jobs in hand may run on; any still running are handed back "
+            "for another worker (Heroku kills a process 30 s after SIGTERM)"),
     Setting("BRIDGE_LEASE_SECONDS", "60",
-            "how long a worker holds claimed work; a killed worker's work is taken up after this"),
+            "how long a worker holds claimed work; a killed worker's work is taken up after this. "
+            "Longer than BRIDGE_ATTEMPT_DEADLINE"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
             "survives a process crash but may lose the last moments on a power cut"),
@@ -72,7 +90,13 @@ class Config:
     max_attempts: int = 12
     retry_max_seconds: float = 600.0
     lease_seconds: float = 60.0
-    worker_concurrency: int = 4
+    worker_concurrency: int = 16
+    workers_per_destination: int = 4
+    connect_timeout: float = 3.05
+    attempt_deadline: float = 20.0
+    breaker_failures: int = 5
+    breaker_seconds: float = 30.0
+    stop_seconds: float = 25.0
     sqlite_synchronous: str = "FULL"
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -141,6 +165,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     if not api_base.startswith(("http://", "https://")):
         raise ConfigError(f"WIX_API_BASE is malformed: {api_base!r} is not an http(s) URL")
 
+    lease = _number("BRIDGE_LEASE_SECONDS", get("BRIDGE_LEASE_SECONDS"), float, 1, 3600)
+    deadline = _number("BRIDGE_ATTEMPT_DEADLINE", get("BRIDGE_ATTEMPT_DEADLINE"), float, 0.1,
+                       600)
+    if lease <= deadline:
+        raise ConfigError(f"BRIDGE_LEASE_SECONDS is malformed: {lease:g} s must be longer than "
+                          f"BRIDGE_ATTEMPT_DEADLINE ({deadline:g} s), or a job still running "
+                          "could be taken up by another worker")
+
     return Config(
         database_url=database_url(get("DATABASE_URL")),
         pos_client=get("POS_CLIENT"),
@@ -154,9 +186,19 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         max_attempts=_number("BRIDGE_MAX_ATTEMPTS", get("BRIDGE_MAX_ATTEMPTS"), int, 1, 1000),
         retry_max_seconds=_number("BRIDGE_RETRY_MAX_SECONDS", get("BRIDGE_RETRY_MAX_SECONDS"),
                                   float, 0, 86400),
-        lease_seconds=_number("BRIDGE_LEASE_SECONDS", get("BRIDGE_LEASE_SECONDS"), float, 1, 3600),
+        lease_seconds=lease,
         worker_concurrency=_number("BRIDGE_WORKER_CONCURRENCY", get("BRIDGE_WORKER_CONCURRENCY"),
-                                   int, 1, 64),
+                                   int, 1, 128),
+        workers_per_destination=_number("BRIDGE_WORKERS_PER_DESTINATION",
+                                        get("BRIDGE_WORKERS_PER_DESTINATION"), int, 1, 128),
+        connect_timeout=_number("BRIDGE_CONNECT_TIMEOUT", get("BRIDGE_CONNECT_TIMEOUT"), float,
+                                0.1, 60),
+        attempt_deadline=deadline,
+        breaker_failures=_number("BRIDGE_BREAKER_FAILURES", get("BRIDGE_BREAKER_FAILURES"), int,
+                                 1, 1000),
+        breaker_seconds=_number("BRIDGE_BREAKER_SECONDS", get("BRIDGE_BREAKER_SECONDS"), float,
+                                1, 86400),
+        stop_seconds=_number("BRIDGE_STOP_SECONDS", get("BRIDGE_STOP_SECONDS"), float, 0, 600),
         sqlite_synchronous=synchronous,
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
     )

@@ -59,8 +59,8 @@ class Signer:
                           algorithm=algorithm)
 
     def order_webhook(self, order: dict[str, Any], event_type: str = wix_events.ORDER_CREATED,
-                      sequence: int = 1) -> str:
-        return self.token(order_event(order, event_type, sequence), event_type)
+                      sequence: int = 1, instance_id: str = INSTANCE) -> str:
+        return self.token(order_event(order, event_type, sequence), event_type, instance_id)
 
     def claims_token(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self.private_key, algorithm="RS256")

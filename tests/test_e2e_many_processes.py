@@ -19,6 +19,7 @@ from tests.loopback import (PosServer, WixServer, bridge_process, free_port, wai
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", [
     pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)]
+SITES = 10
 ORDERS = 200
 
 
@@ -66,7 +67,7 @@ def test_two_web_and_two_worker_processes_send_every_order_once_despite_kills(
     env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app",
            "WIX_APP_SECRET": "secret", "WIX_API_BASE": wix.url, "POS_CLIENT": "webhook",
            "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
-           "BRIDGE_LEASE_SECONDS": "2", "BRIDGE_RETRY_MAX_SECONDS": "1"}
+           "BRIDGE_LEASE_SECONDS": "2", "BRIDGE_ATTEMPT_DEADLINE": "1.5", "BRIDGE_RETRY_MAX_SECONDS": "1"}
     observer = bootstrap(load_config(env))
     observer.store.migrate()
     formation = Formation(env, tmp_path)
@@ -86,9 +87,10 @@ def test_two_web_and_two_worker_processes_send_every_order_once_despite_kills(
 
         def deliver(n: int) -> None:
             order = orders[n]
-            deliveries = [signer.order_webhook(order, wix_events.ORDER_CREATED, 1)]
+            site = f"site-{n % SITES}"  # Wix paces calls per site: 200 a minute
+            deliveries = [signer.order_webhook(order, wix_events.ORDER_CREATED, 1, site)]
             if n % 3 == 0:
-                deliveries.append(signer.order_webhook(order, wix_events.ORDER_APPROVED, 2))
+                deliveries.append(signer.order_webhook(order, wix_events.ORDER_APPROVED, 2, site))
             if n % 5 == 0:
                 deliveries.append(deliveries[0])  # Wix resends, to the other web process
             for i, token in enumerate(deliveries):

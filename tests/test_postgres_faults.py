@@ -76,7 +76,8 @@ def test_a_connection_cut_mid_send_leaves_no_job_claimed_forever_and_sends_once(
         release.wait(20)
 
     pos.hold = hold
-    settings = {**proxied_env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_LEASE_SECONDS": "1"}
+    settings = {**proxied_env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_LEASE_SECONDS": "1",
+                "BRIDGE_ATTEMPT_DEADLINE": "0.5"}
     bridge = make_bridge(settings)
     client = create_app(bridge).test_client()
     order = an_order()

@@ -260,7 +260,7 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
     orders = [an_order() for _ in range(6)]
     for order in orders:
         deliver(client, signer, order)
-    crew = bridge.workers(wait=lambda state: 0.0, poll_seconds=0.01)
+    crew = bridge.crew(wait=lambda state: 0.0, poll_seconds=0.01).workers
     threads = [threading.Thread(target=w.run, daemon=True) for w in crew]
     try:
         assert len(crew) == 3

@@ -375,3 +375,48 @@ def test_a_postgres_url_is_shown_without_its_password():
     assert redact("postgres://app:s3cr%40t@db:5432/d") == "postgres://app:***@db:5432/d"
     assert redact("postgresql://app@db/d") == "postgresql://app@db/d"
     assert redact("postgresql://db/d") == "postgresql://db/d"
+
+
+def _pos_job(order: str, site: str) -> NewJob:
+    return jobs.send_order(order, site)
+
+
+def test_a_claim_passes_over_jobs_for_a_destination_it_is_told_to_avoid(open_stores):
+    store = open_stores()
+    store.enqueue(_pos_job("o-1", "busy"))
+    store.enqueue(_pos_job("o-2", "busy"))
+    store.enqueue(_pos_job("o-3", "quiet"))
+    taken = store.claim("w", 30, avoid=[jobs.pos_destination("busy")])
+    assert taken.order_id == "o-3" and taken.destination == "pos:quiet"
+    assert store.claim("w", 30, avoid=["pos:busy", "pos:quiet"]) is None
+    assert store.claim("w", 30).order_id == "o-1"
+
+
+def test_an_open_breaker_holds_its_destination_s_jobs_and_one_worker_probes(open_stores, clock):
+    store, other = open_stores(clock=clock), open_stores(clock=clock)
+    store.enqueue(_pos_job("o-1", "down"))
+    store.enqueue(_pos_job("o-2", "up"))
+    for n in range(1, 4):
+        assert store.count_breaker_failure("pos:down", "refused").failures == n
+    store.open_breaker("pos:down", 30)
+    assert [b.state for b in other.breakers()] == ["open"]
+    assert store.claim("w", 300).order_id == "o-2"
+    assert store.claim("w", 300) is None                     # o-1 waits while it is open
+    clock.now += 31
+    assert other.take_probe("pos:down", 20) and not store.take_probe("pos:down", 20)
+    assert store.breaker("pos:down").state == "probing"
+    assert store.claim("w", 300) is None                     # held off while the probe runs
+    clock.now += 21                                          # the prober died: another may
+    assert store.take_probe("pos:down", 20)
+    store.close_breaker("pos:down")
+    assert store.breaker("pos:down").failures == 0 and other.breakers() == []
+    assert store.claim("w", 300).order_id == "o-1"
+
+
+def test_calls_to_a_rate_limited_api_are_paced_across_processes(open_stores, clock):
+    stores = [open_stores(clock=clock), open_stores(clock=clock)]
+    waits = [stores[n % 2].reserve_call("wix:site", 1.0, 3) for n in range(7)]
+    assert waits == [0, 0, 0, 1, 2, 3, 4]          # three at once, then one a second, shared
+    assert stores[0].reserve_call("wix:other", 1.0, 3) == 0
+    clock.now += 10                                 # once quiet, a burst is allowed again
+    assert stores[1].reserve_call("wix:site", 1.0, 3) == 0

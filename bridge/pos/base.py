@@ -25,6 +25,11 @@ class PosUnavailable(PosError):
     """Worth trying again later: the POS is down, busy, timed out or answered something odd."""
 
 
+class PosUnreachable(PosUnavailable):
+    """No answer at all: the connection was refused or reset, or the POS timed out. Counts
+    toward the site's circuit breaker (an answer, even an error, does not)."""
+
+
 class PosRejected(PosError):
     """The POS refused the order for good (e.g. `invalid_item_mapping`, `cc_rejected`)."""
 
@@ -67,3 +72,18 @@ class PosClient(Protocol):
     def current_status(self, pos_order_id: str) -> StatusChange | None:
         """The order's status as the POS has it now (None: nothing to report). Only clients whose
         callbacks can leave the status out need more than `return None`."""
+
+
+def read_timeout(settings: Mapping[str, str], name: str, default: float) -> float:
+    """A client's read timeout setting (seconds), checked; the attempt's deadline still bounds it
+    (`bridge.timeouts.for_request`)."""
+    raw = (settings.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} is malformed: {raw!r} is not a number of seconds") from None
+    if not 0 < value <= 300:
+        raise ValueError(f"{name} is malformed: {raw} is not between 0 and 300 seconds")
+    return value

@@ -23,24 +23,25 @@ from typing import Any, Mapping
 
 import requests
 
-from bridge import logs
+from bridge import logs, timeouts
 from bridge.domain.money import AmountError, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import CallbackRejected, PosConfig, PosRejected, PosUnavailable
+from bridge.pos.base import (CallbackRejected, PosConfig, PosRejected, PosUnavailable,
+                             PosUnreachable, read_timeout)
 
 log = logging.getLogger(__name__)
 
 SQUARE_VERSION = "2026-09-16"            # the API version every request pins
 PRODUCTION = "https://connect.squareup.com"
-TIMEOUT = (3.05, 10)
+TIMEOUT_SECONDS = 10.0                   # read timeout, POS_SQUARE_TIMEOUT
 MAX_IDEMPOTENCY_KEY = 192
 MAX_REFERENCE_ID = 40
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 
 SETTINGS = ("POS_SQUARE_ACCESS_TOKEN", "POS_SQUARE_BASE_URL", "POS_SQUARE_LOCATION_ID",
             "POS_SQUARE_LOCATION_MAP", "POS_SQUARE_CATALOG_MAP", "POS_SQUARE_UNMAPPED_ITEMS",
-            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL")
+            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL", "POS_SQUARE_TIMEOUT")
 
 # Square fulfillment state -> the bridge's status; PROPOSED (not yet accepted) is no change.
 FULFILLMENT_STATES: dict[str, PosStatus | None] = {
@@ -91,6 +92,7 @@ class SquareSettings:
     unmapped_items: str                 # ad_hoc | reject
     signature_key: str | None = field(default=None, repr=False)
     notification_url: str | None = None
+    timeout: float = TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "SquareSettings":
@@ -118,6 +120,7 @@ class SquareSettings:
                    location_id=get("POS_SQUARE_LOCATION_ID"),
                    locations=_pairs("POS_SQUARE_LOCATION_MAP", get("POS_SQUARE_LOCATION_MAP")),
                    catalog=_pairs("POS_SQUARE_CATALOG_MAP", get("POS_SQUARE_CATALOG_MAP")),
+                   timeout=read_timeout(env, "POS_SQUARE_TIMEOUT", TIMEOUT_SECONDS),
                    unmapped_items=unmapped, signature_key=key or None,
                    notification_url=url or None)
 
@@ -332,10 +335,11 @@ class SquarePos:
                    "Accept": "application/json"}
         try:
             response = self._session.request(
-                method, self.settings.base_url + path, headers=headers, timeout=TIMEOUT,
+                method, self.settings.base_url + path, headers=headers,
+                timeout=timeouts.for_request(self.settings.timeout),
                 data=json.dumps(body).encode() if body is not None else None)
         except requests.Timeout:
-            raise PosUnavailable(f"Square did not answer {method} {path} in time") from None
+            raise PosUnreachable(f"Square did not answer {method} {path} in time") from None
         except requests.RequestException as error:
-            raise PosUnavailable(f"Square unreachable: {type(error).__name__}") from None
+            raise PosUnreachable(f"Square unreachable: {type(error).__name__}") from None
         return classify(response.status_code, response.content)

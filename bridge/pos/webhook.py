@@ -15,9 +15,11 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from bridge.domain.orders import PosOrder, to_json
 from bridge.domain.statuses import StatusChange, parse_status
-from bridge.pos.base import CallbackRejected, PosConfig, PosRejected, PosUnavailable
+from bridge import timeouts
+from bridge.pos.base import (CallbackRejected, PosConfig, PosRejected, PosUnavailable,
+                             PosUnreachable, read_timeout)
 
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 10.0  # read timeout, POS_WEBHOOK_TIMEOUT
 RETRYABLE_CODES = frozenset({"endpoint_down", "pos_error"})
 PERMANENT_CODES = frozenset({"invalid_item_mapping", "cc_rejected"})
 
@@ -58,8 +60,10 @@ def _secrets(raw: str | None) -> list[Webhook]:
 class WebhookPos:
     name = "webhook"
 
-    def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None):
+    def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None,
+                 timeout: float = TIMEOUT_SECONDS):
         self.url = url
+        self.timeout = timeout
         self._signer = secrets[0]
         self._verifiers = secrets
         self._session = session or requests.Session()
@@ -70,7 +74,8 @@ class WebhookPos:
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError("POS_WEBHOOK_URL is missing or not an http(s) URL: the "
                                      "webhook client needs to know where to POST orders")
-        return cls(url, _secrets(config.settings.get("POS_WEBHOOK_SECRET")))
+        return cls(url, _secrets(config.settings.get("POS_WEBHOOK_SECRET")),
+                   timeout=read_timeout(config.settings, "POS_WEBHOOK_TIMEOUT", TIMEOUT_SECONDS))
 
     def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
         value = self._post({"order": to_json(order)}, idempotency_key)
@@ -93,11 +98,11 @@ class WebhookPos:
         }
         try:
             response = self._session.post(self.url, data=body.encode(), headers=headers,
-                                          timeout=TIMEOUT_SECONDS)
+                                          timeout=timeouts.for_request(self.timeout))
         except requests.Timeout:
-            raise PosUnavailable(f"POS did not answer within {TIMEOUT_SECONDS} s") from None
+            raise PosUnreachable("POS did not answer in time") from None
         except requests.RequestException as error:
-            raise PosUnavailable(f"POS unreachable: {type(error).__name__}") from None
+            raise PosUnreachable(f"POS unreachable: {type(error).__name__}") from None
         return classify_answer(response.status_code, response.content)
 
     def current_status(self, pos_order_id: str) -> StatusChange | None:

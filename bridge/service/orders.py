@@ -17,10 +17,10 @@ from bridge import logs
 from bridge.domain import lifecycle
 from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
-from bridge.pos.base import PosRejected, PosUnavailable
+from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import PosClients
 from bridge.service import inbox, jobs, statuses
-from bridge.service.worker import Fail, Retry
+from bridge.service.worker import Fail, Retry, Unreachable
 from bridge.storage.port import Job, Store
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
@@ -116,6 +116,8 @@ class SendOrder:
             pos_order_id = client.create_order(pos_order, idempotency_key=job.key)
         except PosRejected as error:
             raise Fail(str(error)) from None
+        except PosUnreachable as error:
+            raise Unreachable(str(error)) from None
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         with self.store.transaction():
@@ -158,6 +160,8 @@ class CancelOrder:
             client.cancel_order(record.wix_order_id, record.pos_order_id, idempotency_key=job.key)
         except PosRejected as error:
             raise Fail(str(error)) from None
+        except PosUnreachable as error:
+            raise Unreachable(str(error)) from None
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         self.store.set_order_state(record.wix_order_id, OrderState.CANCELED.value)

@@ -3,6 +3,12 @@
 Each job is claimed under a lease (a killed worker's job is taken up again once it expires), run by
 the handler for its kind, and finished as done, retried after a tenacity backoff, or failed (kept,
 with its last error, replayable). A stop request lets the job in hand finish; nothing new is claimed.
+
+A process runs a crew of workers, one thread each, so that while some wait on a slow POS the
+others go on. Three things keep one site's POS from holding up another's: the crew's bulkhead
+(each destination holds at most `per_destination` of its workers: a claim passes over a full
+one's jobs), the destination's circuit breaker (`breakers`), and the attempt's deadline
+(`bridge.timeouts`). No database connection is held while a job waits on a destination.
 """
 from __future__ import annotations
 
@@ -11,11 +17,15 @@ import os
 import socket
 import threading
 import time
-from typing import Callable, Mapping, Protocol
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Protocol
 
 import tenacity
 
-from bridge import logs
+from bridge import logs, timeouts
+from bridge.service.breakers import Breakers, Policy
 from bridge.storage.port import Job, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,6 +37,11 @@ class Retry(Exception):
     def __init__(self, message: str, after: float | None = None):
         super().__init__(message)
         self.after = after
+
+
+class Unreachable(Retry):
+    """The destination did not answer at all (refused, reset, timed out): counts toward its
+    circuit breaker."""
 
 
 class Fail(Exception):
@@ -58,11 +73,52 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
+class Bulkhead:
+    """How many of a crew's workers each destination holds now; a full one's jobs are passed
+    over by the crew's claims. Claims are made one at a time so that two workers never both take
+    a destination's last place."""
+
+    def __init__(self, per_destination: int):
+        self.per_destination = per_destination
+        self._held: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def claiming(self) -> Iterator[Callable[[Job | None], None]]:
+        """Inside: claim avoiding `full()`, then hand the job (or None) to the callback."""
+        with self._lock:
+            yield self._hold
+
+    def full(self) -> list[str]:
+        return [d for d, held in self._held.items() if held >= self.per_destination]
+
+    def _hold(self, job: Job | None) -> None:
+        if job is not None and job.destination:
+            self._held[job.destination] += 1
+
+    def release(self, job: Job) -> None:
+        if job.destination:
+            with self._lock:
+                self._held[job.destination] -= 1
+                if self._held[job.destination] <= 0:
+                    del self._held[job.destination]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long an attempt may take, and how much of a crew one destination may hold."""
+    deadline_seconds: float = 20.0
+    connect_seconds: float = timeouts.CONNECT_SECONDS
+    per_destination: int = 4
+    breaker: Policy = Policy()
+
+
 class Worker:
     def __init__(self, store: Store, handlers: Mapping[str, Handler], *, max_attempts: int,
                  lease_seconds: float, wait: Callable[[tenacity.RetryCallState], float],
                  poll_seconds: float = 0.05, idle_poll_seconds: float = 0.1,
-                 name: str | None = None):
+                 name: str | None = None, limits: Limits = Limits(),
+                 bulkhead: Bulkhead | None = None):
         self.store = store
         self.handlers = handlers
         self.max_attempts = max_attempts
@@ -71,8 +127,12 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.idle_poll_seconds = idle_poll_seconds
         self.name = name or worker_name()
+        self.limits = limits
+        self.bulkhead = bulkhead or Bulkhead(limits.per_destination)
+        self.breakers = Breakers(store, limits.breaker)
         self.stopping = threading.Event()
         self.wake = threading.Event()
+        self.current: Job | None = None  # the job in hand, for a crew that must hand it back
 
     def backoff(self, attempt: int) -> float:
         state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
@@ -81,15 +141,25 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when nothing was ready."""
-        with self.store.session():
-            job = self.store.claim(self.name, self.lease_seconds)
-            if job is None:
-                return False
+        with self.bulkhead.claiming() as hold:
+            job = self.store.claim(self.name, self.lease_seconds, avoid=self.bulkhead.full())
+            hold(job)
+        if job is None:
+            return False
+        try:
             if self.stopping.is_set():
                 self.store.release(job)
                 return False
-            self._run(job)
+            self.current = job
+            if job.destination is None:
+                with self.store.session():  # local work: keep one connection throughout
+                    self._run(job)
+            else:
+                self._run(job)  # each store call takes a connection only while it needs one
             return True
+        finally:
+            self.current = None
+            self.bulkhead.release(job)
 
     def run(self) -> None:
         """Work until `stop()`; between empty looks, sleep briefly (or until woken)."""
@@ -144,8 +214,17 @@ class Worker:
             # Claimed again after its workers died mid-attempt more often than allowed.
             self._give_up(job, handler, f"abandoned by a worker {job.attempts - 1} time(s)", started)
             return
+        admission = self.breakers.admit(job.destination) if job.destination else None
+        if admission and admission.hold is not None:
+            self.store.finish(job, "wait", error=f"{job.destination} is not answering: its "
+                              "circuit breaker is open", delay=admission.hold, started=started)
+            return
         try:
-            handler.run(job)
+            with timeouts.attempt(self.limits.deadline_seconds, self.limits.connect_seconds):
+                handler.run(job)
+        except (Unreachable, timeouts.DeadlineExceeded) as error:
+            self._unreachable(job, handler, admission, str(error), started)
+            return
         except Fail as error:
             self._give_up(job, handler, str(error), started)
         except Retry as error:
@@ -161,6 +240,21 @@ class Worker:
         else:
             if not self.store.finish(job, "done", started=started):
                 logs.warning(log, "job_lease_lost", job=job.id, kind=job.kind, order_id=job.order_id)
+        if admission is not None:
+            self.breakers.answered(job.destination, admission)
+
+    def _unreachable(self, job: Job, handler: Handler, admission, reason: str,
+                     started: float) -> None:
+        """Counted toward the breaker; once it is open the job waits, its attempt handed back."""
+        hold = (self.breakers.unreachable(job.destination, admission, reason)
+                if job.destination and admission is not None else None)
+        if hold is None:
+            self._retry(job, handler, reason, started, None)
+            return
+        self.store.finish(job, "wait", error=f"{reason} (circuit breaker open)", delay=hold,
+                          started=started)
+        logs.info(log, "job_held", job=job.id, kind=job.kind, order_id=job.order_id,
+                  destination=job.destination, recheck_in_s=round(hold, 1))
 
     def _retry(self, job: Job, handler: Handler, reason: str, started: float,
                after: float | None) -> None:
@@ -178,3 +272,46 @@ class Worker:
                 handler.failed(job, reason)
         logs.error(log, "job_failed", job=job.id, kind=job.kind, order_id=job.order_id,
                    attempts=job.attempts, reason=reason)
+
+
+class Crew:
+    """A process's workers, one thread each: started together, stopped together.
+
+    Stopping (SIGTERM) lets every job in hand finish within the grace period; a job still running
+    after it is handed back to the queue, uncounted, for another worker to take up. It is sent
+    again under the same idempotency key, so the POS keeps one order."""
+
+    def __init__(self, workers: list[Worker]):
+        self.workers = workers
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i, worker in enumerate(self.workers):
+            thread = threading.Thread(target=worker.run, name=f"bridge-worker-{i}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def wake(self) -> None:
+        for worker in self.workers:
+            worker.wake.set()
+
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def stop(self, grace_seconds: float) -> None:
+        for worker in self.workers:
+            worker.stop()
+        end = time.monotonic() + grace_seconds
+        for thread in self._threads:
+            thread.join(max(0.0, end - time.monotonic()))
+        for worker in self.workers:
+            job = worker.current
+            if job is None:
+                continue
+            try:
+                worker.store.release(job)
+            except Exception:  # the database is gone too: the lease hands it back later
+                log.exception("%s", logs.fields("job_release_failed", job=job.id))
+                continue
+            logs.warning(log, "job_released", job=job.id, kind=job.kind, order_id=job.order_id,
+                         worker=worker.name, grace_s=grace_seconds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Collection, Protocol
 
 
 class StorageError(Exception):
@@ -46,13 +46,16 @@ class StoredEvent:
 @dataclass(frozen=True)
 class NewJob:
     """A job to add. `key` makes adding idempotent; jobs sharing a `lane` run one at a time,
-    in the order they were added."""
+    in the order they were added. `destination`: the outside system the job calls (a site's
+    POS account), whose share of the workers is bounded and whose circuit breaker it obeys;
+    None for work that stays in the bridge."""
     kind: str
     key: str
     lane: str
     instance_id: str | None = None
     order_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    destination: str | None = None
 
 
 # How a stored event becomes its processing job: (event id, instance id, order id) -> job.
@@ -71,6 +74,20 @@ class Job:
     state: str
     attempts: int
     worker: str | None
+    last_error: str | None
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """A destination's circuit breaker. `closed`: calls go; `open`: its jobs wait, uncounted,
+    until `open_until` (epoch seconds); `probing`: one job is trying whether it answers again."""
+    destination: str
+    state: str
+    failures: int                 # connection failures and timeouts in a row
+    cooldown: float | None        # how long it stays open this time
+    open_until: float | None
+    opened_at: str | None
     last_error: str | None
 
 
@@ -126,8 +143,10 @@ class JobQueue(Protocol):
     def enqueue(self, job: NewJob, *, delay: float = 0.0) -> bool:
         """Add a job unless one with the same key exists; True when added."""
 
-    def claim(self, worker: str, lease_seconds: float) -> Job | None:
-        """Take the oldest ready job whose lane has nothing earlier still open, under a lease."""
+    def claim(self, worker: str, lease_seconds: float, *, avoid: Collection[str] = ()
+              ) -> Job | None:
+        """Take the oldest ready job whose lane has nothing earlier still open, under a lease.
+        Jobs bound for a destination in `avoid`, or whose breaker is open, are left waiting."""
 
     def get_job(self, job_id: int) -> Job | None: ...
 
@@ -186,13 +205,37 @@ class StatusUpdates(Protocol):
                             ) -> list[StatusUpdate]: ...
 
 
+class Breakers(Protocol):
+    def breaker(self, destination: str) -> Breaker | None: ...
+
+    def count_breaker_failure(self, destination: str, error: str) -> Breaker:
+        """One more connection failure or timeout in a row; the breaker as it is now."""
+
+    def open_breaker(self, destination: str, cooldown: float) -> None: ...
+
+    def take_probe(self, destination: str, hold_seconds: float) -> bool:
+        """Of the workers finding an open breaker's time up, True for the one that may try the
+        destination again; the others are held off for `hold_seconds` (the probe's deadline)."""
+
+    def close_breaker(self, destination: str) -> None: ...
+
+    def breakers(self) -> list[Breaker]:
+        """Every breaker not plainly closed (open, probing, or counting failures)."""
+
+
+class Pace(Protocol):
+    def reserve_call(self, key: str, interval: float, burst: int) -> float:
+        """Book the next call to a rate-limited API (one each `interval` seconds, up to `burst`
+        at once), shared by every process on this database; the seconds to wait before it."""
+
+
 class Instances(Protocol):
     def set_instance(self, instance_id: str, status: str) -> None: ...
 
     def instance_status(self, instance_id: str) -> str | None: ...
 
 
-class Store(Inbox, JobQueue, Orders, StatusUpdates, Instances, Protocol):
+class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterator, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -302,7 +302,7 @@ class PostgresStore(SqlStore):
     def _notify(self) -> None:
         self._execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
-    def claim(self, worker: str, lease_seconds: float):
+    def claim(self, worker: str, lease_seconds: float, *, avoid: Collection[str] = ()):
         with self.transaction():
             # One round trip: are there events to take, and this transaction's settings. Walk
             # the open-jobs index in order and stop at the first claimable row whatever the
@@ -317,7 +317,8 @@ class PostgresStore(SqlStore):
                 self._take_new_events()
             # The clock is read after any wait for the inbox: jobs another worker made meanwhile
             # are stamped later than a clock read before waiting, and would not look due yet.
-            return self._claim_ready(worker, lease_seconds, lock=" FOR UPDATE OF j SKIP LOCKED")
+            return self._claim_ready(worker, lease_seconds, avoid,
+                                     lock=" FOR UPDATE OF j SKIP LOCKED")
 
     # -- waking workers --------------------------------------------------------------------
 

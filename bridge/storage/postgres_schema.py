@@ -119,4 +119,20 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX status_updates_pos ON status_updates (pos_client, pos_order_id, state)",
         "CREATE INDEX status_updates_order ON status_updates (wix_order_id)",
     ]),
+    ("pg002_destinations", [
+        # As SQLite's m006: the outside system a job calls, its circuit breaker, and the shared
+        # pace of calls to rate-limited APIs.
+        "ALTER TABLE jobs ADD COLUMN destination text",
+        """CREATE TABLE breakers (
+            destination text PRIMARY KEY,
+            state text NOT NULL,
+            failures integer NOT NULL,
+            cooldown double precision,
+            open_until double precision,
+            opened_at text,
+            last_error text,
+            updated_at text NOT NULL
+        )""",
+        "CREATE TABLE pace (key text PRIMARY KEY, due double precision NOT NULL)",
+    ]),
 ]

@@ -140,3 +140,24 @@ def m005_event_text(db: Database) -> None:
     # The domain event exactly as Wix sent it (JSON text), kept instead of the parsed body written
     # out again: `payload` is then '' and the body is read back from this column.
     db.execute("ALTER TABLE events ADD COLUMN domain_event TEXT")
+
+
+@migrations()
+def m006_destinations(db: Database) -> None:
+    # The outside system a job calls (a site's POS account): its share of a worker is bounded,
+    # and its circuit breaker holds its jobs while it does not answer. Jobs queued before this
+    # migration have none and run as before.
+    db.execute("ALTER TABLE jobs ADD COLUMN destination TEXT")
+    db.execute("""
+        CREATE TABLE breakers (
+            destination TEXT PRIMARY KEY,
+            state TEXT NOT NULL,               -- closed | open | probing
+            failures INTEGER NOT NULL,         -- connection failures and timeouts in a row
+            cooldown REAL,                     -- seconds it stays open this time
+            open_until REAL,                   -- epoch seconds; its jobs wait until then
+            opened_at TEXT,
+            last_error TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    # When the next call to a rate-limited API (Wix's, per site) may go: every process shares it.
+    db.execute("CREATE TABLE pace (key TEXT PRIMARY KEY, due REAL NOT NULL)")

@@ -12,20 +12,20 @@ import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterator, Sequence
 
-from bridge.storage.port import (EventJob, Job, NewJob, OrderRecord, SchemaOutOfDate,
+from bridge.storage.port import (Breaker, EventJob, Job, NewJob, OrderRecord, SchemaOutOfDate,
                                  StatusUpdate, StoredEvent, iso)
 
 # The state a job is left in by each attempt outcome.
 _STATE_AFTER = {"done": "done", "retry": "pending", "failed": "failed", "wait": "pending"}
 
 INSERT_JOB = ("INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
-              " attempts, not_before, created_at, updated_at)"
-              " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING")
+              " attempts, not_before, created_at, updated_at, destination)"
+              " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 
 _JOB_COLUMNS = ("id, kind, key, lane, instance_id, order_id, payload, state, attempts, worker,"
-                " last_error")
+                " last_error, destination")
 
 # An attempt's outcome, only while this worker still holds the job (its lease may have been lost).
 FINISH_JOB = ("UPDATE jobs SET state = ?, not_before = ?, lease_until = NULL, last_error = ?,"
@@ -38,8 +38,10 @@ RECORD_ATTEMPT = ("INSERT INTO attempts (job_id, order_id, worker, started_at, f
 # pending and due, or running with an expired lease (its worker died). "First of its lane" is
 # asked as a correlated min(), one index probe per candidate: as a NOT EXISTS anti-join,
 # PostgreSQL planned it quadratic while the jobs table's statistics were young (276 ms a claim
-# with 1,000 jobs waiting). `{lock}` is where PostgreSQL adds FOR UPDATE SKIP LOCKED.
-# Parameters: worker, lease until, now (text), now, now.
+# with 1,000 jobs waiting). A job bound for a destination waits while that destination's
+# breaker is open, or while it is in `{avoid}` (this process's workers already hold its share).
+# `{lock}` is where PostgreSQL adds FOR UPDATE SKIP LOCKED.
+# Parameters: worker, lease until, now (text), now, now, now, then the avoided destinations.
 CLAIM_JOB = ("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?,"
              " lease_until = ?, updated_at = ?"
              " WHERE id = (SELECT id FROM jobs AS j"
@@ -47,6 +49,10 @@ CLAIM_JOB = ("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker
              "          OR (j.state = 'running' AND j.lease_until < ?))"
              "     AND j.id = (SELECT min(k.id) FROM jobs AS k"
              "                 WHERE k.lane = j.lane AND k.state IN ('pending', 'running'))"
+             "     AND (j.destination IS NULL"
+             "          OR (NOT EXISTS (SELECT 1 FROM breakers AS b"
+             "                          WHERE b.destination = j.destination AND b.open_until > ?)"
+             "              {avoid}))"
              "   ORDER BY j.not_before, j.id LIMIT 1{lock})"
              f" RETURNING {_JOB_COLUMNS}")
 _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
@@ -54,6 +60,7 @@ _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequenc
                   " wix_fulfillment_status, wix_fulfillment_id")
 _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
                    " received_at, wix_order_id, state, note, sequence")
+_BREAKER_COLUMNS = ("destination, state, failures, cooldown, open_until, opened_at, last_error")
 _EVENT_COLUMNS = ("id, instance_id, event_type, entity_id, order_id, sequence, event_time,"
                   " domain_event, payload")
 
@@ -75,7 +82,7 @@ class Result:
 def job_row(job: NewJob, not_before: float, now: str) -> tuple:
     """INSERT_JOB's parameters for one job."""
     return (job.kind, job.key, job.lane, job.instance_id, job.order_id, json.dumps(job.payload),
-            not_before, now, now)
+            not_before, now, now, job.destination)
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
@@ -199,10 +206,14 @@ class SqlStore(ABC):
             self._added_job(job)
             return self._execute(INSERT_JOB, job_row(job, epoch + delay, now)).rowcount == 1
 
-    def _claim_ready(self, worker: str, lease_seconds: float, *, lock: str = "") -> Job | None:
+    def _claim_ready(self, worker: str, lease_seconds: float, avoid: Collection[str], *,
+                     lock: str = "") -> Job | None:
         epoch, now = self._now()
-        row = self._execute(CLAIM_JOB.format(lock=lock),
-                            [worker, epoch + lease_seconds, now, epoch, epoch]).one()
+        avoided = sorted(avoid)
+        sql = CLAIM_JOB.format(lock=lock, avoid=(
+            f"AND j.destination NOT IN ({', '.join('?' * len(avoided))})" if avoided else ""))
+        row = self._execute(sql, [worker, epoch + lease_seconds, now, epoch, epoch, epoch,
+                                  *avoided]).one()
         return job_from_row(row) if row else None
 
     def get_job(self, job_id: int) -> Job | None:
@@ -286,6 +297,65 @@ class SqlStore(ABC):
         if untaken:
             counts["pending"] = counts.get("pending", 0) + untaken
         return counts
+
+    # -- circuit breakers ------------------------------------------------------------------
+
+    def breaker(self, destination: str) -> Breaker | None:
+        row = self._execute(f"SELECT {_BREAKER_COLUMNS} FROM breakers WHERE destination = ?",
+                            [destination]).one()
+        return Breaker(*row) if row else None
+
+    def count_breaker_failure(self, destination: str, error: str) -> Breaker:
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO breakers (destination, state, failures, last_error, updated_at)"
+                " VALUES (?, 'closed', 1, ?, ?) ON CONFLICT (destination) DO UPDATE"
+                " SET failures = breakers.failures + 1, last_error = excluded.last_error,"
+                " updated_at = excluded.updated_at"
+                f" RETURNING {_BREAKER_COLUMNS}", [destination, error[:500], now]).one()
+            return Breaker(*row)
+
+    def open_breaker(self, destination: str, cooldown: float) -> None:
+        epoch, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE breakers SET state = 'open', cooldown = ?, open_until = ?,"
+                          " opened_at = CASE WHEN state = 'closed' THEN ? ELSE opened_at END,"
+                          " updated_at = ? WHERE destination = ?",
+                          [cooldown, epoch + cooldown, now, now, destination])
+
+    def take_probe(self, destination: str, hold_seconds: float) -> bool:
+        epoch, now = self._now()
+        with self.transaction():
+            return self._execute(
+                "UPDATE breakers SET state = 'probing', open_until = ?, updated_at = ?"
+                " WHERE destination = ? AND state IN ('open', 'probing') AND open_until <= ?",
+                [epoch + hold_seconds, now, destination, epoch]).rowcount == 1
+
+    def close_breaker(self, destination: str) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE breakers SET state = 'closed', failures = 0, cooldown = NULL,"
+                          " open_until = NULL, opened_at = NULL, updated_at = ?"
+                          " WHERE destination = ?", [now, destination])
+
+    def breakers(self) -> list[Breaker]:
+        rows = self._execute(f"SELECT {_BREAKER_COLUMNS} FROM breakers"
+                             " WHERE state != 'closed' OR failures > 0 ORDER BY destination").rows
+        return [Breaker(*row) for row in rows]
+
+    # -- pacing calls to rate-limited APIs -------------------------------------------------
+
+    def reserve_call(self, key: str, interval: float, burst: int) -> float:
+        """A generic cell rate algorithm in one statement: `due` is when the booked calls
+        would have run at the steady rate; a call may go `burst - 1` intervals before it."""
+        epoch, _ = self._now()
+        with self.transaction():
+            (due,) = self._execute(
+                "INSERT INTO pace (key, due) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET due = (CASE WHEN pace.due > ? THEN pace.due ELSE ? END) + ?"
+                " RETURNING due", [key, epoch + interval, epoch, epoch, interval]).one()
+        return max(0.0, due - interval * burst - epoch)
 
     # -- orders ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterator, Sequence
 
 from sqlite_utils import Database
 
@@ -214,11 +214,11 @@ class SqliteStore(SqlStore):
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def claim(self, worker: str, lease_seconds: float):
+    def claim(self, worker: str, lease_seconds: float, *, avoid: Collection[str] = ()):
         with self.transaction():
             # Read the clock once the lock is held: jobs another worker enqueued while this one
             # waited for the lock are stamped later than a clock read before waiting.
             if self.event_job is not None:
                 self._take_new_events(*self._now())
-            return self._claim_ready(worker, lease_seconds)
+            return self._claim_ready(worker, lease_seconds, avoid)
 

@@ -1,4 +1,5 @@
-"""`GET /healthz`: 200 when the database answers, 503 otherwise."""
+"""`GET /healthz`: 200 when the database answers, 503 otherwise; with the work waiting, and every
+POS whose circuit breaker is open (the bridge is fine; that POS is not answering)."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ import logging
 from flask import Blueprint, current_app
 
 from bridge import logs
-from bridge.storage.port import StoreUnavailable
+from bridge.storage.port import Breaker, StoreUnavailable, iso
 from bridge.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -18,10 +19,19 @@ def healthz():
     bridge = current_app.extensions["bridge"]
     try:
         counts = bridge.store.job_counts()
+        breakers = bridge.store.breakers()
     except StoreUnavailable as error:
         logs.error(log, "health_failed", reason=str(error))
         return error_response(503, "database_unavailable", "the database does not answer")
     return {"status": "ok", "database": "ok", "sandbox": bridge.config.sandbox,
             "pos_client": bridge.config.pos_client,
             "jobs": {"pending": counts.get("pending", 0), "running": counts.get("running", 0),
-                     "failed": counts.get("failed", 0)}}
+                     "failed": counts.get("failed", 0)},
+            "breakers": [breaker_json(b) for b in breakers]}
+
+
+def breaker_json(breaker: Breaker) -> dict:
+    return {"destination": breaker.destination, "state": breaker.state,
+            "failures": breaker.failures, "opened_at": breaker.opened_at,
+            "retry_at": iso(breaker.open_until) if breaker.open_until else None,
+            "last_error": breaker.last_error}

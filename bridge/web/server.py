@@ -1,20 +1,20 @@
 """gunicorn, embedded: `bridge web` (the Procfile's web process) and `bridge serve` (web + worker).
 
 Embedding lets the configuration be checked, and a bad setting reported in one line, before
-gunicorn starts. In `serve`, every gunicorn worker process also runs a job worker thread, woken
-as soon as a webhook is stored; SIGTERM lets it finish the job in hand before the process exits.
+gunicorn starts. In `serve`, every gunicorn worker process also runs a crew of job workers, woken
+as soon as a webhook is stored; SIGTERM lets them finish the jobs in hand before the process exits.
 """
 from __future__ import annotations
 
+import functools
 import logging
-import threading
 from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
-from bridge import logs
-from bridge.bootstrap import bootstrap
+from bridge.bootstrap import bootstrap, worker_pool_size
 from bridge.config import Config
+from bridge.service.worker import Crew
 from bridge.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def gunicorn_options(config: Config) -> dict:
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
         "loglevel": config.log_level.lower(),
-        "worker_exit": _stop_job_worker,
+        "worker_exit": functools.partial(_stop_job_workers, config.stop_seconds),
         # gunicorn 27's control socket is one fixed path per user: two bridges would collide.
         "control_socket_disable": True,
     }
@@ -59,28 +59,27 @@ class GunicornApp(BaseApplication):
 
 
 def _bridge_app(config: Config, with_worker: bool):
-    """Each gunicorn worker process gets its own connections, and its own job worker."""
-    # Every request thread, and the job worker's, may hold a database connection at once.
-    bridge = bootstrap(config, pool_size=THREADS + (1 if with_worker else 0))
+    """Each gunicorn worker process gets its own connections, and its own job workers."""
+    # Every request thread may hold a database connection at once, and the job workers theirs.
+    bridge = bootstrap(config, pool_size=THREADS + (worker_pool_size(config) if with_worker
+                                                    else 0))
     bridge.store.check_schema()
     if not with_worker:
         return create_app(bridge)
-    worker = bridge.worker()
-    thread = threading.Thread(target=worker.run, name="bridge-worker", daemon=True)
-    _job_workers.append((worker, thread))
-    thread.start()
-    return create_app(bridge, wake=worker.wake.set)
+    crew = bridge.crew()
+    _crews.append(crew)
+    crew.start()
+    return create_app(bridge, wake=crew.wake)
 
 
-_job_workers: list[tuple] = []
+_crews: list[Crew] = []
 
 
-def _stop_job_worker(server, gunicorn_worker) -> None:
-    for worker, thread in _job_workers:
-        worker.stop()
-        thread.join(GRACEFUL_TIMEOUT - 5)
-        if thread.is_alive():
-            logs.warning(log, "worker_stop_timeout", worker=worker.name)
+def _stop_job_workers(stop_seconds: float, server, gunicorn_worker) -> None:
+    """Jobs in hand run on for BRIDGE_STOP_SECONDS (within gunicorn's own grace), then are
+    handed back for another worker."""
+    for crew in _crews:
+        crew.stop(min(stop_seconds, GRACEFUL_TIMEOUT - 5))
 
 
 def run(config: Config, *, with_worker: bool) -> None:

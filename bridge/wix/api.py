@@ -17,16 +17,21 @@ from typing import Any, Callable, Mapping
 import requests
 import tenacity
 
-from bridge import logs
+from bridge import logs, timeouts
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = (3.05, 8)                 # connect, read: a worker must stop within 30 s of SIGTERM
+READ_TIMEOUT = 8.0                  # within the attempt's deadline (bridge.timeouts)
 TOKEN_MARGIN_SECONDS = 300          # renew a token this long before Wix says it expires
 IN_PROCESS_ATTEMPTS = 3
 IN_PROCESS_MAX_WAIT = 5.0           # a longer Retry-After goes back to the worker instead
 IN_PROCESS_BUDGET = 15.0            # seconds of in-process retrying, so SIGTERM's 30 s suffice
 RATE_PER_MINUTE = 200               # Wix's documented limit per app instance
+PACE_BURST = RATE_PER_MINUTE        # a minute's calls may go at once, then the pace applies
+
+# Seconds to wait before the next call for an instance: the bridge books its calls in the
+# database, so every thread and process shares the limit; without one, this process paces its own.
+Pace = Callable[[str], float]
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
@@ -89,22 +94,22 @@ class _Token:
 
 
 class _Pacer:
-    """At most RATE_PER_MINUTE calls a minute per instance (a token bucket; bursts allowed)."""
+    """At most RATE_PER_MINUTE calls a minute per instance, counted in this process only
+    (a token bucket; bursts allowed)."""
 
-    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]):
-        self.clock, self.sleep = clock, sleep
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
-    def wait(self, instance_id: str) -> None:
+    def __call__(self, instance_id: str) -> float:
         with self.lock:
             now = self.clock()
             tokens, last = self.buckets.get(instance_id, (float(RATE_PER_MINUTE), now))
             tokens = min(RATE_PER_MINUTE, tokens + (now - last) * RATE_PER_MINUTE / 60)
             delay = 0.0 if tokens >= 1 else (1 - tokens) * 60 / RATE_PER_MINUTE
             self.buckets[instance_id] = (tokens - 1, now + delay)
-        if delay:
-            self.sleep(delay)
+        return delay
 
 
 def _wait_for(retry_state: tenacity.RetryCallState) -> float:
@@ -118,7 +123,7 @@ class WixApi:
     def __init__(self, base_url: str, app_id: str, app_secret: str, *,
                  session: requests.Session | None = None,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, pace: Pace | None = None):
         self.base_url = base_url.rstrip("/")
         self._app_id = app_id
         self._app_secret = app_secret
@@ -127,7 +132,7 @@ class WixApi:
         self._sleep = sleep
         self._tokens: dict[str, _Token] = {}
         self._token_lock = threading.Lock()
-        self._pacer = _Pacer(clock, sleep)
+        self._pace = pace or _Pacer(clock)
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -183,13 +188,16 @@ class WixApi:
 
     def _send(self, method: str, path: str, instance_id: str, token: str | None,
               body: dict[str, Any] | None) -> dict[str, Any]:
-        self._pacer.wait(instance_id)
+        delay = self._pace(instance_id)
+        if delay:
+            self._sleep(delay)
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             headers["Authorization"] = token
         try:
             response = self._session.request(
-                method, self.base_url + path, headers=headers, timeout=TIMEOUT,
+                method, self.base_url + path, headers=headers,
+                timeout=timeouts.for_request(READ_TIMEOUT),
                 data=json.dumps(body).encode() if body is not None else None)
         except requests.Timeout:
             raise WixUnavailable(f"Wix did not answer {method} {path} in time") from None
