@@ -17,7 +17,8 @@ def test_every_setting_is_in_the_readme_and_env_example(setting):
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
 
 
-@pytest.mark.parametrize("setting", [*square.SETTINGS, "POS_DEMO_STEP_SECONDS"])
+@pytest.mark.parametrize("setting", [*square.SETTINGS, "POS_DEMO_STEP_SECONDS",
+                                     "POS_WEBHOOK_TIMEOUT"])
 def test_every_pos_client_setting_is_in_the_readme_and_env_example(setting):
     assert f"`{setting}`" in README
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
