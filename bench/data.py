@@ -45,24 +45,31 @@ def new_order(base: dict) -> dict:
     return order
 
 
-def _sign_batch(args: tuple[bytes, int]) -> list[tuple[str, str]]:
-    pem, count = args
+def site(n: int) -> str:
+    return f"{INSTANCE}-{n}"
+
+
+def _sign_batch(args: tuple[bytes, int, int, int]) -> list[tuple[str, str]]:
+    pem, start, count, sites = args
     key = serialization.load_pem_private_key(pem, password=None)
     base = template()
     out = []
-    for n in range(count):
+    for n in range(start, start + count):
         order = new_order(base)
-        out.append((order["id"], sign_webhook(key, wix_events.ORDER_CREATED,
-                                              f"{INSTANCE}-{n % SITES}", order_event(order))))
+        out.append((order["id"], sign_webhook(key, wix_events.ORDER_CREATED, site(n % sites),
+                                              order_event(order))))
     return out
 
 
-def orders_with_tokens(keys: Keys, count: int) -> list[tuple[str, str]]:
-    """(order id, signed order_created token) pairs, signed on every core."""
+def orders_with_tokens(keys: Keys, count: int, sites: int = SITES) -> list[tuple[str, str]]:
+    """(order id, signed order_created token) pairs, signed on every core; the order at index
+    i comes from site(i % sites)."""
     workers = 2
     shares = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
+    starts = [sum(shares[:i]) for i in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
-        batches = pool.map(_sign_batch, [(keys.private_pem, n) for n in shares if n])
+        batches = pool.map(_sign_batch, [(keys.private_pem, start, n, sites)
+                                         for start, n in zip(starts, shares) if n])
     return [pair for batch in batches for pair in batch]
 
 

@@ -251,6 +251,7 @@ class Bench:
             self.reference(tokens_file)
             self.ingest(tokens_file, "ingest.db", "ingest")
             self.deliver("deliver.db")
+            self.slow_pos()
             if self.full:
                 self.growth(tokens_file)
         except BaseException:
@@ -360,15 +361,73 @@ class Bench:
         self.processes.stop(worker)
         self.processes.stop(web)
 
-    def wait_for_pos(self, order_ids: list[str]) -> dict[str, float]:
-        wanted = set(order_ids)
+    def wait_for_pos(self, order_ids: list[str], pos: PosServer | None = None,
+                     answered: bool = False) -> dict[str, float]:
+        """When each order reached the POS (or, `answered`, when the POS answered it)."""
+        wanted, pos = set(order_ids), pos or self.pos
 
         def arrived() -> dict[str, float]:
-            with self.pos.lock:
-                return {d["message"]["order"]["id"]: d["at"] for d in self.pos.deliveries
-                        if "order" in d["message"] and d["message"]["order"]["id"] in wanted}
+            with pos.lock:
+                return {d["message"]["order"]["id"]: d["answered" if answered else "at"]
+                        for d in pos.deliveries if "order" in d["message"]
+                        and d["message"]["order"]["id"] in wanted
+                        and (not answered or "answered" in d)}
         wait_until(lambda: len(arrived()) == len(wanted), 120, "orders at the POS")
         return arrived()
+
+    def slow_pos(self) -> None:
+        """A POS that takes 300 ms over each order, as Square's CreateOrder does: 200 orders
+        from 20 sites posted at once, with one worker process at its defaults. Then the same
+        again while one site's POS hangs (every call to it times out): how much later do the
+        other sites' orders arrive?"""
+        calm = self.slow_run("slow-pos.db", hung=None)
+        drain = calm["orders"] / calm["drain_s"]
+        self.results.update(slow_pos_drain_per_s=round(drain, 1),
+                            slow_pos_e2e_p50_ms=round(percentile(calm["e2e"], 50), 1),
+                            slow_pos_e2e_p99_ms=round(percentile(calm["e2e"], 99), 1))
+        self.note("slow POS (300 ms): 200 orders, 20 sites",
+                  f"{drain:.1f} orders/s  p50 {percentile(calm['e2e'], 50):.0f} ms"
+                  f"  p99 {percentile(calm['e2e'], 99):.0f} ms")
+        noisy = self.slow_run("noisy.db", hung=data.site(0))
+        self.results.update(noisy_neighbour_e2e_p99_ms=round(percentile(noisy["e2e"], 99), 1),
+                            noisy_neighbour_added_p99_ms=round(
+                                percentile(noisy["e2e"], 99) - percentile(calm["e2e"], 99), 1))
+        self.note("  the same, one site's POS hanging: others",
+                  f"p99 {percentile(noisy['e2e'], 99):.0f} ms "
+                  f"({self.results['noisy_neighbour_added_p99_ms']:+.0f} ms)")
+
+    def slow_run(self, database: str, hung: str | None) -> dict:
+        """webhook ack -> answered by the POS (ms) for every order not of the `hung` site, and
+        the seconds from the first post until the last of them was answered."""
+        pos = PosServer(POS_SECRET)
+        timeout = 10.0  # the webhook client's default read timeout: a hung call costs this
+
+        def take_time(delivery):
+            site = delivery["message"]["order"]["instanceId"]
+            time.sleep(timeout + 2 if site == hung else 0.3)
+            delivery["answered"] = time.monotonic()
+
+        pos.hold = take_time
+        port = free_port()
+        env = {**self.env(port, database), "POS_WEBHOOK_URL": pos.url}
+        self.migrate(env)
+        web = self.bridge("web", env, f"{database}-web.log")
+        worker = self.bridge("worker", env, f"{database}-worker.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{url}/healthz", web)
+            sites = 20
+            orders = data.orders_with_tokens(self.keys, 200, sites=sites)
+            others = [o for n, (o, _) in enumerate(orders) if data.site(n % sites) != hung]
+            started = time.monotonic()
+            acked = post_orders(f"{url}/webhooks/wix", orders, rate=None, threads=8)
+            answered = self.wait_for_pos(others, pos, answered=True)
+        finally:
+            self.processes.stop(worker)
+            self.processes.stop(web)
+            pos.close()
+        return {"orders": len(others), "drain_s": max(answered.values()) - started,
+                "e2e": [(answered[o] - acked[o]) * 1000 for o in others]}
 
     def status_back(self, url: str, order_ids: list[str]) -> None:
         with self.pos.lock:

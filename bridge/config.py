@@ -41,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_MAX_ATTEMPTS", "12",
             "attempts at one piece of work (an order to the POS, ...) before it is marked failed"),
     Setting("BRIDGE_RETRY_MAX_SECONDS", "600", "longest wait between two attempts (backoff cap)"),
-    Setting("BRIDGE_WORKER_CONCURRENCY", "16",
+    Setting("BRIDGE_WORKER_CONCURRENCY", "32",
             "jobs one worker process runs at once (threads: most of their time is spent waiting "
             "for a POS); one order's jobs still run one at a time, in order"),
     Setting("BRIDGE_WORKERS_PER_DESTINATION", "4",
@@ -90,7 +90,7 @@ class Config:
     max_attempts: int = 12
     retry_max_seconds: float = 600.0
     lease_seconds: float = 60.0
-    worker_concurrency: int = 16
+    worker_concurrency: int = 32
     workers_per_destination: int = 4
     connect_timeout: float = 3.05
     attempt_deadline: float = 20.0

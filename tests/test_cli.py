@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
+from bridge.service import jobs
 from tests.builders import POS_URL, accepted, an_order, pos_error
 
 
@@ -39,6 +40,9 @@ def run(env, tmp_path, monkeypatch):
                                                                   "postgres://u:***@127.0.0.1:1"),
     ({"PORT": "eighty"}, "PORT is malformed"),
     ({"BRIDGE_MAX_ATTEMPTS": "0"}, "BRIDGE_MAX_ATTEMPTS is malformed"),
+    ({"BRIDGE_LEASE_SECONDS": "15", "BRIDGE_ATTEMPT_DEADLINE": "20"},
+     "BRIDGE_LEASE_SECONDS is malformed: 15 s must be longer than BRIDGE_ATTEMPT_DEADLINE"),
+    ({"POS_WEBHOOK_TIMEOUT": "soon"}, "POS_WEBHOOK_TIMEOUT is malformed"),
 ])
 def test_a_bad_setting_stops_start_up_with_one_line_naming_it(env, tmp_path, overrides, named):
     process = subprocess.run([sys.executable, "-m", "bridge", "worker", "--once"],
@@ -93,6 +97,26 @@ def test_orders_show_and_replay_an_order_that_failed(run, bridge, client, signer
     worker.drain()
     assert bridge.store.get_order(order["id"]).pos_order_id == "pos-42"
     assert run("replay", order["id"]).exit_code == 1  # nothing failed any more
+
+
+def test_orders_and_show_say_when_a_site_s_pos_breaker_holds_an_order(run, bridge, client,
+                                                                      signer, worker):
+    order = an_order(number="778")
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.run_once()                                   # queued for the POS, not sent yet
+    destination = jobs.pos_destination(bridge.store.get_order(order["id"]).instance_id)
+    for _ in range(5):
+        bridge.store.count_breaker_failure(destination, "POS unreachable: ConnectionError")
+    bridge.store.open_breaker(destination, 30)
+
+    listed = run("orders")
+    assert "queued" in listed.output and "POS not answering, orders held" in listed.output
+    assert "5 failures in a row): POS unreachable: ConnectionError" in listed.output
+    shown = json.loads(run("show", order["id"], "--json").output)
+    assert "circuit breaker open" in shown["order"]["pos_held"]
+
+    bridge.store.close_breaker(destination)
+    assert "not answering" not in run("orders").output
 
 
 def test_show_says_so_for_an_unknown_order(run):

@@ -309,7 +309,8 @@ class Crew:
             if job is None:
                 continue
             try:
-                worker.store.release(job)
+                if not worker.store.release(job):
+                    continue  # it finished just now
             except Exception:  # the database is gone too: the lease hands it back later
                 log.exception("%s", logs.fields("job_release_failed", job=job.id))
                 continue

@@ -154,7 +154,8 @@ class JobQueue(Protocol):
                started: float | None = None) -> bool:
         """`done`, `retry`, `failed` or `wait`; False when the lease was lost."""
 
-    def release(self, job: Job) -> None: ...
+    def release(self, job: Job) -> bool:
+        """Hand a claimed job back, uncounted; False when this worker no longer held it."""
 
     def replay(self, *, order_id: str | None = None, job_id: int | None = None,
                key: str | None = None) -> list[int]: ...

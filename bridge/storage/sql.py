@@ -245,14 +245,15 @@ class SqlStore(ABC):
         return [_STATE_AFTER[outcome], epoch + delay, error, 1 if outcome == "wait" else 0, now,
                 job.id, job.worker]
 
-    def release(self, job: Job) -> None:
-        """Hand a claimed job back untouched (a stopping worker that did not start it)."""
+    def release(self, job: Job) -> bool:
+        """Hand a claimed job back, its attempt uncounted (a stopping worker's); False when this
+        worker no longer held it (it had finished, or its lease was lost)."""
         _, now = self._now()
         with self.transaction():
-            self._execute("UPDATE jobs SET state = 'pending', attempts = attempts - 1,"
-                          " lease_until = NULL, worker = NULL, updated_at = ?"
-                          " WHERE id = ? AND state = 'running' AND worker = ?",
-                          [now, job.id, job.worker])
+            return self._execute("UPDATE jobs SET state = 'pending', attempts = attempts - 1,"
+                                 " lease_until = NULL, worker = NULL, updated_at = ?"
+                                 " WHERE id = ? AND state = 'running' AND worker = ?",
+                                 [now, job.id, job.worker]).rowcount == 1
 
     def replay(self, *, order_id: str | None = None, job_id: int | None = None,
                key: str | None = None) -> list[int]:
