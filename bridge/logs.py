@@ -6,6 +6,7 @@ and reasons only, never tokens, secrets or order payloads.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 _configured = False
@@ -26,10 +27,24 @@ def setup(level: str = "INFO") -> None:
         _configured = True
 
 
+# Quoted: what would split a value (space, quote, =) or a line; escaped: every control character
+# (CR, NUL, ...) and Unicode line break, so that input from outside can neither break a log line
+# nor forge a second one.
+_QUOTE = re.compile(r'[\s"=\\\x00-\x1f\x7f\x85\u2028\u2029]')
+_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\x85\u2028\u2029]')
+_NAMED = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100
+                                else f"\\u{ord(char):04x}")
+
+
 def _value(value: object) -> str:
     text = str(value)
-    if text == "" or any(c in text for c in ' "=\n\t'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if text == "" or _QUOTE.search(text):
+        return '"' + _ESCAPE.sub(_escaped, text) + '"'
     return text
 
 

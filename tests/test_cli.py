@@ -33,7 +33,12 @@ def run(env, tmp_path, monkeypatch):
     ({"POS_CLIENT": "nope"}, "POS_CLIENT is malformed"),
     ({"POS_WEBHOOK_URL": ""}, "POS_WEBHOOK_URL is missing"),
     ({"POS_WEBHOOK_SECRET": ""}, "POS_WEBHOOK_SECRET is missing"),
-    ({"POS_WEBHOOK_SECRET": "whsec_!!!"}, "POS_WEBHOOK_SECRET is malformed"),
+    ({"POS_WEBHOOK_SECRET": "whsec_!!!"}, "POS_WEBHOOK_SECRET (secret 1) is malformed"),
+    ({"POS_WEBHOOK_SECRET": "whsec_AA=="}, "POS_WEBHOOK_SECRET (secret 1) is too weak: 1 bytes"),
+    ({"POS_WEBHOOK_SECRET": "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+     "POS_WEBHOOK_SECRET (secret 1) is malformed: expected whsec_"),
+    ({"POS_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2hvcnQ="},
+     "POS_WEBHOOK_SECRET (secret 2) is too weak: 5 bytes"),
     ({"DATABASE_URL": "mysql://db/bridge"}, "DATABASE_URL is malformed"),
     ({"DATABASE_URL": "postgres://db/bridge?nonsense=1"}, "DATABASE_URL is malformed"),
     ({"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/bridge"}, "DATABASE_URL: PostgreSQL at "

@@ -164,3 +164,20 @@ def test_an_event_sequence_too_large_for_the_database_is_stored_without_it(clien
     token = signer.order_webhook(order, wix_events.ORDER_CREATED, 10**30)
     assert client.post("/webhooks/wix", data=token).status_code == 200
     assert stored_events(store) == 1
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("nested", ["header", "payload"])
+def test_deeply_nested_json_is_refused_with_400_and_one_log_line(client, store, caplog, nested):
+    deep = _b64(b"[" * 6000 + b"]" * 6000)
+    plain = _b64(b'{"alg":"RS256","typ":"JWT"}')
+    token = f"{deep}.{_b64(b'{}')}.c2ln" if nested == "header" else f"{plain}.{deep}.c2ln"
+    answer = client.post("/webhooks/wix", data=token)
+    assert answer.status_code in (400, 401) and answer.get_json()["error"]["code"] in (
+        "not_a_jwt", "bad_signature")
+    assert stored_events(store) == 0
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+    assert [r.levelname for r in caplog.records] == ["WARNING"]

@@ -320,7 +320,7 @@ class SquarePos:
             raise CallbackRejected("x-square-hmacsha256-signature does not verify", 401)
         try:
             event = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CallbackRejected("body is not JSON") from None
         if not isinstance(event, dict) or not event.get("event_id"):
             raise CallbackRejected("not a Square event (no event_id)")

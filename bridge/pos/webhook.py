@@ -6,6 +6,8 @@ answer into a value or a typed error; `_post` is the one place that does I/O.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -46,15 +48,31 @@ def classify_answer(status: int, body: bytes) -> dict[str, Any]:
     raise PosUnavailable(f"POS answered {status} without a value or an error")
 
 
+MIN_SECRET_BYTES = 24  # Standard Webhooks: 24 to 64 random bytes
+
+
 def _secrets(raw: str | None) -> list[Webhook]:
     if not raw or not raw.split():
         raise ConfigurationError("POS_WEBHOOK_SECRET is missing: the webhook client signs every "
                                  "order and verifies every callback")
+    return [_secret(n, value) for n, value in enumerate(raw.split(), 1)]
+
+
+def _secret(n: int, value: str) -> Webhook:
+    """One secret: `whsec_` and the base64 of at least 24 random bytes, or start-up stops."""
+    which = f"POS_WEBHOOK_SECRET (secret {n})"
+    expected = (f"expected whsec_ followed by base64 of {MIN_SECRET_BYTES} to 64 random bytes, "
+                "e.g. python -c \"import base64, secrets; print('whsec_' + "
+                "base64.b64encode(secrets.token_bytes(32)).decode())\"")
+    if not value.startswith("whsec_"):
+        raise ConfigurationError(f"{which} is malformed: {expected}")
     try:
-        return [Webhook(secret) for secret in raw.split()]
-    except Exception:
-        raise ConfigurationError("POS_WEBHOOK_SECRET is malformed: expected whsec_ followed by "
-                                 "base64") from None
+        key = base64.b64decode(value[len("whsec_"):], validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(f"{which} is malformed: {expected}") from None
+    if len(key) < MIN_SECRET_BYTES:
+        raise ConfigurationError(f"{which} is too weak: {len(key)} bytes; {expected}")
+    return Webhook(value)
 
 
 class WebhookPos:
@@ -114,7 +132,7 @@ class WebhookPos:
             raise CallbackRejected("signature, timestamp or webhook headers do not verify", 401)
         try:
             message = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CallbackRejected("body is not JSON") from None
         if not isinstance(message, dict):
             raise CallbackRejected("body is not a JSON object")

@@ -128,7 +128,7 @@ def _json_object(raw: Any, what: str) -> dict[str, Any]:
     if isinstance(raw, (str, bytes)):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidEnvelope(f"{what} is not valid JSON") from None
     if not isinstance(raw, dict):
         raise InvalidEnvelope(f"{what} is not a JSON object")

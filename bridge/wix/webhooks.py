@@ -84,7 +84,8 @@ class Verifier:
             claims = jwt.decode(token, self._key, algorithms=ALGORITHMS,
                                 registry=self._registry).claims
             self._claims.validate(claims)
-        except (JoseError, ValueError) as error:
+        except (JoseError, ValueError, RecursionError) as error:
+            # RecursionError: JSON nested deeper than the parser goes, which no JWT is.
             # Only a refused token is looked at again, to answer garbage (400) apart from a JWT
             # that fails (401): the accepted ones, nearly all of them, are decoded once.
             if token.count(".") != 2 or not isinstance(_header(token), dict):
@@ -102,5 +103,5 @@ def _header(token: str) -> object:
     segment = token.split(".", 1)[0]
     try:
         return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         return None
