@@ -4,6 +4,7 @@ The POS is mocked at the HTTP layer (`responses`); the bridge runs for real on a
 """
 import json
 import threading
+import time
 
 import pytest
 import responses
@@ -14,7 +15,8 @@ from bridge.config import load_config
 from bridge.service.replay import replay
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
-from tests.builders import POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids, pos_error
+from tests.builders import (INSTANCE, POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids,
+                            pos_error)
 
 
 def deliver(client, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
@@ -276,3 +278,33 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
         pos.close()
     assert most[0] >= 2, "the orders went to the POS one at a time"
     assert sorted(o["id"] for o in pos.orders()) == sorted(o["id"] for o in orders)
+
+
+def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(client, signer,
+                                                                           worker, store):
+    def lifecycle(event_type: str, signed_ago: int) -> str:
+        data = ({"appId": "app", "originInstanceId": ""}
+                if event_type == wix_events.APP_INSTALLED else {"appId": "app"})
+        claims = signer.claims(data, event_type)
+        claims["iat"] = int(time.time()) - signed_ago
+        return signer.claims_token(claims)
+
+    installed = lifecycle(wix_events.APP_INSTALLED, 300)
+    for token in (installed, lifecycle(wix_events.APP_REMOVED, 200),
+                  lifecycle(wix_events.APP_INSTALLED, 100)):   # the same envelope as the first
+        assert client.post("/webhooks/wix", data=token).status_code == 200
+    assert len(inbox_ids(store)) == 3                            # the re-install is not a duplicate
+    worker.drain()
+    assert store.instance_status(INSTANCE) == "installed"
+    # A removal signed before the re-install, delivered late (Wix resends out of order), and
+    # the first install delivered again: neither undoes the re-install.
+    client.post("/webhooks/wix", data=lifecycle(wix_events.APP_REMOVED, 150))
+    client.post("/webhooks/wix", data=installed)
+    worker.drain()
+    assert store.instance_status(INSTANCE) == "installed"
+    assert len(inbox_ids(store)) == 4                            # the resend was a duplicate
+
+
+def inbox_ids(store) -> list[str]:
+    return [row[0] for row in store._execute(
+        "SELECT id FROM events ORDER BY received_at").rows]

@@ -50,14 +50,22 @@ class ProcessEvent:
         if event is None:
             raise Fail(f"event {job.payload['event_id']} is not stored")
         if event.event_type == wix_events.APP_INSTALLED:
-            self.store.set_instance(event.instance_id, "installed")
-            logs.info(log, "app_installed", instance_id=event.instance_id)
+            if self._instance(event, "installed"):
+                logs.info(log, "app_installed", instance_id=event.instance_id)
         elif event.event_type == wix_events.APP_REMOVED:
-            self.store.set_instance(event.instance_id, "removed")
-            logs.info(log, "app_removed", instance_id=event.instance_id)
-            statuses.fail_for_removed_app(self.store, event.instance_id)
+            if self._instance(event, "removed"):
+                logs.info(log, "app_removed", instance_id=event.instance_id)
+                statuses.fail_for_removed_app(self.store, event.instance_id)
         elif event.event_type in wix_events.ORDER_EVENTS:
             self._order_event(event)
+
+    def _instance(self, event: WixEvent, status: str) -> bool:
+        """The latest install or removal wins; one signed earlier, arriving late, is skipped."""
+        if self.store.set_instance(event.instance_id, status, at=event.event_time):
+            return True
+        logs.info(log, "app_event_stale", event_id=event.id, type=event.event_type,
+                  instance_id=event.instance_id, signed_at=event.event_time)
+        return False
 
     def _order_event(self, event: WixEvent) -> None:
         order_id = event.order_id

@@ -231,7 +231,8 @@ class Pace(Protocol):
 
 
 class Instances(Protocol):
-    def set_instance(self, instance_id: str, status: str) -> None: ...
+    def set_instance(self, instance_id: str, status: str, *, at: str | None = None) -> bool:
+        """Install or removal, signed at `at`: False when an event signed later is recorded."""
 
     def instance_status(self, instance_id: str) -> str | None: ...
 

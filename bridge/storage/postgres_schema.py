@@ -135,4 +135,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         "CREATE TABLE pace (key text PRIMARY KEY, due double precision NOT NULL)",
     ]),
+    ("pg003_instance_events", [
+        # As SQLite's m007: when Wix signed the install or removal last applied.
+        "ALTER TABLE instances ADD COLUMN changed_at text",
+    ]),
 ]

@@ -161,3 +161,10 @@ def m006_destinations(db: Database) -> None:
         )""")
     # When the next call to a rate-limited API (Wix's, per site) may go: every process shares it.
     db.execute("CREATE TABLE pace (key TEXT PRIMARY KEY, due REAL NOT NULL)")
+
+
+@migrations()
+def m007_instance_events(db: Database) -> None:
+    # When Wix signed the install or removal last applied: a resend arriving late cannot undo a
+    # later one.
+    db.execute("ALTER TABLE instances ADD COLUMN changed_at TEXT")

@@ -184,14 +184,20 @@ class SqlStore(ABC):
 
     # -- instances -------------------------------------------------------------------------
 
-    def set_instance(self, instance_id: str, status: str) -> None:
+    def set_instance(self, instance_id: str, status: str, *, at: str | None = None) -> bool:
+        """Record an install or removal; one signed before the last recorded (`at`, a resend
+        arriving late) changes nothing and answers False."""
         _, now = self._now()
         column = "installed_at" if status == "installed" else "removed_at"
         with self.transaction():
-            self._execute(
-                f"INSERT INTO instances (instance_id, status, {column}) VALUES (?, ?, ?)"
+            return self._execute(
+                f"INSERT INTO instances (instance_id, status, {column}, changed_at)"
+                f" VALUES (?, ?, ?, ?)"
                 f" ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,"
-                f" {column} = excluded.{column}", [instance_id, status, now])
+                f" {column} = excluded.{column}, changed_at = excluded.changed_at"
+                f" WHERE excluded.changed_at IS NULL OR instances.changed_at IS NULL"
+                f" OR excluded.changed_at >= instances.changed_at",
+                [instance_id, status, now, at]).rowcount == 1
 
     def instance_status(self, instance_id: str) -> str | None:
         row = self._execute("SELECT status FROM instances WHERE instance_id = ?",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 ORDER_CREATED = "wix.ecom.v1.order_created"
@@ -77,10 +78,25 @@ def event_from_claims(claims: Mapping[str, Any]) -> WixEvent:
     text = raw_data if isinstance(raw_data, str) else None
     if _is_entity_event(data):
         return _entity_event(event_type, instance_id, data, text)
-    digest = hashlib.sha256(json.dumps(envelope, sort_keys=True).encode()).hexdigest()
+    # No id of its own: the digest of what Wix signed, its time of signing included, so that a
+    # resend is a duplicate but a second AppInstalled (a re-install, byte for byte the first's
+    # envelope) is not. The signing time also orders install and removal (`event_time`).
+    issued = claims.get("iat")
+    issued = issued if isinstance(issued, (int, float)) and not isinstance(issued, bool) else None
+    digest = hashlib.sha256(json.dumps({"envelope": envelope, "iat": issued},
+                                       sort_keys=True).encode()).hexdigest()
     return WixEvent(id=f"{event_type}:{instance_id}:{digest[:32]}", event_type=event_type,
-                    instance_id=instance_id, entity_id=None, sequence=None, event_time=None,
-                    payload=data, text=text)
+                    instance_id=instance_id, entity_id=None, sequence=None,
+                    event_time=_signed_at(issued), payload=data, text=text)
+
+
+def _signed_at(issued: float | None) -> str | None:
+    if issued is None:
+        return None
+    try:
+        return datetime.fromtimestamp(issued, timezone.utc).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def payload_of(text: str) -> Mapping[str, Any]:
