@@ -81,21 +81,22 @@ def wix_pace(store: Store) -> Pace:
                                                   wix_api.PACE_BURST)
 
 
-def open_configured_store(config: Config, *, pool_size: int = 1) -> Store:
+def open_configured_store(config: Config, *, pool_size: int = 1, create: bool = True) -> Store:
     """The configured database; raises ConfigError when DATABASE_URL cannot be read."""
     try:
         return open_store(config.database_url, synchronous=config.sqlite_synchronous,
-                          pool_size=pool_size, event_job=jobs.process_event)
+                          pool_size=pool_size, event_job=jobs.process_event, create=create)
     except ValueError as error:
         raise ConfigError(f"DATABASE_URL is malformed: {error}") from None
 
 
 def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | None = None,
-              wix: WixApi | None = None, pool_size: int = 1) -> Bridge:
+              wix: WixApi | None = None, pool_size: int = 1, create: bool = True) -> Bridge:
     """Build everything from configuration. Raises ConfigError for what an operator must fix.
 
-    `pool_size`: how many of this process's threads use the database at once."""
-    store = store or open_configured_store(config, pool_size=pool_size)
+    `pool_size`: how many of this process's threads use the database at once. `create`: see
+    `open_store`."""
+    store = store or open_configured_store(config, pool_size=pool_size, create=create)
     if pos is None:
         def report(changes):
             statuses.record_changes(store, config.pos_client, changes)

@@ -82,7 +82,7 @@ def serve() -> None:
 def web() -> None:
     """The web process alone (Procfile `web`): gunicorn on 0.0.0.0:$PORT."""
     from bridge.web import server
-    bridge = _bridge()
+    bridge = _bridge(create=False)
     bridge.store.check_schema()
     announce(bridge)
     server.run(bridge.config, with_worker=False)
@@ -94,7 +94,7 @@ def web() -> None:
 def worker(once: bool) -> None:
     """Drain pending work: orders to the POS, cancellations, statuses to Wix."""
     config = _config()
-    bridge = _bridge(config, pool_size=1 if once else worker_pool_size(config))
+    bridge = _bridge(config, pool_size=1 if once else worker_pool_size(config), create=False)
     bridge.store.check_schema()
     announce(bridge)
     if once:
@@ -131,7 +131,7 @@ def _emit(rows: list[dict[str, Any]], lines: list[str], as_json: bool, nothing: 
 
 
 def _store() -> Store:
-    store = _closed_after_command(open_configured_store(_config()))
+    store = _closed_after_command(open_configured_store(_config(), create=False))
     store.check_schema()
     return store
 

@@ -256,6 +256,9 @@ class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, P
         """Call `wake` whenever any process stores work; False where the database cannot say
         (then a worker must poll)."""
 
+    def heartbeat(self) -> None:
+        """Commit a small write; StoreUnavailable when the database refuses writes."""
+
     def migrate(self) -> list[str]: ...
 
     def pending_migrations(self) -> list[str]: ...

@@ -42,6 +42,12 @@ _TAKE_AT_ONCE = 200
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 CONNECT_TIMEOUT_SECONDS = 5
 CHECKOUT_TIMEOUT_SECONDS = 3  # a request waits this long for a connection, then answers 503
+# What makes the database unusable for now, not a statement wrong: down, unreachable, restarting,
+# or answering but refusing writes (a read-only server, a full disk, a plan over its row limit).
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError,
+                psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientResources,
+                psycopg.errors.InsufficientPrivilege)
+
 # The pool retries a lost connection with a doubling backoff for this long, then starts afresh at
 # the next request: a database back after a long outage is found within seconds, not minutes.
 RECONNECT_SECONDS = 5
@@ -131,7 +137,7 @@ class PostgresStore(SqlStore):
                 yield conn
         except PoolTimeout:
             raise StoreUnavailable(self._unavailable(self._why_no_connection())) from None
-        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        except _UNAVAILABLE as error:
             raise StoreUnavailable(self._unavailable(error)) from None
 
     def _why_no_connection(self) -> Exception:

@@ -149,6 +149,14 @@ class SqlStore(ABC):
             raise SchemaOutOfDate(f"database {self.describe()} needs migrations "
                                   f"{', '.join(pending)}: run `bridge migrate`")
 
+    def heartbeat(self) -> None:
+        """Commit a write: what tells a database that answers from one that also takes writes
+        (a full disk, a read-only server)."""
+        _, now = self._now()
+        with self.transaction():
+            self._execute("INSERT INTO heartbeat (name, at) VALUES ('healthz', ?)"
+                          " ON CONFLICT (name) DO UPDATE SET at = excluded.at", [now])
+
     # -- the inbox -------------------------------------------------------------------------
 
     def get_event(self, event_id: str) -> StoredEvent | None:

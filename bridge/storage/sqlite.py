@@ -6,6 +6,7 @@ job. Each thread reads on its own connection; a process writes through one (see 
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -22,6 +23,26 @@ from bridge.storage.sql import Result, SqlStore
 
 BUSY_TIMEOUT_SECONDS = 10
 _TAKE_AT_ONCE = 200  # events given their jobs per claim
+# SQLite's words for a database that cannot be used for now (busy, gone, full, read-only).
+_UNAVAILABLE_WORDS = ("locked", "unable to open", "disk I/O", "full", "readonly")
+
+
+def _refuses_writes(error: sqlite3.OperationalError) -> bool:
+    return any(word in str(error) for word in _UNAVAILABLE_WORDS)
+
+
+def _file_path(text: str) -> Path:
+    """The file a `sqlite:///` URL names; what would quietly be something else is refused."""
+    if text in ("", ":memory:") or text.startswith("file:"):
+        raise ValueError(f"{text or 'an empty path'} is not a file: every process needs the same "
+                         "database, so give a path such as sqlite:///bridge.db")
+    if "?" in text:
+        raise ValueError("options after ? (such as ?mode=ro) are not supported: sqlite:/// takes "
+                         "a file path only")
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{path.absolute()} is a folder, not a database file")
+    return path
 
 
 class SqliteStore(SqlStore):
@@ -29,9 +50,11 @@ class SqliteStore(SqlStore):
                        " WHERE rowid > (SELECT last_rowid FROM inbox WHERE name = 'events')")
 
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
-                 synchronous: str = "FULL", event_job: EventJob | None = None):
+                 synchronous: str = "FULL", event_job: EventJob | None = None,
+                 create: bool = True):
         super().__init__(clock=clock, event_job=event_job)
-        self.path = Path(path)
+        self.path = _file_path(str(path))
+        self.create = create  # False: a missing file is an error, never a new empty database
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.synchronous = synchronous
@@ -41,7 +64,7 @@ class SqliteStore(SqlStore):
         self._event_writes = GroupCommit(self._write_events)
 
     def describe(self) -> str:
-        return str(self.path)
+        return str(self.path.absolute())
 
     # -- connections and transactions ------------------------------------------------------
 
@@ -56,15 +79,35 @@ class SqliteStore(SqlStore):
         return db
 
     def _connect(self, *, check_same_thread: bool) -> Database:
-        if self.path.parent != Path("."):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                               check_same_thread=check_same_thread)
-        self._set_wal(conn)
-        # FULL (the default): an acknowledged webhook survives a power cut, not only a crash.
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA foreign_keys=ON")
+        if not self.path.exists():
+            self._create_file()
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
+                                   isolation_level=None, check_same_thread=check_same_thread)
+            self._set_wal(conn)
+            # FULL (the default): an acknowledged webhook survives a power cut, not a crash only.
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as error:  # not a database, unreadable, a read-only folder...
+            raise StoreUnavailable(f"database {self.describe()} cannot be used: {error}") from None
         return Database(conn, execute_plugins=False)
+
+    def _create_file(self) -> None:
+        """A new database, readable by its owner only: it holds customers' names, phones and
+        addresses. SQLite gives the WAL and shared-memory files the same permissions."""
+        if not self.create:
+            raise StoreUnavailable(
+                f"no database at {self.describe()}: run `bridge migrate` to create it, or set "
+                f"DATABASE_URL to the existing one (a relative sqlite:/// path is read from the "
+                f"working folder, here {Path.cwd()})")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # another process made it first
+        except OSError as error:
+            raise StoreUnavailable(f"database {self.describe()} cannot be created: "
+                                   f"{error.strerror}") from None
 
     @classmethod
     def _set_wal(cls, conn: sqlite3.Connection) -> None:
@@ -112,11 +155,12 @@ class SqliteStore(SqlStore):
             self._local.depth = 1
             try:
                 yield db
-            except BaseException:
-                db.conn.rollback()
-                raise
-            else:
                 db.conn.execute("COMMIT")
+            except BaseException as error:
+                db.conn.rollback()
+                if isinstance(error, sqlite3.OperationalError) and _refuses_writes(error):
+                    raise StoreUnavailable(f"database {self.path}: {error}") from None
+                raise
             finally:
                 self._local.depth = 0
 
@@ -152,7 +196,7 @@ class SqliteStore(SqlStore):
             cursor = self.db.conn.execute(sql, params)
             rows = cursor.fetchall()
         except sqlite3.OperationalError as error:
-            if any(word in str(error) for word in ("locked", "unable to open", "disk I/O")):
+            if _refuses_writes(error):
                 raise StoreUnavailable(f"database {self.path}: {error}") from None
             raise
         columns = tuple(d[0] for d in cursor.description or ()) if named else ()

@@ -1,4 +1,4 @@
-"""`GET /healthz`: 200 when the database answers, 503 otherwise; with the work waiting, and every
+"""`GET /healthz`: 200 when the database answers and takes a write, 503 otherwise; with the work waiting, and every
 POS whose circuit breaker is open (the bridge is fine; that POS is not answering)."""
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ def healthz():
     try:
         counts = bridge.store.job_counts()
         breakers = bridge.store.breakers()
+        bridge.store.heartbeat()
     except StoreUnavailable as error:
         logs.error(log, "health_failed", reason=str(error))
-        return error_response(503, "database_unavailable", "the database does not answer")
+        return error_response(503, "database_unavailable",
+                              "the database does not answer, or refuses writes")
     return {"status": "ok", "database": "ok", "sandbox": bridge.config.sandbox,
             "pos_client": bridge.config.pos_client,
             "jobs": {"pending": counts.get("pending", 0), "running": counts.get("running", 0),

@@ -62,7 +62,7 @@ def _bridge_app(config: Config, with_worker: bool):
     """Each gunicorn worker process gets its own connections, and its own job workers."""
     # Every request thread may hold a database connection at once, and the job workers theirs.
     bridge = bootstrap(config, pool_size=THREADS + (worker_pool_size(config) if with_worker
-                                                    else 0))
+                                                    else 0), create=with_worker)
     bridge.store.check_schema()
     if not with_worker:
         return create_app(bridge)
