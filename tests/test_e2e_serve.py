@@ -129,3 +129,22 @@ def test_the_procfile_web_process_refuses_an_unmigrated_database_then_serves(tmp
     finally:
         web.send_signal(signal.SIGTERM)
         assert web.wait(30) == 0
+
+
+def test_a_chunked_body_over_one_mebibyte_is_refused_with_413_json(served):
+    url, _, _ = served
+
+    def chunks():
+        for _ in range(17):
+            yield b"a" * 65536                       # 1.06 MiB, no content-length
+    answer = requests.post(f"{url}/webhooks/wix", data=chunks(), timeout=10)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("length", [5000, 9000])
+def test_an_overlong_path_is_refused_with_414_json(served, length):
+    url, _, _ = served
+    answer = requests.get(f"{url}/{'x' * length}", timeout=10)
+    assert answer.status_code == 414
+    assert answer.json()["error"]["code"] == "uri_too_long"

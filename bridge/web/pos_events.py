@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, request
 from bridge import logs
 from bridge.pos.base import CallbackRejected
 from bridge.service.statuses import record_changes
-from bridge.web.errors import error_response
+from bridge.web.errors import error_response, request_body
 from bridge.web.waking import wake_worker
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def receive(client: str):
         logs.warning(log, "callback_refused", pos=client, reason="no_such_client")
         return error_response(404, "no_such_client",
                               f"no POS client {client!r} is configured here")
-    body = request.get_data(cache=False)
+    body = request_body(current_app.config["MAX_CONTENT_LENGTH"])
     try:
         changes = bridge.pos.for_instance(None).parse_callback(request.headers, body)
     except CallbackRejected as error:

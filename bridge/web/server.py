@@ -7,9 +7,11 @@ as soon as a webhook is stored; SIGTERM lets them finish the jobs in hand before
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any, Callable
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
 from bridge.bootstrap import bootstrap, worker_pool_size
@@ -82,5 +84,19 @@ def _stop_job_workers(stop_seconds: float, server, gunicorn_worker) -> None:
         crew.stop(min(stop_seconds, GRACEFUL_TIMEOUT - 5))
 
 
+def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn answers some requests itself, before the app sees them (a request line over its
+    limit, malformed headers or chunks), in HTML: in the bridge every error answer is JSON."""
+    body = json.dumps({"error": {"code": reason.lower().replace(" ", "_"),
+                                 "message": mesg}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def run(config: Config, *, with_worker: bool) -> None:
+    # gunicorn's workers call util.write_error for the answers it makes itself; it has no
+    # setting for their format, so the bridge's JSON writer takes its place (in the arbiter,
+    # before the workers are forked).
+    gunicorn_util.write_error = _json_error
     GunicornApp(gunicorn_options(config), lambda: _bridge_app(config, with_worker)).run()

@@ -13,7 +13,7 @@ from bridge import logs
 from bridge.service import inbox
 from bridge.wix.events import InvalidEnvelope
 from bridge.wix.webhooks import BadSignature, NotAJwt
-from bridge.web.errors import error_response
+from bridge.web.errors import error_response, request_body
 from bridge.web.waking import wake_worker
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ blueprint = Blueprint("wix_webhooks", __name__)
 @blueprint.post("/webhooks/wix")
 def receive():
     bridge = current_app.extensions["bridge"]
-    body = request.get_data(cache=False)
+    body = request_body(current_app.config["MAX_CONTENT_LENGTH"])
     try:
         event = bridge.verifier.event(body)
     except NotAJwt as error:
