@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from bridge import logs
-from bridge.config import Config, ConfigError
+from bridge.config import Config, ConfigError, unknown_settings
+from bridge.pos import registry
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import jobs, orders, statuses
 from bridge.service.breakers import Policy
@@ -41,6 +42,9 @@ class Bridge:
     wix: WixApi | None = None
     verifier: Verifier = field(init=False)
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # What an operator must know about this configuration, by log event name: logged at start,
+    # shown by /healthz.
+    warnings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.verifier = Verifier(self.public_key)
@@ -114,7 +118,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     if wix is None and config.wix_credentials:
         wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret,
                      pace=wix_pace(store))
-    bridge = Bridge(config, store, pos, public_key, wix)
+    bridge = Bridge(config, store, pos, public_key, wix, warnings=startup_warnings(config))
     bridge.handlers.update({
         jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store),
         jobs.Kind.SEND_ORDER: orders.SendOrder(store, pos),
@@ -124,16 +128,29 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     return bridge
 
 
+def startup_warnings(config: Config) -> dict[str, str]:
+    """What an operator must not miss, by log event name."""
+    found = {}
+    if config.sandbox:
+        found["sandbox_mode"] = (
+            f"no WIX_PUBLIC_KEY: real Wix webhooks are refused, and webhooks signed with the local "
+            f"key {config.sandbox_key_path} are accepted (they reach POS_CLIENT="
+            f"{config.pos_client}); `bridge send-sample` posts one")
+    unknown = unknown_settings(config, registry.declared_settings())
+    if unknown:
+        found["unknown_settings"] = (f"no setting of the bridge or of an installed POS client is "
+                                     f"named {', '.join(unknown)}: a typo?")
+    return found
+
+
 def announce(bridge: Bridge) -> None:
     """Say, once at start-up, what this process is connected to, and whether it is a sandbox."""
     config = bridge.config
     logs.info(log, "bridge_configured", database=bridge.store.describe(),
               pos_client=config.pos_client, wix_api=config.wix_api_base,
               wix_credentials="yes" if config.wix_credentials else "no")
-    if config.sandbox:
-        logs.warning(log, "sandbox_mode", key=str(config.sandbox_key_path),
-                     note="no WIX_PUBLIC_KEY set: webhooks must be signed with this local key; "
-                          "use `bridge send-sample` to post a signed sample order")
+    for event, note in bridge.warnings.items():
+        logs.warning(log, event, note=note)
     if not config.wix_credentials:
         logs.warning(log, "wix_calls_disabled",
                      note="WIX_APP_ID/WIX_APP_SECRET not set: nothing is sent to Wix; "

@@ -64,6 +64,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_LEASE_SECONDS", "60",
             "how long a worker holds claimed work; a killed worker's work is taken up after this. "
             "Longer than BRIDGE_ATTEMPT_DEADLINE"),
+    Setting("BRIDGE_SANDBOX", None,
+            "1: sandbox mode (no Wix key; locally signed samples accepted) with a POS other than "
+            "demo, on purpose. Without it, a missing WIX_PUBLIC_KEY stops start-up unless "
+            "POS_CLIENT is demo"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
             "survives a process crash but may lose the last moments on a power cut"),
@@ -99,6 +103,8 @@ class Config:
     stop_seconds: float = 25.0
     sqlite_synchronous: str = "FULL"
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
+    present: frozenset[str] = frozenset()
 
     @property
     def sandbox(self) -> bool:
@@ -154,6 +160,17 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     if get("WIX_APP_SECRET") and not get("WIX_APP_ID"):
         raise ConfigError("WIX_APP_ID is missing: it is required once WIX_APP_SECRET is set")
 
+    sandbox_on_purpose = _flag("BRIDGE_SANDBOX", get("BRIDGE_SANDBOX"))
+    if sandbox_on_purpose and public_key is not None:
+        raise ConfigError("BRIDGE_SANDBOX is malformed: it asks for sandbox mode, but "
+                          "WIX_PUBLIC_KEY is set (production); unset one of them")
+    if public_key is None and get("POS_CLIENT") != "demo" and not sandbox_on_purpose:
+        raise ConfigError(
+            f"WIX_PUBLIC_KEY is missing: without it the bridge runs in sandbox mode, where "
+            f"locally signed sample orders would reach POS_CLIENT={get('POS_CLIENT')} and real "
+            f"Wix webhooks are refused. Set WIX_PUBLIC_KEY (with WIX_APP_ID and WIX_APP_SECRET), "
+            f"or BRIDGE_SANDBOX=1 to run the sandbox against this POS on purpose")
+
     log_level = get("LOG_LEVEL").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL is malformed: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -201,7 +218,36 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         stop_seconds=_number("BRIDGE_STOP_SECONDS", get("BRIDGE_STOP_SECONDS"), float, 0, 600),
         sqlite_synchronous=synchronous,
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
+        present=frozenset(k for k, v in env.items() if k.startswith(_OURS) and v.strip()),
     )
+
+
+_OURS = ("WIX_", "POS_", "BRIDGE_")
+
+
+def unknown_settings(config: Config, pos_settings: Mapping[str, tuple[str, ...] | None]
+                     ) -> list[str]:
+    """Variables named like the bridge's that no setting reads: most likely typos (WIX_PUBLICKEY
+    leaves the bridge in sandbox mode). `pos_settings`: each installed POS client's settings, by
+    client name; None for a client that does not list them (any POS_<NAME>_... is then its)."""
+    known = {s.name for s in SETTINGS}
+    unknown = []
+    for name in sorted(config.present):
+        if name in known or name.startswith("BRIDGE_TEST_"):  # the test suite's own
+            continue
+        owner = next((c for c in pos_settings if name.startswith(f"POS_{c.upper()}_")), None)
+        if owner is not None and (pos_settings[owner] is None or name in pos_settings[owner]):
+            continue
+        unknown.append(name)
+    return unknown
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    if raw is None or raw.lower() in ("0", "false", "no", "off"):
+        return False
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} is malformed: {raw!r} is not 1 or 0")
 
 
 _SQLITE = "sqlite:///"

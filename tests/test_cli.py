@@ -45,6 +45,13 @@ def run(env, tmp_path, monkeypatch):
                                                                   "postgres://u:***@127.0.0.1:1"),
     ({"PORT": "eighty"}, "PORT is malformed"),
     ({"BRIDGE_MAX_ATTEMPTS": "0"}, "BRIDGE_MAX_ATTEMPTS is malformed"),
+    ({"WIX_PUBLIC_KEY": "", "WIX_APP_ID": "", "WIX_APP_SECRET": ""},
+     "WIX_PUBLIC_KEY is missing: without it the bridge runs in sandbox mode, where locally "
+     "signed sample orders would reach POS_CLIENT=webhook"),
+    ({"BRIDGE_SANDBOX": "1"}, "BRIDGE_SANDBOX is malformed: it asks for sandbox mode, but "
+                              "WIX_PUBLIC_KEY is set"),
+    ({"WIX_PUBLIC_KEY": "", "WIX_APP_ID": "", "WIX_APP_SECRET": "", "BRIDGE_SANDBOX": "maybe"},
+     "BRIDGE_SANDBOX is malformed: 'maybe' is not 1 or 0"),
     ({"BRIDGE_LEASE_SECONDS": "15", "BRIDGE_ATTEMPT_DEADLINE": "20"},
      "BRIDGE_LEASE_SECONDS is malformed: 15 s must be longer than BRIDGE_ATTEMPT_DEADLINE"),
     ({"POS_WEBHOOK_TIMEOUT": "soon"}, "POS_WEBHOOK_TIMEOUT is malformed"),

@@ -56,6 +56,9 @@ class PosConfig:
 
 class PosClient(Protocol):
     name: str
+    # Optional: the POS_<CLIENT>_... settings it reads, so that a misspelt one is pointed out
+    # at start-up (a client that lists none is not checked).
+    settings: tuple[str, ...]
 
     def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
         """Send an order; return the POS order id. The same key on a retry must not duplicate it."""

@@ -29,6 +29,7 @@ KITCHEN_STEPS = (PosStatus.ACCEPTED, PosStatus.READY, PosStatus.FULFILLED)
 
 class DemoPos:
     name = "demo"
+    settings = ("POS_DEMO_STEP_SECONDS",)
 
     def __init__(self, report: Report | None = None, step_seconds: float = 5.0):
         self._report = report

@@ -21,6 +21,21 @@ def available() -> dict[str, Factory]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}  # type: ignore[misc]
 
 
+def declared_settings() -> dict[str, tuple[str, ...] | None]:
+    """Each installed client's settings, by name, as its class lists them in `settings`
+    (None when it lists none). Loads every client's module."""
+    declared: dict[str, tuple[str, ...] | None] = {}
+    for name, entry in available().items():
+        try:
+            factory = entry.load()  # type: ignore[attr-defined]
+        except Exception:  # a broken plug-in is reported when it is chosen, not here
+            declared[name] = None
+            continue
+        listed = getattr(getattr(factory, "__self__", factory), "settings", None)
+        declared[name] = tuple(listed) if listed is not None else None
+    return declared
+
+
 def load(name: str) -> Factory:
     found = available()
     if name not in found:

@@ -271,6 +271,7 @@ def status_of(order: Mapping[str, Any]) -> PosStatus | None:
 
 class SquarePos:
     name = "square"
+    settings = SETTINGS
 
     def __init__(self, settings: SquareSettings, session: requests.Session | None = None):
         self.settings = settings

@@ -77,6 +77,7 @@ def _secret(n: int, value: str) -> Webhook:
 
 class WebhookPos:
     name = "webhook"
+    settings = ("POS_WEBHOOK_URL", "POS_WEBHOOK_SECRET", "POS_WEBHOOK_TIMEOUT")
 
     def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None,
                  timeout: float = TIMEOUT_SECONDS):

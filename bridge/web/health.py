@@ -26,6 +26,7 @@ def healthz():
         return error_response(503, "database_unavailable",
                               "the database does not answer, or refuses writes")
     return {"status": "ok", "database": "ok", "sandbox": bridge.config.sandbox,
+            "warnings": list(bridge.warnings.values()),
             "pos_client": bridge.config.pos_client,
             "jobs": {"pending": counts.get("pending", 0), "running": counts.get("running", 0),
                      "failed": counts.get("failed", 0)},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
 from bridge import logs
 from bridge.service import inbox

@@ -1,0 +1,47 @@
+"""Configuration an operator gets wrong: sandbox by accident, and settings spelt wrong."""
+import logging
+
+import pytest
+
+from bridge.bootstrap import announce, bootstrap
+from bridge.config import ConfigError, load_config
+from bridge.web.app import create_app
+
+
+def test_sandbox_with_a_real_pos_runs_only_when_the_operator_says_so(env):
+    sandboxed = {k: v for k, v in env.items() if not k.startswith("WIX_")}
+    with pytest.raises(ConfigError, match="BRIDGE_SANDBOX=1 to run the sandbox against this POS"):
+        load_config(sandboxed)
+    assert load_config({**sandboxed, "BRIDGE_SANDBOX": "1"}).sandbox
+    assert load_config({**sandboxed, "POS_CLIENT": "demo"}).sandbox   # the demo POS is no risk
+
+
+def test_settings_that_nothing_reads_are_named_at_start_up_and_in_healthz(env, make_bridge,
+                                                                         caplog):
+    typos = {"WIX_PUBLICKEY": "x", "POS_WEBHOK_URL": "x", "POS_WEBHOOK_SECRT": "x",
+             "BRIDGE_WORKERS": "3", "POS_SQUARE_TOKEN": "x"}
+    fine = {"POS_SQUARE_ACCESS_TOKEN": "x", "POS_DEMO_STEP_SECONDS": "1", "BRIDGE_TEST_X": "1",
+            "POS_WEBHOOK_TIMEOUT": "5"}
+    bridge = make_bridge({**env, **typos, **fine})
+    with caplog.at_level(logging.WARNING):
+        announce(bridge)
+    (line,) = [r.getMessage() for r in caplog.records if "event=unknown_settings" in r.getMessage()]
+    assert ("BRIDGE_WORKERS, POS_SQUARE_TOKEN, POS_WEBHOK_URL, POS_WEBHOOK_SECRT, WIX_PUBLICKEY"
+            in line)
+    assert not any(name in line for name in fine)
+    warnings = create_app(bridge).test_client().get("/healthz").get_json()["warnings"]
+    assert len(warnings) == 1 and "WIX_PUBLICKEY" in warnings[0]
+
+
+def test_sandbox_mode_is_loud_in_healthz_and_the_log(tmp_path, caplog):
+    bridge = bootstrap(load_config({"DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"}))
+    try:
+        bridge.store.migrate()
+        with caplog.at_level(logging.WARNING):
+            announce(bridge)
+        health = create_app(bridge).test_client().get("/healthz").get_json()
+    finally:
+        bridge.store.close()
+    assert health["sandbox"] is True
+    assert any("real Wix webhooks are refused" in w for w in health["warnings"])
+    assert "event=sandbox_mode" in caplog.text
