@@ -68,7 +68,7 @@ def test_the_pickup_sample_becomes_square_s_create_order_body(sample, square_env
                 "type": "PICKUP", "state": "PROPOSED",
                 "pickup_details": {
                     "recipient": {"display_name": "Dana Levi", "email_address": "dana@example.com",
-                                  "phone_number": "+1 212 555 0142"},
+                                  "phone_number": "+12125550142"},
                     "schedule_type": "SCHEDULED", "pickup_at": "2026-11-20T18:30:00Z",
                     "note": "Ring the bell / No onions please"}}],
             "metadata": {"wix_order_id": "5a2c1b0e-7d3f-4a8e-9b61-2f4c8d9e0a11",
@@ -99,12 +99,89 @@ def test_a_jpy_delivery_order_uses_whole_yen_and_a_delivery_fulfillment(square_e
         "type": "DELIVERY", "state": "PROPOSED",
         "delivery_details": {
             "recipient": {"display_name": "Dana Levi", "email_address": "dana@example.com",
-                          "phone_number": "+1 212 555 0142",
+                          "phone_number": "+12125550142",
                           "address": {"address_line_1": "1-1 Chiyoda", "locality": "Tokyo",
                                       "administrative_district_level_1": "13",
                                       "postal_code": "100-0001", "country": "JP"}},
             "schedule_type": "SCHEDULED", "deliver_at": "2026-11-20T10:00:00Z",
             "note": "Leave at the door"}}]
+
+
+def with_contact(order, **contact):
+    """The customer's contact as Wix gives it, for the recipient and for billing."""
+    order["recipientInfo"] = {"contactDetails": contact}
+    order["billingInfo"] = {**order.get("billingInfo", {}), "contactDetails": contact}
+    return order
+
+
+def _fulfillment_of(square_env, order, **settings):
+    body = create_order_body(pos_order_from_wix(order, INSTANCE),
+                             client_for(square_env, **settings).settings, "k")["order"]
+    (fulfillment,) = body["fulfillments"]
+    return body, fulfillment.get("pickup_details") or fulfillment.get("delivery_details")
+
+
+@pytest.mark.parametrize("phone, sent", [
+    ("+972 (54) 123-4567", "+972541234567"),   # 18 characters as typed: Square allows 17
+    ("054-123-4567", "0541234567"),
+    ("+1 (212) 555-0142 ext. 12345", "+12125550142"),
+    ("+44 20 7946 0958 1234 5678", None),       # 21 digits: more than Square takes, left out
+    ("call me", None),
+])
+def test_a_phone_is_sent_as_digits_and_one_square_would_refuse_is_left_out(square_env, phone,
+                                                                           sent):
+    order = with_contact(an_order(), firstName="Dana", phone=phone)
+    _, details = _fulfillment_of(square_env, order)
+    assert details["recipient"].get("phone_number") == sent
+
+
+def test_without_a_customer_phone_or_name_the_restaurant_s_phone_and_the_order_number_go(
+        square_env):
+    order = with_contact(an_order(number="10077"))
+    _, details = _fulfillment_of(square_env, order,
+                                 POS_SQUARE_FALLBACK_PHONE="+1 (212) 555-0100")
+    assert details["recipient"]["phone_number"] == "+12125550100"
+    assert details["recipient"]["display_name"] == "Wix order 10077"
+
+
+def test_names_notes_and_emails_longer_than_square_takes_are_cut_or_left_out(square_env):
+    order = an_order(restaurant=1, other=0)
+    order["lineItems"][0]["productName"] = {"original": "P" * 600}
+    order["lineItems"][0]["modifierGroups"][0]["modifiers"][0]["label"] = {"original": "M" * 300}
+    with_contact(order, firstName="F" * 300)
+    order["buyerInfo"] = {**order.get("buyerInfo", {}), "email": "e" * 250 + "@example.com"}
+    order["buyerNote"] = "N" * 800
+    body, details = _fulfillment_of(square_env, order)
+    item = body["line_items"][0]
+    assert len(item["name"]) == 512 and len(item["modifiers"][0]["name"]) == 255
+    assert len(details["recipient"]["display_name"]) == 255
+    assert "email_address" not in details["recipient"]
+    assert len(details["note"]) == 500
+
+
+def test_an_asap_order_carries_the_preparation_time_when_one_is_set(square_env):
+    order = an_order()
+    order["shippingInfo"]["logistics"].pop("pickupDetails", None)
+    order["shippingInfo"]["logistics"].pop("deliveryTimeSlot", None)
+    _, details = _fulfillment_of(square_env, order, POS_SQUARE_PREP_MINUTES="20")
+    assert details["schedule_type"] == "ASAP" and details["prep_time_duration"] == "PT20M"
+    assert "pickup_at" not in details and "deliver_at" not in details
+    _, plain = _fulfillment_of(square_env, order)
+    assert plain["schedule_type"] == "ASAP" and "prep_time_duration" not in plain
+
+
+def test_the_cancel_key_stays_within_square_s_192_characters():
+    from bridge.pos.square import cancel_key
+    key = cancel_key("cancel:" + "x" * 300, 12)
+    assert len(key) == 192 and key.endswith("-v12")
+    assert cancel_key("cancel:abc", 3) == "wix-cancel:abc-v3"
+
+
+@pytest.mark.parametrize("setting, value", [("POS_SQUARE_FALLBACK_PHONE", "reception"),
+                                            ("POS_SQUARE_PREP_MINUTES", "soon")])
+def test_a_malformed_fallback_phone_or_prep_time_stops_start_up(square_env, setting, value):
+    with pytest.raises(ValueError, match=f"{setting} is malformed"):
+        client_for(square_env, **{setting: value})
 
 
 def test_a_mapped_catalog_item_is_sent_by_catalog_object_id(sample, square_env):

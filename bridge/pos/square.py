@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
@@ -37,11 +38,21 @@ PRODUCTION = "https://connect.squareup.com"
 TIMEOUT_SECONDS = 10.0                   # read timeout, POS_SQUARE_TIMEOUT
 MAX_IDEMPOTENCY_KEY = 192
 MAX_REFERENCE_ID = 40
+# Square's published limits (OpenAPI maxLength) for what the bridge sends: a value over one is
+# a 400, which would fail the order for good over a detail, so each is cut (or dropped) first.
+MAX_PHONE = 17
+MAX_DISPLAY_NAME = 255
+MAX_EMAIL = 255
+MAX_ITEM_NAME = 512
+MAX_MODIFIER_NAME = 255
+MAX_PICKUP_NOTE = 500
+MAX_DELIVERY_NOTE = 550
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 
 SETTINGS = ("POS_SQUARE_ACCESS_TOKEN", "POS_SQUARE_BASE_URL", "POS_SQUARE_LOCATION_ID",
             "POS_SQUARE_LOCATION_MAP", "POS_SQUARE_CATALOG_MAP", "POS_SQUARE_UNMAPPED_ITEMS",
-            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL", "POS_SQUARE_TIMEOUT")
+            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL", "POS_SQUARE_TIMEOUT",
+            "POS_SQUARE_FALLBACK_PHONE", "POS_SQUARE_PREP_MINUTES")
 
 # Square fulfillment state -> the bridge's status; PROPOSED (not yet accepted) is no change.
 FULFILLMENT_STATES: dict[str, PosStatus | None] = {
@@ -82,6 +93,25 @@ def _pairs(name: str, raw: str | None) -> dict[str, str]:
     return pairs
 
 
+def _fallback_phone(raw: str) -> str | None:
+    if not raw:
+        return None
+    phone = square_phone(raw)
+    if phone is None:
+        raise ConfigurationError(f"POS_SQUARE_FALLBACK_PHONE is malformed: {raw!r} is not a "
+                                 f"phone number of at most {MAX_PHONE} characters")
+    return phone
+
+
+def _minutes(name: str, raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) <= 1440:
+        raise ConfigurationError(f"{name} is malformed: {raw!r} is not a number of minutes "
+                                 "between 1 and 1440")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class SquareSettings:
     access_token: str = field(repr=False)
@@ -93,6 +123,8 @@ class SquareSettings:
     signature_key: str | None = field(default=None, repr=False)
     notification_url: str | None = None
     timeout: float = TIMEOUT_SECONDS
+    fallback_phone: str | None = None   # the recipient's phone when the customer gave none
+    prep_minutes: int | None = None     # an ASAP order's preparation time, when known
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "SquareSettings":
@@ -121,6 +153,8 @@ class SquareSettings:
                    locations=_pairs("POS_SQUARE_LOCATION_MAP", get("POS_SQUARE_LOCATION_MAP")),
                    catalog=_pairs("POS_SQUARE_CATALOG_MAP", get("POS_SQUARE_CATALOG_MAP")),
                    timeout=read_timeout(env, "POS_SQUARE_TIMEOUT", TIMEOUT_SECONDS),
+                   fallback_phone=_fallback_phone(get("POS_SQUARE_FALLBACK_PHONE")),
+                   prep_minutes=_minutes("POS_SQUARE_PREP_MINUTES", get("POS_SQUARE_PREP_MINUTES")),
                    unmapped_items=unmapped, signature_key=key or None,
                    notification_url=url or None)
 
@@ -134,11 +168,34 @@ def _money(amount: Decimal, currency: str) -> dict[str, Any]:
         raise PosRejected(str(error), "invalid_amount") from None
 
 
-def _recipient(order: PosOrder) -> dict[str, Any]:
+def square_phone(raw: str | None) -> str | None:
+    """Digits and a leading +, as Square takes them ("+972 (54) 123-4567" -> "+972541234567");
+    None when nothing usable is left or it is still longer than Square allows."""
+    if not raw:
+        return None
+    raw = re.split(r"[^\d\s()+./-]", raw, maxsplit=1)[0]  # an extension ("ext. 12", "x12") goes
+    digits = "".join(c for c in raw if c.isdigit() and c.isascii())
+    if not digits:
+        return None
+    phone = ("+" if raw.strip().startswith("+") else "") + digits
+    return phone if len(phone) <= MAX_PHONE else None
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text[:limit] if text else None
+
+
+def _recipient(order: PosOrder, settings: SquareSettings) -> dict[str, Any]:
+    """Square requires a name and a phone for a pickup or delivery recipient: an order without
+    them gets the Wix order number as its name and the restaurant's own phone
+    (POS_SQUARE_FALLBACK_PHONE, when set). An email Square would refuse is left out."""
     customer = order.customer
     name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
-    recipient = {"display_name": name or None, "email_address": customer.email,
-                 "phone_number": customer.phone}
+    email = customer.email if customer.email and len(customer.email) <= MAX_EMAIL else None
+    recipient = {"display_name": _cut(name or f"Wix order {order.number or order.id}",
+                                      MAX_DISPLAY_NAME),
+                 "email_address": email,
+                 "phone_number": square_phone(customer.phone) or settings.fallback_phone}
     address = order.fulfillment.address
     if address:
         subdivision = address.get("subdivision") or ""
@@ -153,14 +210,19 @@ def _recipient(order: PosOrder) -> dict[str, Any]:
     return {k: v for k, v in recipient.items() if v}
 
 
-def _fulfillment(order: PosOrder) -> dict[str, Any]:
+def _fulfillment(order: PosOrder, settings: SquareSettings) -> dict[str, Any]:
+    """SCHEDULED at the promised time; ASAP without one, which Square's pinned version takes
+    without a time (it sets deliver_at itself from prep_time_duration, sent when configured)."""
     note = " / ".join(p for p in (order.fulfillment.instructions, order.note) if p) or None
     when = order.fulfillment.promised_from
-    details: dict[str, Any] = {"recipient": _recipient(order),
+    delivery = order.fulfillment.type == "DELIVERY"
+    details: dict[str, Any] = {"recipient": _recipient(order, settings),
                                "schedule_type": "SCHEDULED" if when else "ASAP"}
     if note:
-        details["note"] = note[:500]
-    if order.fulfillment.type == "DELIVERY":
+        details["note"] = note[:MAX_DELIVERY_NOTE if delivery else MAX_PICKUP_NOTE]
+    if not when and settings.prep_minutes:
+        details["prep_time_duration"] = f"PT{settings.prep_minutes}M"
+    if delivery:
         if when:
             details["deliver_at"] = when
         return {"type": "DELIVERY", "state": "PROPOSED", "delivery_details": details}
@@ -183,11 +245,11 @@ def create_order_body(order: PosOrder, settings: SquareSettings, idempotency_key
             raise PosRejected(f"item {item.name!r} ({item.catalog_item_id}) has no Square catalog "
                               "object in POS_SQUARE_CATALOG_MAP", "invalid_item_mapping")
         else:
-            line["name"] = item.name
+            line["name"] = item.name[:MAX_ITEM_NAME]
             line["base_price_money"] = _money(item.unit_price, currency)
         if item.modifiers:
             line["modifiers"] = [
-                {"name": m.name, "quantity": str(m.quantity),
+                {"name": m.name[:MAX_MODIFIER_NAME], "quantity": str(m.quantity),
                  "base_price_money": _money(m.price, currency)} for m in item.modifiers]
         line_items.append(line)
     location = settings.locations.get(order.location_id or "", settings.location_id)
@@ -196,10 +258,17 @@ def create_order_body(order: PosOrder, settings: SquareSettings, idempotency_key
         "reference_id": (order.number or order.id)[:MAX_REFERENCE_ID],
         "source": {"name": "Wix"},
         "line_items": line_items,
-        "fulfillments": [_fulfillment(order)],
+        "fulfillments": [_fulfillment(order, settings)],
         "metadata": {"wix_order_id": order.id, "wix_instance_id": order.instance_id},
     }
     return {"idempotency_key": idempotency_key[:MAX_IDEMPOTENCY_KEY], "order": body}
+
+
+def cancel_key(idempotency_key: str, version: Any) -> str:
+    """One key per (cancel, order version), within Square's 192 characters: the version is kept
+    whole at the end, where it tells two attempts at different versions apart."""
+    suffix = f"-v{version}"
+    return f"wix-{idempotency_key}"[:MAX_IDEMPOTENCY_KEY - len(suffix)] + suffix
 
 
 def classify(status: int, body: bytes) -> dict[str, Any]:
@@ -301,8 +370,8 @@ class SquarePos:
         if open_fulfillments:
             sparse["fulfillments"] = open_fulfillments
         self._call("PUT", f"/v2/orders/{pos_order_id}",
-                   {"order": sparse,
-                    "idempotency_key": f"wix-{idempotency_key}-v{current.get('version')}"})
+                   {"order": sparse, "idempotency_key": cancel_key(idempotency_key,
+                                                                   current.get("version"))})
 
     def current_status(self, pos_order_id: str) -> StatusChange | None:
         order = self._call("GET", f"/v2/orders/{pos_order_id}").get("order") or {}

@@ -1,5 +1,6 @@
-"""`GET /healthz`: 200 when the database answers and takes a write, 503 otherwise; with the work waiting, and every
-POS whose circuit breaker is open (the bridge is fine; that POS is not answering)."""
+"""`GET /healthz`: 200 when the database answers and takes a write, 503 otherwise; with the work
+waiting, every POS whose circuit breaker is open (the bridge is fine; that POS is not answering),
+and what the operator must not miss (sandbox mode, misspelt settings)."""
 from __future__ import annotations
 
 import logging
