@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 
 from bridge import logs
 from bridge.storage.port import StoreUnavailable
@@ -29,12 +30,18 @@ def error_response(status: int, code: str, message: str):
     return response
 
 
+def error_code(status: int) -> str:
+    """The `code` of an HTTP error answer: its standard name in snake_case (Werkzeug's names,
+    as Flask's own errors have them), e.g. 414 -> request_uri_too_long."""
+    if status == 413:
+        return "payload_too_large"
+    return HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_").replace("-", "_")
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        code = (error.name or "error").lower().replace(" ", "_")
-        if error.code == 413:
-            code = "payload_too_large"
+        code = error_code(error.code or 500)
         logs.warning(log, "http_error", status=error.code, code=code)
         return error_response(error.code or 500, code, error.description or error.name)
 

@@ -13,11 +13,15 @@ from typing import Any, Callable
 
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.asgi.protocol import ASGIProtocol
+from werkzeug.http import HTTP_STATUS_CODES
 
 from bridge.bootstrap import bootstrap, worker_pool_size
 from bridge.config import Config
 from bridge.service.worker import Crew
-from bridge.web.app import create_app
+from bridge.web.app import MAX_BODY_BYTES, create_app
+from bridge.web.buffering import BufferedWsgi
+from bridge.web.errors import error_code
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +34,11 @@ def gunicorn_options(config: Config) -> dict:
     return {
         "bind": f"0.0.0.0:{config.port}",
         "workers": config.web_concurrency,
-        "worker_class": "gthread",
-        "threads": THREADS,
+        # Connections are read in an event loop; each complete request then runs in one of
+        # THREADS threads (buffering.BufferedWsgi): slow clients cannot hold the threads.
+        "worker_class": "asgi",
+        "worker_connections": 1000,
+        "asgi_lifespan": "off",
         "timeout": 30,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
@@ -57,7 +64,7 @@ class GunicornApp(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        return self._load()
+        return BufferedWsgi(self._load(), threads=THREADS, max_body=MAX_BODY_BYTES)
 
 
 def _bridge_app(config: Config, with_worker: bool):
@@ -87,16 +94,31 @@ def _stop_job_workers(stop_seconds: float, server, gunicorn_worker) -> None:
 def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn answers some requests itself, before the app sees them (a request line over its
     limit, malformed headers or chunks), in HTML: in the bridge every error answer is JSON."""
-    body = json.dumps({"error": {"code": reason.lower().replace(" ", "_"),
-                                 "message": mesg}}).encode()
+    body = json.dumps({"error": {"code": error_code(status_int), "message": mesg}}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-def run(config: Config, *, with_worker: bool) -> None:
-    # gunicorn's workers call util.write_error for the answers it makes itself; it has no
-    # setting for their format, so the bridge's JSON writer takes its place (in the arbiter,
-    # before the workers are forked).
+def _json_error_response(protocol, status: int, message: str, extra_headers=()) -> None:
+    """The same for gunicorn's asgi worker, whose protocol writes its own answers."""
+    reason = HTTP_STATUS_CODES.get(status, "Error")
+    body = json.dumps({"error": {"code": error_code(status), "message": message}}).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
+    protocol._safe_write(
+        (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+         f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n").encode("latin-1")
+        + body)
+
+
+def serve_errors_as_json() -> None:
+    """gunicorn answers some requests itself, before the app sees them, and has no setting for
+    their format: the bridge's JSON writers take the place of its own (in the arbiter, before
+    the workers are forked)."""
     gunicorn_util.write_error = _json_error
+    ASGIProtocol._send_error_response = _json_error_response
+
+
+def run(config: Config, *, with_worker: bool) -> None:
+    serve_errors_as_json()
     GunicornApp(gunicorn_options(config), lambda: _bridge_app(config, with_worker)).run()
