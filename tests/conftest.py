@@ -22,6 +22,7 @@ from bridge.web.app import create_app
 from bridge.wix.api import WixApi
 from tests import postgres
 from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
+from tests.loopback import PosServer
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -136,6 +137,14 @@ def client(bridge):
 def worker(bridge):
     """A worker that retries at once (tenacity wait injected) and gives up after 3 attempts."""
     return bridge.worker(max_attempts=3, wait=lambda state: 0.0, poll_seconds=0.01)
+
+
+@pytest.fixture
+def pos():
+    """A real POS on loopback speaking the `webhook` protocol (tests/loopback.py)."""
+    server = PosServer(POS_SECRET)
+    yield server
+    server.close()
 
 
 @pytest.fixture

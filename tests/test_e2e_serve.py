@@ -8,17 +8,10 @@ import requests
 
 from bridge.wix import events as wix_events
 from tests.builders import INSTANCE, POS_SECRET, an_order
-from tests.loopback import (PosServer, WixServer, bridge_process, free_port, wait_for_health,
+from tests.loopback import (WixServer, bridge_process, free_port, wait_for_health,
                             wait_until)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pos():
-    server = PosServer(POS_SECRET)
-    yield server
-    server.close()
 
 
 @pytest.fixture

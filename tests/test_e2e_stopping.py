@@ -19,13 +19,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pos():
-    server = PosServer(POS_SECRET)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def setting_up(database_url, public_pem, pos, signer):
     """The environment of a worker process, and an in-process bridge on the same database
     that takes the webhooks and reads the outcome."""

@@ -15,8 +15,8 @@ from bridge import timeouts
 from bridge.service import jobs
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
-from tests.builders import POS_SECRET, an_order
-from tests.loopback import PosServer, wait_until
+from tests.builders import an_order
+from tests.loopback import wait_until
 
 HUNG, OK = "site-hung", "site-ok"
 
@@ -26,15 +26,16 @@ def deliver(client, signer, order, site: str) -> None:
     assert client.post("/webhooks/wix", data=token).status_code == 200
 
 
+def orders_from(client, signer, site: str, count: int) -> list[dict]:
+    """`count` approved orders of one site, delivered as Wix would."""
+    orders = [an_order() for _ in range(count)]
+    for order in orders:
+        deliver(client, signer, order, site)
+    return orders
+
+
 def site_of(delivery: dict) -> str:
     return delivery["message"]["order"]["instanceId"]
-
-
-@pytest.fixture
-def pos():
-    server = PosServer(POS_SECRET)
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -69,16 +70,12 @@ def test_a_hanging_pos_of_one_site_holds_a_bounded_share_and_others_keep_flowing
     bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_WORKER_CONCURRENCY": "4",
                           "BRIDGE_WORKERS_PER_DESTINATION": "2"})
     client = create_app(bridge).test_client()
-    stuck = [an_order() for _ in range(5)]
-    for order in stuck:
-        deliver(client, signer, order, HUNG)
+    stuck = orders_from(client, signer, HUNG, 5)
     crew = bridge.crew(wait=lambda s: 0.0, poll_seconds=0.01)
     crew.start()
     try:
         wait_until(lambda: hanging["now"] == 2, 10, "the hung site's share to be taken")
-        later = [an_order() for _ in range(3)]
-        for order in later:
-            deliver(client, signer, order, OK)
+        later = orders_from(client, signer, OK, 3)
         wait_until(lambda: all(state(bridge.store, o) == "sent" for o in later), 10,
                    "the other site's orders to reach the POS while the hung one hangs")
         assert hanging["most"] == 2                      # never more than its share
@@ -93,9 +90,7 @@ def test_a_site_with_many_queued_orders_does_not_starve_a_site_with_one(
     bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_WORKER_CONCURRENCY": "4",
                           "BRIDGE_WORKERS_PER_DESTINATION": "2"})
     client = create_app(bridge).test_client()
-    busy = [an_order() for _ in range(16)]
-    for order in busy:
-        deliver(client, signer, order, "site-busy")
+    orders_from(client, signer, "site-busy", 16)
     lonely = an_order()
     deliver(client, signer, lonely, "site-lonely")       # queued after all sixteen
     crew = bridge.crew(wait=lambda s: 0.0, poll_seconds=0.01)
@@ -117,9 +112,7 @@ def test_the_breaker_opens_holds_orders_without_failing_them_probes_and_closes(
                           "BRIDGE_BREAKER_FAILURES": "2", "BRIDGE_BREAKER_SECONDS": "1",
                           "BRIDGE_WORKER_CONCURRENCY": "2"})
     client = create_app(bridge).test_client()
-    orders = [an_order() for _ in range(3)]
-    for order in orders:
-        deliver(client, signer, order, HUNG)
+    orders = orders_from(client, signer, HUNG, 3)
     destination = jobs.pos_destination(HUNG)
     crew = bridge.crew(max_attempts=3, wait=lambda s: 0.0, poll_seconds=0.01)
     with caplog.at_level(logging.INFO):
@@ -177,9 +170,7 @@ def test_one_order_s_jobs_run_in_order_while_a_crew_runs_many(env, make_bridge, 
     pos.hold = lambda delivery: time.sleep(0.3)
     bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_WORKER_CONCURRENCY": "8"})
     client = create_app(bridge).test_client()
-    orders = [an_order() for _ in range(8)]
-    for order in orders:
-        deliver(client, signer, order, OK)
+    orders = orders_from(client, signer, OK, 8)
     crew = bridge.crew(wait=lambda s: 0.0, poll_seconds=0.01)
     crew.start()
 
