@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from bridge import logs
 from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
+from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import jobs, orders, statuses
 from bridge.service.breakers import Policy
@@ -109,7 +110,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
             pos.check()
         except UnknownPosClient as error:
             raise ConfigError(f"POS_CLIENT is malformed: {error}") from None
-        except ValueError as error:  # a client's own configuration check
+        except PosConfigurationError as error:  # a client's own configuration check
             raise ConfigError(str(error)) from None
     if config.wix_public_key is not None:
         public_key = config.wix_public_key

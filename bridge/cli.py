@@ -139,7 +139,8 @@ def _store() -> Store:
 @main.command("orders")
 @click.option("--state", type=click.Choice([s.value for s in OrderState]),
               help="Only orders in this state.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
+              help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @_fail_cleanly
 def list_orders(state: str | None, limit: int, as_json: bool) -> None:
@@ -164,6 +165,20 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
     _emit(rows, lines, as_json, "no orders" + (f" in state {state}" if state else ""))
 
 
+def _order_id(store: Store, order: str) -> str:
+    """A Wix order id as given, or the id of the one order with that number. Numbers are per
+    site: when several sites have it, say which ids to choose from."""
+    if store.get_order(order) is not None:
+        return order
+    found = store.find_orders_by_number(order.removeprefix("#"))
+    if len(found) > 1:
+        ids = ", ".join(f"{r.wix_order_id} (site {r.instance_id})" for r in found)
+        click.echo(f"bridge: {len(found)} orders have the number {order}: {ids}; give the "
+                   "Wix order id", err=True)
+        sys.exit(1)
+    return found[0].wix_order_id if found else order
+
+
 _WAITING_FOR_POS = (OrderState.QUEUED, OrderState.CANCELING)
 
 
@@ -173,12 +188,16 @@ def _held_destinations(store: Store) -> dict:
 
 
 @main.command()
-@click.argument("order_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("order")
+@click.option("--json", "as_json", is_flag=True,
+              help="The order and its history as one JSON document.")
 @_fail_cleanly
-def show(order_id: str, as_json: bool) -> None:
-    """One order's state and history: events, jobs, attempts and errors."""
+def show(order: str, as_json: bool) -> None:
+    """One order's state and history: events, jobs, attempts and errors.
+
+    ORDER is the Wix order id, or the order number `bridge orders` prints (#10042 or 10042)."""
     store = _store()
+    order_id = _order_id(store, order)
     record = store.get_order(order_id)
     history = store.history(order_id)
     if record is None and not history["events"]:
@@ -211,7 +230,8 @@ def show(order_id: str, as_json: bool) -> None:
 @main.command()
 @click.option("--state", type=click.Choice(["unmatched", "queued", "sent", "skipped", "failed"]),
               help="Only updates in this state.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
+              help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @_fail_cleanly
 def statuses(state: str | None, limit: int, as_json: bool) -> None:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import click
 from click.testing import CliRunner
 
 from bridge.cli import main
@@ -168,3 +169,34 @@ def test_statuses_lists_updates_and_replay_status_sends_a_failed_one_again(
     worker.drain()
     assert "sent" in run("statuses").output
     assert run("replay", order["id"], "--job", "1").exit_code == 2  # one target at a time
+
+
+def test_show_takes_the_order_number_that_orders_prints(run, bridge, client, signer, worker,
+                                                        mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order(number="10777")
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    for given in ("10777", "#10777"):
+        shown = json.loads(run("show", given, "--json").output)
+        assert shown["order"]["wix_order_id"] == order["id"]
+    other_site = an_order(number="10777")  # every site numbers its own orders
+    client.post("/webhooks/wix", data=signer.order_webhook(other_site, instance_id="site-2"))
+    mocked.post(POS_URL, json=accepted("pos-2"))
+    worker.drain()
+    ambiguous = run("show", "#10777")
+    assert ambiguous.exit_code == 1
+    assert order["id"] in ambiguous.output and other_site["id"] in ambiguous.output
+
+
+def test_a_limit_below_one_is_refused_not_taken_as_nothing(run):
+    result = run("orders", "--limit", "0")
+    assert result.exit_code == 2 and "--limit" in result.output
+
+
+def test_every_option_of_every_command_has_help():
+    from bridge.cli import main
+    for name, command in main.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"bridge {name} {param.opts[0]}"

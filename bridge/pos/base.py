@@ -13,6 +13,10 @@ from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import StatusChange
 
 
+class PosConfigurationError(ValueError):
+    """A client's setting is missing or malformed: one line naming it stops start-up."""
+
+
 class PosError(Exception):
     """Base of the POS answers that are not success. `code` is the SPI error code when known."""
 
@@ -86,7 +90,9 @@ def read_timeout(settings: Mapping[str, str], name: str, default: float) -> floa
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} is malformed: {raw!r} is not a number of seconds") from None
+        raise PosConfigurationError(f"{name} is malformed: {raw!r} is not a number of "
+                                    "seconds") from None
     if not 0 < value <= 300:
-        raise ValueError(f"{name} is malformed: {raw} is not between 0 and 300 seconds")
+        raise PosConfigurationError(f"{name} is malformed: {raw} is not between 0 and 300 "
+                                    "seconds")
     return value

@@ -20,7 +20,7 @@ from typing import Mapping
 from bridge import logs
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import CallbackRejected, PosConfig, Report
+from bridge.pos.base import CallbackRejected, PosConfig, PosConfigurationError, Report
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class DemoPos:
             if not 0 <= step <= 3600:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"POS_DEMO_STEP_SECONDS is malformed: {raw!r} is not a number of "
-                             "seconds between 0 and 3600") from None
+            raise PosConfigurationError(f"POS_DEMO_STEP_SECONDS is malformed: {raw!r} is not a "
+                                        "number of seconds between 0 and 3600") from None
         return cls(config.report, step)
 
     def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:

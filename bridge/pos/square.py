@@ -28,8 +28,8 @@ from bridge import logs, timeouts
 from bridge.domain.money import AmountError, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import (CallbackRejected, PosConfig, PosRejected, PosUnavailable,
-                             PosUnreachable, read_timeout)
+from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
+                             PosUnavailable, PosUnreachable, read_timeout)
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,6 @@ FULFILLMENT_STATES: dict[str, PosStatus | None] = {
 }
 
 
-class ConfigurationError(ValueError):
-    pass
-
-
 def _pairs(name: str, raw: str | None) -> dict[str, str]:
     """`a=b,c=d` (or a JSON object): a Wix id -> Square id mapping setting."""
     if not raw or not raw.strip():
@@ -78,9 +74,10 @@ def _pairs(name: str, raw: str | None) -> dict[str, str]:
         try:
             value = json.loads(text)
         except ValueError:
-            raise ConfigurationError(f"{name} is malformed: not a JSON object") from None
+            raise PosConfigurationError(f"{name} is malformed: not a JSON object") from None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ConfigurationError(f"{name} is malformed: expected {{\"wix id\": \"square id\"}}")
+            raise PosConfigurationError(
+                f"{name} is malformed: expected {{\"wix id\": \"square id\"}}")
         return value
     pairs = {}
     for part in text.replace("\n", ",").split(","):
@@ -88,7 +85,8 @@ def _pairs(name: str, raw: str | None) -> dict[str, str]:
             continue
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ConfigurationError(f"{name} is malformed: {part.strip()!r} is not wix_id=square_id")
+            raise PosConfigurationError(
+                f"{name} is malformed: {part.strip()!r} is not wix_id=square_id")
         pairs[key.strip()] = value.strip()
     return pairs
 
@@ -98,8 +96,8 @@ def _fallback_phone(raw: str) -> str | None:
         return None
     phone = square_phone(raw)
     if phone is None:
-        raise ConfigurationError(f"POS_SQUARE_FALLBACK_PHONE is malformed: {raw!r} is not a "
-                                 f"phone number of at most {MAX_PHONE} characters")
+        raise PosConfigurationError(f"POS_SQUARE_FALLBACK_PHONE is malformed: {raw!r} is not a "
+                                    f"phone number of at most {MAX_PHONE} characters")
     return phone
 
 
@@ -107,8 +105,8 @@ def _minutes(name: str, raw: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or not 0 < int(raw) <= 1440:
-        raise ConfigurationError(f"{name} is malformed: {raw!r} is not a number of minutes "
-                                 "between 1 and 1440")
+        raise PosConfigurationError(f"{name} is malformed: {raw!r} is not a number of minutes "
+                                    "between 1 and 1440")
     return int(raw)
 
 
@@ -132,22 +130,22 @@ class SquareSettings:
             return (env.get(name) or "").strip()
 
         if not get("POS_SQUARE_ACCESS_TOKEN"):
-            raise ConfigurationError("POS_SQUARE_ACCESS_TOKEN is missing: the square client needs "
-                                     "an access token for the seller's account")
+            raise PosConfigurationError("POS_SQUARE_ACCESS_TOKEN is missing: the square client "
+                                        "needs an access token for the seller's account")
         if not get("POS_SQUARE_LOCATION_ID"):
-            raise ConfigurationError("POS_SQUARE_LOCATION_ID is missing: the Square location "
-                                     "orders go to when no mapping names one")
+            raise PosConfigurationError("POS_SQUARE_LOCATION_ID is missing: the Square location "
+                                        "orders go to when no mapping names one")
         base_url = (get("POS_SQUARE_BASE_URL") or PRODUCTION).rstrip("/")
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"POS_SQUARE_BASE_URL is malformed: {base_url!r}")
+            raise PosConfigurationError(f"POS_SQUARE_BASE_URL is malformed: {base_url!r}")
         unmapped = get("POS_SQUARE_UNMAPPED_ITEMS").lower() or "ad_hoc"
         if unmapped not in ("ad_hoc", "reject"):
-            raise ConfigurationError("POS_SQUARE_UNMAPPED_ITEMS is malformed: ad_hoc or reject")
+            raise PosConfigurationError("POS_SQUARE_UNMAPPED_ITEMS is malformed: ad_hoc or reject")
         key, url = get("POS_SQUARE_WEBHOOK_SIGNATURE_KEY"), get("POS_SQUARE_NOTIFICATION_URL")
         if bool(key) != bool(url):
-            raise ConfigurationError("POS_SQUARE_WEBHOOK_SIGNATURE_KEY and "
-                                     "POS_SQUARE_NOTIFICATION_URL go together: Square signs the "
-                                     "notification URL with the body")
+            raise PosConfigurationError("POS_SQUARE_WEBHOOK_SIGNATURE_KEY and "
+                                        "POS_SQUARE_NOTIFICATION_URL go together: Square signs the "
+                                        "notification URL with the body")
         return cls(access_token=get("POS_SQUARE_ACCESS_TOKEN"), base_url=base_url,
                    location_id=get("POS_SQUARE_LOCATION_ID"),
                    locations=_pairs("POS_SQUARE_LOCATION_MAP", get("POS_SQUARE_LOCATION_MAP")),

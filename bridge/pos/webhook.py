@@ -18,16 +18,12 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from bridge.domain.orders import PosOrder, to_json
 from bridge.domain.statuses import StatusChange, parse_status
 from bridge import timeouts
-from bridge.pos.base import (CallbackRejected, PosConfig, PosRejected, PosUnavailable,
-                             PosUnreachable, read_timeout)
+from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
+                             PosUnavailable, PosUnreachable, read_timeout)
 
 TIMEOUT_SECONDS = 10.0  # read timeout, POS_WEBHOOK_TIMEOUT
 RETRYABLE_CODES = frozenset({"endpoint_down", "pos_error"})
 PERMANENT_CODES = frozenset({"invalid_item_mapping", "cc_rejected"})
-
-
-class ConfigurationError(ValueError):
-    pass
 
 
 def classify_answer(status: int, body: bytes) -> dict[str, Any]:
@@ -53,8 +49,8 @@ MIN_SECRET_BYTES = 24  # Standard Webhooks: 24 to 64 random bytes
 
 def _secrets(raw: str | None) -> list[Webhook]:
     if not raw or not raw.split():
-        raise ConfigurationError("POS_WEBHOOK_SECRET is missing: the webhook client signs every "
-                                 "order and verifies every callback")
+        raise PosConfigurationError("POS_WEBHOOK_SECRET is missing: the webhook client signs every "
+                                    "order and verifies every callback")
     return [_secret(n, value) for n, value in enumerate(raw.split(), 1)]
 
 
@@ -65,13 +61,13 @@ def _secret(n: int, value: str) -> Webhook:
                 "e.g. python -c \"import base64, secrets; print('whsec_' + "
                 "base64.b64encode(secrets.token_bytes(32)).decode())\"")
     if not value.startswith("whsec_"):
-        raise ConfigurationError(f"{which} is malformed: {expected}")
+        raise PosConfigurationError(f"{which} is malformed: {expected}")
     try:
         key = base64.b64decode(value[len("whsec_"):], validate=True)
     except (binascii.Error, ValueError):
-        raise ConfigurationError(f"{which} is malformed: {expected}") from None
+        raise PosConfigurationError(f"{which} is malformed: {expected}") from None
     if len(key) < MIN_SECRET_BYTES:
-        raise ConfigurationError(f"{which} is too weak: {len(key)} bytes; {expected}")
+        raise PosConfigurationError(f"{which} is too weak: {len(key)} bytes; {expected}")
     return Webhook(value)
 
 
@@ -91,8 +87,8 @@ class WebhookPos:
     def from_config(cls, config: PosConfig) -> "WebhookPos":
         url = (config.settings.get("POS_WEBHOOK_URL") or "").strip()
         if not url.startswith(("http://", "https://")):
-            raise ConfigurationError("POS_WEBHOOK_URL is missing or not an http(s) URL: the "
-                                     "webhook client needs to know where to POST orders")
+            raise PosConfigurationError("POS_WEBHOOK_URL is missing or not an http(s) URL: the "
+                                        "webhook client needs to know where to POST orders")
         return cls(url, _secrets(config.settings.get("POS_WEBHOOK_SECRET")),
                    timeout=read_timeout(config.settings, "POS_WEBHOOK_TIMEOUT", TIMEOUT_SECONDS))
 

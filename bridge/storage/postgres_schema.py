@@ -135,10 +135,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         "CREATE TABLE pace (key text PRIMARY KEY, due double precision NOT NULL)",
     ]),
-    ("pg003_instance_events_heartbeat", [
-        # As SQLite's m007: when Wix signed the install or removal last applied, and the row
-        # /healthz writes.
+    ("pg003_instance_events_heartbeat_numbers", [
+        # As SQLite's m007: when Wix signed the install or removal last applied, the row
+        # /healthz writes, and orders found by their number.
         "ALTER TABLE instances ADD COLUMN changed_at text",
         "CREATE TABLE heartbeat (name text PRIMARY KEY, at text NOT NULL)",
+        "CREATE INDEX orders_number ON orders (number)",
     ]),
 ]

@@ -164,9 +164,11 @@ def m006_destinations(db: Database) -> None:
 
 
 @migrations()
-def m007_instance_events_heartbeat(db: Database) -> None:
+def m007_instance_events_heartbeat_numbers(db: Database) -> None:
     # When Wix signed the install or removal last applied: a resend arriving late cannot undo a
     # later one.
     db.execute("ALTER TABLE instances ADD COLUMN changed_at TEXT")
     # /healthz writes here: a database that answers but refuses writes (disk full) is not ok.
     db.execute("CREATE TABLE heartbeat (name TEXT PRIMARY KEY, at TEXT NOT NULL)")
+    # `bridge show 10042`: operators name orders by the number the site shows.
+    db.execute("CREATE INDEX orders_number ON orders (number)")

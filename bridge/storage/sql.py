@@ -391,6 +391,12 @@ class SqlStore(ABC):
                             [pos_client, pos_order_id]).one()
         return self._order(row) if row else None
 
+    def find_orders_by_number(self, number: str) -> list[OrderRecord]:
+        """Orders with this number, on any site (each site numbers its own orders)."""
+        rows = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE number = ?"
+                             " ORDER BY created_at", [number]).rows
+        return [self._order(r) for r in rows]
+
     def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
                    snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
                    sequence: int | None = None, number: str | None = None) -> None:
