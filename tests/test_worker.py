@@ -1,0 +1,142 @@
+"""The worker on its own: a real store, handlers the test writes, time the test moves."""
+import logging
+
+import pytest
+
+from bridge.service.worker import Fail, Retry, Wait, Worker
+from bridge.storage import open_store
+from bridge.storage.port import NewJob
+
+
+class Handler:
+    """Does what the test tells it to, and remembers what it was asked."""
+
+    def __init__(self, outcome=None):
+        self.outcome = outcome
+        self.ran: list[int] = []
+        self.given_up: list[tuple[int, str]] = []
+
+    def run(self, job):
+        self.ran.append(job.id)
+        if callable(self.outcome):
+            self.outcome(job)
+        elif self.outcome is not None:
+            raise self.outcome
+
+    def failed(self, job, reason):
+        self.given_up.append((job.id, reason))
+
+
+@pytest.fixture
+def store(database_url, clock):
+    opened = open_store(database_url, clock=clock)
+    opened.migrate()
+    yield opened
+    opened.close()
+
+
+def worker_for(store, handlers, **options):
+    return Worker(store, handlers, max_attempts=3, lease_seconds=30, wait=lambda state: 5.0,
+                  name="w", **options)
+
+
+def add(store, kind="thing", key="k-1") -> int:
+    store.enqueue(NewJob(kind, key=key, lane=key, order_id="o-1"))
+    (job,) = store.history("o-1")["jobs"]
+    return job["id"]
+
+
+def test_a_done_job_is_done_and_nothing_else_runs(store, clock):
+    handler = Handler()
+    job_id = add(store)
+    clock.now += 1
+    assert worker_for(store, {"thing": handler}).run_once()
+    assert handler.ran == [job_id] and store.get_job(job_id).state == "done"
+    assert not worker_for(store, {"thing": handler}).run_once()
+
+
+def test_retry_waits_the_backoff_or_longer_when_asked_and_gives_up_at_the_limit(store, clock):
+    handler = Handler(Retry("busy", after=60))
+    job_id = add(store)
+    worker = worker_for(store, {"thing": handler})
+    clock.now += 1
+    assert worker.run_once()
+    job = store.get_job(job_id)
+    assert job.state == "pending" and job.attempts == 1 and job.last_error == "busy"
+    assert not worker.run_once()                     # not due: Retry-After said 60 s
+    for _ in range(2):
+        clock.now += 61
+        assert worker.run_once()
+    assert store.get_job(job_id).state == "failed"
+    assert handler.given_up == [(job_id, "gave up after 3 attempts: busy")]
+
+
+def test_fail_gives_up_at_once_and_tells_the_handler(store, clock):
+    handler = Handler(Fail("no such item"))
+    job_id = add(store)
+    clock.now += 1
+    worker_for(store, {"thing": handler}).run_once()
+    assert store.get_job(job_id).state == "failed"
+    assert handler.given_up == [(job_id, "no such item")]
+
+
+def test_wait_puts_the_job_back_uncounted(store, clock):
+    job_id = add(store)
+    clock.now += 1
+    worker_for(store, {"thing": Handler(Wait("no credentials", seconds=30))}).run_once()
+    job = store.get_job(job_id)
+    assert job.state == "pending" and job.attempts == 0 and job.last_error == "no credentials"
+
+
+def test_a_crash_is_logged_and_retried(store, clock, caplog):
+    job_id = add(store)
+    clock.now += 1
+    worker_for(store, {"thing": Handler(KeyError("surprise"))}).run_once()
+    job = store.get_job(job_id)
+    assert job.state == "pending" and job.last_error == "KeyError: 'surprise'"
+    assert "event=job_crashed" in caplog.text
+
+
+def test_a_job_of_an_unknown_kind_fails_with_the_reason(store, clock):
+    job_id = add(store, kind="mystery")
+    clock.now += 1
+    worker_for(store, {"thing": Handler()}).run_once()
+    job = store.get_job(job_id)
+    assert job.state == "failed" and job.last_error == "no handler for job kind 'mystery'"
+
+
+def test_a_job_whose_workers_kept_dying_is_given_up(store, clock):
+    handler = Handler()
+    job_id = add(store)
+    for n in range(3):                                   # three workers die holding it
+        clock.now += 31
+        assert store.claim(f"dead-{n}", 30).id == job_id
+    clock.now += 31
+    worker_for(store, {"thing": handler}).run_once()
+    assert handler.ran == [] and store.get_job(job_id).state == "failed"
+    assert handler.given_up == [(job_id, "abandoned by a worker 3 time(s)")]
+
+
+def test_a_worker_that_lost_its_lease_does_not_finish_the_job(store, clock, caplog):
+    def outlive_the_lease(job):
+        clock.now += 31
+        assert store.claim("other", 30).id == job.id     # taken up as if this worker had died
+
+    job_id = add(store)
+    clock.now += 1
+    with caplog.at_level(logging.WARNING):
+        worker_for(store, {"thing": Handler(outlive_the_lease)}).run_once()
+    job = store.get_job(job_id)
+    assert job.state == "running" and job.worker == "other"
+    assert "event=job_lease_lost" in caplog.text
+
+
+def test_a_stopping_worker_hands_back_what_it_claimed(store, clock):
+    handler = Handler()
+    job_id = add(store)
+    clock.now += 1
+    worker = worker_for(store, {"thing": handler})
+    worker.stop()
+    assert not worker.run_once()
+    job = store.get_job(job_id)
+    assert handler.ran == [] and job.state == "pending" and job.attempts == 0
