@@ -15,6 +15,7 @@ from bridge.bootstrap import (Bridge, announce, bootstrap, open_configured_store
                               worker_pool_size)
 from bridge.config import SETTINGS, Config, ConfigError, load_config
 from bridge.domain.lifecycle import OrderState
+from bridge.pos import registry
 from bridge.service import jobs
 from bridge.service.breakers import explain
 from bridge.storage.port import SchemaOutOfDate, Store, StoreUnavailable
@@ -53,12 +54,22 @@ def _bridge(config: Config | None = None, **options) -> Bridge:
     return bridge
 
 
-_SETTINGS_HELP = "\n".join(f"  {s.name:<26} {s.help}" + (f" (default {s.default})" if s.default else "")
-                           for s in SETTINGS)
+def _setting_lines(settings) -> list[str]:
+    return [f"  {s.name:<32} {s.help}" + (f" (default {s.default})" if s.default else "")
+            for s in settings]
 
 
-@click.group(epilog="\b\nConfiguration (environment or .env):\n" + _SETTINGS_HELP,
-             context_settings={"max_content_width": 120})
+def _settings_help() -> str:
+    """Every setting, the core's and each installed POS client's, as each declares it."""
+    lines = ["\b", "Configuration (environment or .env):", *_setting_lines(SETTINGS)]
+    for client, settings in sorted(registry.declared_settings().items()):
+        if settings:
+            lines += ["\b", f"POS client {client} (POS_CLIENT={client}):",
+                      *_setting_lines(settings)]
+    return "\n".join(lines)
+
+
+@click.group(epilog=_settings_help(), context_settings={"max_content_width": 120})
 @click.version_option(package_name="wix-pos-bridge")
 def main() -> None:
     """bridge: Wix Restaurants orders to your POS, and statuses back to Wix."""
@@ -260,6 +271,32 @@ def replay(order_id: str | None, job_id: int | None, status_id: int | None) -> N
         click.echo("nothing failed to replay", err=True)
         sys.exit(1)
     click.echo(f"replaying job(s) {', '.join(map(str, ids))}")
+
+
+@main.group()
+def pos() -> None:
+    """The POS clients installed here."""
+
+
+@pos.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per client.")
+def list_pos_clients(as_json: bool) -> None:
+    """Installed POS clients (entry points in bridge.pos_clients) and the settings each reads."""
+    try:
+        configured = load_config().pos_client
+    except ConfigError:  # listing needs no working configuration
+        configured = None
+    for client, settings in sorted(registry.declared_settings().items()):
+        if as_json:
+            click.echo(json.dumps({"name": client, "settings": None if settings is None else [
+                {"name": s.name, "default": s.default, "help": s.help} for s in settings]}))
+            continue
+        mark = "  (POS_CLIENT)" if client == configured else ""
+        click.echo(f"{client}{mark}")
+        if settings is None:
+            click.echo("  (lists no settings)")
+        for line in _setting_lines(settings or ()):
+            click.echo(line)
 
 
 @main.command("send-sample")

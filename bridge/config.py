@@ -32,9 +32,6 @@ SETTINGS: tuple[Setting, ...] = (
             "postgres://user:password@host:port/database (postgresql:// too; sslmode=require "
             "unless the host is this machine or the URL says otherwise)"),
     Setting("POS_CLIENT", "demo", "name of the POS client, an entry point in bridge.pos_clients"),
-    Setting("POS_WEBHOOK_URL", None, "webhook client: where orders are POSTed"),
-    Setting("POS_WEBHOOK_SECRET", None,
-            "webhook client: Standard Webhooks secret(s) (whsec_...), space-separated; the first signs"),
     Setting("PORT", "8000", "HTTP port"),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("WEB_CONCURRENCY", "1", "gunicorn worker processes for the web process"),
@@ -225,7 +222,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
 _OURS = ("WIX_", "POS_", "BRIDGE_")
 
 
-def unknown_settings(config: Config, pos_settings: Mapping[str, tuple[str, ...] | None]
+def unknown_settings(config: Config, pos_settings: Mapping[str, tuple[Setting, ...] | None]
                      ) -> list[str]:
     """Variables named like the bridge's that no setting reads: most likely typos (WIX_PUBLICKEY
     leaves the bridge in sandbox mode). `pos_settings`: each installed POS client's settings, by
@@ -236,7 +233,8 @@ def unknown_settings(config: Config, pos_settings: Mapping[str, tuple[str, ...] 
         if name in known or name.startswith("BRIDGE_TEST_"):  # the test suite's own
             continue
         owner = next((c for c in pos_settings if name.startswith(f"POS_{c.upper()}_")), None)
-        if owner is not None and (pos_settings[owner] is None or name in pos_settings[owner]):
+        declared = pos_settings.get(owner) if owner else ()
+        if owner is not None and (declared is None or name in {s.name for s in declared}):
             continue
         unknown.append(name)
     return unknown

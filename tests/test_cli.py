@@ -200,3 +200,16 @@ def test_every_option_of_every_command_has_help():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"bridge {name} {param.opts[0]}"
+
+
+def test_pos_list_names_each_installed_client_and_its_settings(run):
+    listed = run("pos", "list")
+    assert listed.exit_code == 0
+    assert "webhook  (POS_CLIENT)" in listed.output   # the tests' configuration chooses it
+    assert "POS_SQUARE_FALLBACK_PHONE" in listed.output and "POS_DEMO_STEP_SECONDS" in listed.output
+    clients = [json.loads(line) for line in run("pos", "list", "--json").output.splitlines()]
+    by_name = {c["name"]: c for c in clients}
+    assert {"demo", "webhook", "square"} <= set(by_name)
+    assert {"name": "POS_WEBHOOK_TIMEOUT", "default": "10",
+            "help": "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)"} in \
+        by_name["webhook"]["settings"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import SETTINGS
-from bridge.pos import square
+from bridge.pos import registry
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -17,11 +17,24 @@ def test_every_setting_is_in_the_readme_and_env_example(setting):
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
 
 
-@pytest.mark.parametrize("setting", [*square.SETTINGS, "POS_DEMO_STEP_SECONDS",
-                                     "POS_WEBHOOK_TIMEOUT"])
-def test_every_pos_client_setting_is_in_the_readme_and_env_example(setting):
+POS_SETTINGS = [s for settings in registry.declared_settings().values() for s in settings or ()]
+
+
+@pytest.mark.parametrize("setting", [s.name for s in POS_SETTINGS])
+def test_every_pos_client_setting_is_in_the_readme_help_and_env_example(setting):
+    """Each client declares its settings once (name, default, help); the docs must agree."""
     assert f"`{setting}`" in README
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
+    from click.testing import CliRunner
+    from bridge.cli import main
+    assert setting in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_every_built_in_client_declares_its_settings():
+    declared = registry.declared_settings()
+    assert {"demo", "webhook", "square"} <= set(declared)
+    assert all(declared[c] for c in ("demo", "webhook", "square"))
+    assert all(s.help for s in POS_SETTINGS)
 
 
 def test_the_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():

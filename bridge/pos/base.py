@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
+from bridge.config import Setting
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import StatusChange
+
+
+__all__ = ["CallbackRejected", "PosClient", "PosConfig", "PosConfigurationError", "PosError",
+           "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting", "read_timeout"]
 
 
 class PosConfigurationError(ValueError):
@@ -60,9 +65,9 @@ class PosConfig:
 
 class PosClient(Protocol):
     name: str
-    # Optional: the POS_<CLIENT>_... settings it reads, so that a misspelt one is pointed out
-    # at start-up (a client that lists none is not checked).
-    settings: tuple[str, ...]
+    # Optional: the POS_<CLIENT>_... settings it reads (name, default, help, as the core's), for
+    # `bridge --help` and `bridge pos list`, and so that a misspelt one is named at start-up.
+    settings: tuple[Setting, ...]
 
     def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
         """Send an order; return the POS order id. The same key on a retry must not duplicate it."""

@@ -20,7 +20,7 @@ from typing import Mapping
 from bridge import logs
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import CallbackRejected, PosConfig, PosConfigurationError, Report
+from bridge.pos.base import CallbackRejected, PosConfig, PosConfigurationError, Report, Setting
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ KITCHEN_STEPS = (PosStatus.ACCEPTED, PosStatus.READY, PosStatus.FULFILLED)
 
 class DemoPos:
     name = "demo"
-    settings = ("POS_DEMO_STEP_SECONDS",)
+    settings = (Setting("POS_DEMO_STEP_SECONDS", "5",
+                        "seconds between the demo kitchen's steps (ACCEPTED, READY, FULFILLED)"),)
 
     def __init__(self, report: Report | None = None, step_seconds: float = 5.0):
         self._report = report

@@ -5,6 +5,7 @@ import threading
 from importlib.metadata import entry_points
 from typing import Callable, Mapping
 
+from bridge.config import Setting
 from bridge.pos.base import PosClient, PosConfig, Report
 
 GROUP = "bridge.pos_clients"
@@ -21,10 +22,10 @@ def available() -> dict[str, Factory]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}  # type: ignore[misc]
 
 
-def declared_settings() -> dict[str, tuple[str, ...] | None]:
+def declared_settings() -> dict[str, tuple[Setting, ...] | None]:
     """Each installed client's settings, by name, as its class lists them in `settings`
     (None when it lists none). Loads every client's module."""
-    declared: dict[str, tuple[str, ...] | None] = {}
+    declared: dict[str, tuple[Setting, ...] | None] = {}
     for name, entry in available().items():
         try:
             factory = entry.load()  # type: ignore[attr-defined]

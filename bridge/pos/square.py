@@ -29,7 +29,7 @@ from bridge.domain.money import AmountError, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
 from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
-                             PosUnavailable, PosUnreachable, read_timeout)
+                             PosUnavailable, PosUnreachable, Setting, read_timeout)
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,29 @@ MAX_PICKUP_NOTE = 500
 MAX_DELIVERY_NOTE = 550
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 
-SETTINGS = ("POS_SQUARE_ACCESS_TOKEN", "POS_SQUARE_BASE_URL", "POS_SQUARE_LOCATION_ID",
-            "POS_SQUARE_LOCATION_MAP", "POS_SQUARE_CATALOG_MAP", "POS_SQUARE_UNMAPPED_ITEMS",
-            "POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL", "POS_SQUARE_TIMEOUT",
-            "POS_SQUARE_FALLBACK_PHONE", "POS_SQUARE_PREP_MINUTES")
+SETTINGS = (
+    Setting("POS_SQUARE_ACCESS_TOKEN", None, "the seller account's access token (required)"),
+    Setting("POS_SQUARE_BASE_URL", PRODUCTION,
+            "production, https://connect.squareupsandbox.com, or a local server"),
+    Setting("POS_SQUARE_LOCATION_ID", None,
+            "the Square location orders go to when the map names none (required)"),
+    Setting("POS_SQUARE_LOCATION_MAP", None,
+            "wixLocationId=squareLocationId,... (or a JSON object)"),
+    Setting("POS_SQUARE_CATALOG_MAP", None,
+            "wixCatalogItemId=squareCatalogObjectId,... (or a JSON object)"),
+    Setting("POS_SQUARE_UNMAPPED_ITEMS", "ad_hoc",
+            "an item not in the catalog map: ad_hoc (by name and price) or reject"),
+    Setting("POS_SQUARE_WEBHOOK_SIGNATURE_KEY", None,
+            "the webhook subscription's signature key (with the notification URL)"),
+    Setting("POS_SQUARE_NOTIFICATION_URL", None,
+            "the subscription's notification URL, exactly as configured in Square"),
+    Setting("POS_SQUARE_FALLBACK_PHONE", None,
+            "the restaurant's phone, sent as the recipient's when the customer gave none"),
+    Setting("POS_SQUARE_PREP_MINUTES", None,
+            "preparation minutes of an order with no promised time (ASAP)"),
+    Setting("POS_SQUARE_TIMEOUT", str(TIMEOUT_SECONDS).removesuffix(".0"),
+            "seconds to wait for Square's answer to each call (within BRIDGE_ATTEMPT_DEADLINE)"),
+)
 
 # Square fulfillment state -> the bridge's status; PROPOSED (not yet accepted) is no change.
 FULFILLMENT_STATES: dict[str, PosStatus | None] = {

@@ -19,7 +19,7 @@ from bridge.domain.orders import PosOrder, to_json
 from bridge.domain.statuses import StatusChange, parse_status
 from bridge import timeouts
 from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
-                             PosUnavailable, PosUnreachable, read_timeout)
+                             PosUnavailable, PosUnreachable, Setting, read_timeout)
 
 TIMEOUT_SECONDS = 10.0  # read timeout, POS_WEBHOOK_TIMEOUT
 RETRYABLE_CODES = frozenset({"endpoint_down", "pos_error"})
@@ -73,7 +73,14 @@ def _secret(n: int, value: str) -> Webhook:
 
 class WebhookPos:
     name = "webhook"
-    settings = ("POS_WEBHOOK_URL", "POS_WEBHOOK_SECRET", "POS_WEBHOOK_TIMEOUT")
+    settings = (
+        Setting("POS_WEBHOOK_URL", None, "where orders are POSTed (http or https)"),
+        Setting("POS_WEBHOOK_SECRET", None,
+                "Standard Webhooks secret(s) (whsec_ and the base64 of 24 to 64 bytes), "
+                "space-separated for rotation: the first signs, any verifies"),
+        Setting("POS_WEBHOOK_TIMEOUT", "10",
+                "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)"),
+    )
 
     def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None,
                  timeout: float = TIMEOUT_SECONDS):
