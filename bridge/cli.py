@@ -18,7 +18,8 @@ from bridge.domain.lifecycle import OrderState
 from bridge.pos import registry
 from bridge.service import jobs
 from bridge.service.breakers import explain
-from bridge.storage.port import SchemaOutOfDate, Store, StoreUnavailable
+from bridge.storage.port import (BreakerState, SchemaOutOfDate, Store, StoreUnavailable,
+                                 UpdateState)
 
 
 def _fail_cleanly(command):
@@ -195,7 +196,7 @@ _WAITING_FOR_POS = (OrderState.QUEUED, OrderState.CANCELING)
 
 def _held_destinations(store: Store) -> dict:
     """Destinations whose circuit breaker is open or probing: their orders wait."""
-    return {b.destination: b for b in store.breakers() if b.state != "closed"}
+    return {b.destination: b for b in store.breakers() if b.state != BreakerState.CLOSED}
 
 
 @main.command()
@@ -239,7 +240,7 @@ def show(order: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--state", type=click.Choice(["unmatched", "queued", "sent", "skipped", "failed"]),
+@click.option("--state", type=click.Choice([s.value for s in UpdateState]),
               help="Only updates in this state.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
               help="At most this many, newest first.")

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from bridge import logs
-from bridge.storage.port import Breaker, Store, iso
+from bridge.storage.port import Breaker, BreakerState, Store, iso
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Breakers:
 
     def admit(self, destination: str) -> Admission:
         found = self.store.breaker(destination)
-        if found is None or found.state == "closed":
+        if found is None or found.state == BreakerState.CLOSED:
             return Admission(found)
         left = (found.open_until or 0.0) - self.store.clock()
         if left > 0:  # it opened (or a probe started) after this job was claimed
@@ -53,10 +53,10 @@ class Breakers:
     def answered(self, destination: str, admission: Admission) -> None:
         """The destination answered (whatever it said): failures in a row end here."""
         before = admission.before
-        if before is None or (before.state == "closed" and before.failures == 0):
+        if before is None or (before.state == BreakerState.CLOSED and before.failures == 0):
             return  # the common case costs no write
         self.store.close_breaker(destination)
-        if before.state != "closed":
+        if before.state != BreakerState.CLOSED:
             logs.info(log, "breaker_closed", destination=destination)
 
     def unreachable(self, destination: str, admission: Admission, reason: str) -> float | None:
@@ -65,7 +65,7 @@ class Breakers:
         with self.store.transaction():
             now = self.store.clock()
             breaker = self.store.count_breaker_failure(destination, reason)
-            if breaker.state != "closed" and not admission.probe:
+            if breaker.state != BreakerState.CLOSED and not admission.probe:
                 if breaker.open_until and breaker.open_until > now:
                     return breaker.open_until - now  # opened meanwhile by another worker
                 return 1.0  # a probe is due or running: wait for its answer
@@ -83,9 +83,9 @@ class Breakers:
 
 def explain(breaker: Breaker) -> str:
     """One line for operators: `bridge orders` and `bridge show`."""
-    if breaker.state == "closed":
+    if breaker.state == BreakerState.CLOSED:
         return f"answering again after {breaker.failures} failure(s): {breaker.last_error}"
     when = iso(breaker.open_until)[11:19] if breaker.open_until else "-"
-    doing = "probing" if breaker.state == "probing" else f"next try at {when} UTC"
+    doing = "probing" if breaker.state == BreakerState.PROBING else f"next try at {when} UTC"
     return (f"not answering, orders held (circuit breaker {breaker.state}, {doing}, "
             f"{breaker.failures} failures in a row): {breaker.last_error}")

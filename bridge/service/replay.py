@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.domain.lifecycle import OrderState
 from bridge.service import jobs
-from bridge.storage.port import Store
+from bridge.storage.port import Store, UpdateState
 
 _ORDER_STATE = {jobs.Kind.SEND_ORDER: OrderState.QUEUED,
                 jobs.Kind.CANCEL_ORDER: OrderState.CANCELING}
@@ -21,5 +21,5 @@ def replay(store: Store, *, order_id: str | None = None, job_id: int | None = No
             if job.kind in _ORDER_STATE and job.order_id:
                 store.set_order_state(job.order_id, _ORDER_STATE[job.kind].value)
             elif job.kind == jobs.Kind.WIX_STATUS:
-                store.set_status_update(job.payload["update_id"], "queued")
+                store.set_status_update(job.payload["update_id"], UpdateState.QUEUED)
     return ids

@@ -17,7 +17,7 @@ from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import jobs
 from bridge.service.worker import Fail, Retry, Wait
-from bridge.storage.port import Job, OrderRecord, Store
+from bridge.storage.port import Job, OrderRecord, Store, UpdateState
 from bridge.wix import fulfillments
 from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
 
@@ -46,7 +46,7 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
                 continue
             stored.append(update_id)
             if newest is not None and change.sequence <= newest:
-                store.set_status_update(update_id, "skipped", note=f"stale: sequence "
+                store.set_status_update(update_id, UpdateState.SKIPPED, note=f"stale: sequence "
                                         f"{change.sequence}, newest seen {newest}")
                 logs.info(log, "status_stale", pos=pos_client, pos_order_id=change.pos_order_id,
                           sequence=change.sequence, newest=newest)
@@ -87,7 +87,7 @@ def _record_pos_status(store: Store, order: OrderRecord, status: PosStatus) -> N
 
 
 def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus | None) -> None:
-    store.set_status_update(update_id, "queued", wix_order_id=order.wix_order_id)
+    store.set_status_update(update_id, UpdateState.QUEUED, wix_order_id=order.wix_order_id)
     if status is not None:
         _record_pos_status(store, order, status)
     store.enqueue(jobs.wix_status(update_id, order.wix_order_id, order.instance_id))
@@ -97,7 +97,7 @@ def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus |
 
 def fail_for_removed_app(store: Store, instance_id: str) -> None:
     for job in store.fail_pending_jobs(instance_id, jobs.Kind.WIX_STATUS, APP_REMOVED):
-        store.set_status_update(job.payload["update_id"], "failed", note=APP_REMOVED)
+        store.set_status_update(job.payload["update_id"], UpdateState.FAILED, note=APP_REMOVED)
         logs.warning(log, "status_abandoned", order_id=job.order_id, job=job.id,
                      reason=APP_REMOVED)
 
@@ -123,7 +123,7 @@ class SyncStatus:
             return
         told = PosStatus(order.wix_fulfillment_status) if order.wix_fulfillment_status else None
         if not moves_forward(told, status):
-            self.store.set_status_update(update.id, "skipped",
+            self.store.set_status_update(update.id, UpdateState.SKIPPED,
                                          note=f"Wix already has {told.value}: not sent")
             logs.info(log, "status_skipped", order_id=order.wix_order_id, status=status.value,
                       wix_has=told.value)
@@ -132,13 +132,13 @@ class SyncStatus:
             raise Fail(APP_REMOVED)
         if self.wix is None:
             reason = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
-            self.store.set_status_update(update.id, "queued", note=reason)
+            self.store.set_status_update(update.id, UpdateState.QUEUED, note=reason)
             raise Wait(reason, NO_CREDENTIALS_RECHECK_SECONDS)
         fulfillment_id = self._tell_wix(order, status)
         with self.store.transaction():
             self.store.set_order_statuses(order.wix_order_id, wix_fulfillment_status=status.value,
                                           wix_fulfillment_id=fulfillment_id)
-            self.store.set_status_update(update.id, "sent")
+            self.store.set_status_update(update.id, UpdateState.SENT)
         logs.info(log, "status_sent", order_id=order.wix_order_id, status=status.value,
                   fulfillment_id=fulfillment_id, attempt=job.attempts)
 
@@ -152,10 +152,10 @@ class SyncStatus:
         except PosUnavailable as error:
             raise Retry(str(error)) from None
         if change is None or change.status is None:
-            self.store.set_status_update(update_id, "skipped",
+            self.store.set_status_update(update_id, UpdateState.SKIPPED,
                                          note="the POS reports no status change")
             return None
-        self.store.set_status_update(update_id, "queued", status=change.status.value)
+        self.store.set_status_update(update_id, UpdateState.QUEUED, status=change.status.value)
         _record_pos_status(self.store, order, change.status)
         return change.status
 
@@ -187,10 +187,10 @@ class SyncStatus:
             self.store.set_order_state(order.wix_order_id, OrderState.CANCELED.value,
                                        error="canceled by the POS")
             self.store.set_order_statuses(order.wix_order_id, pos_status=PosStatus.CANCELED.value)
-            self.store.set_status_update(update_id, "sent",
+            self.store.set_status_update(update_id, UpdateState.SENT,
                                          note="canceled by the POS: no fulfillment change in Wix")
         logs.warning(log, "order_canceled_by_pos", order_id=order.wix_order_id,
                      pos_order_id=order.pos_order_id)
 
     def failed(self, job: Job, reason: str) -> None:
-        self.store.set_status_update(job.payload["update_id"], "failed", note=reason)
+        self.store.set_status_update(job.payload["update_id"], UpdateState.FAILED, note=reason)

@@ -26,7 +26,7 @@ import tenacity
 
 from bridge import logs, timeouts
 from bridge.service.breakers import Breakers, Policy
-from bridge.storage.port import Job, Store, StoreUnavailable
+from bridge.storage.port import Job, Outcome, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class Worker:
             return
         admission = self.breakers.admit(job.destination) if job.destination else None
         if admission and admission.hold is not None:
-            self.store.finish(job, "wait", error=f"{job.destination} is not answering: its "
+            self.store.finish(job, Outcome.WAIT, error=f"{job.destination} is not answering: its "
                               "circuit breaker is open", delay=admission.hold, started=started)
             return
         try:
@@ -230,7 +230,7 @@ class Worker:
         except Retry as error:
             self._retry(job, handler, str(error), started, error.after)
         except Wait as error:
-            self.store.finish(job, "wait", error=str(error), delay=error.seconds, started=started)
+            self.store.finish(job, Outcome.WAIT, error=str(error), delay=error.seconds, started=started)
             logs.info(log, "job_waiting", job=job.id, kind=job.kind, order_id=job.order_id,
                       recheck_in_s=error.seconds, reason=str(error))
         except Exception as error:
@@ -238,7 +238,7 @@ class Worker:
                                             order_id=job.order_id))
             self._retry(job, handler, f"{type(error).__name__}: {error}", started, None)
         else:
-            if not self.store.finish(job, "done", started=started):
+            if not self.store.finish(job, Outcome.DONE, started=started):
                 logs.warning(log, "job_lease_lost", job=job.id, kind=job.kind, order_id=job.order_id)
         if admission is not None:
             self.breakers.answered(job.destination, admission)
@@ -251,7 +251,7 @@ class Worker:
         if hold is None:
             self._retry(job, handler, reason, started, None)
             return
-        self.store.finish(job, "wait", error=f"{reason} (circuit breaker open)", delay=hold,
+        self.store.finish(job, Outcome.WAIT, error=f"{reason} (circuit breaker open)", delay=hold,
                           started=started)
         logs.info(log, "job_held", job=job.id, kind=job.kind, order_id=job.order_id,
                   destination=job.destination, recheck_in_s=round(hold, 1))
@@ -262,13 +262,13 @@ class Worker:
             self._give_up(job, handler, f"gave up after {job.attempts} attempts: {reason}", started)
             return
         delay = max(self.backoff(job.attempts), after or 0.0)
-        self.store.finish(job, "retry", error=reason, delay=delay, started=started)
+        self.store.finish(job, Outcome.RETRY, error=reason, delay=delay, started=started)
         logs.warning(log, "job_retry", job=job.id, kind=job.kind, order_id=job.order_id,
                      attempt=job.attempts, retry_in_s=round(delay, 2), reason=reason)
 
     def _give_up(self, job: Job, handler: Handler | None, reason: str, started: float) -> None:
         with self.store.transaction():
-            if self.store.finish(job, "failed", error=reason, started=started) and handler:
+            if self.store.finish(job, Outcome.FAILED, error=reason, started=started) and handler:
                 handler.failed(job, reason)
         logs.error(log, "job_failed", job=job.id, kind=job.kind, order_id=job.order_id,
                    attempts=job.attempts, reason=reason)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any, Callable, Collection, Protocol
 
 
@@ -26,6 +27,36 @@ class StoreUnavailable(StorageError):
     """The database does not answer (down, restarting, unreachable): try again later.
 
     The message says why in words an operator can act on, and never holds a password."""
+
+
+class JobState(StrEnum):
+    PENDING = "pending"    # waiting until its not_before
+    RUNNING = "running"    # claimed under a lease
+    DONE = "done"
+    FAILED = "failed"      # given up on; kept with its last error, replayable
+
+
+class Outcome(StrEnum):
+    """How an attempt at a job ended (`JobQueue.finish`)."""
+    DONE = "done"          # -> done
+    RETRY = "retry"        # -> pending after a delay, the attempt counted
+    FAILED = "failed"      # -> failed
+    WAIT = "wait"          # -> pending after a delay, the attempt handed back uncounted
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"      # calls go
+    OPEN = "open"          # the destination's jobs wait until open_until
+    PROBING = "probing"    # one job is trying whether it answers again
+
+
+class UpdateState(StrEnum):
+    """Where a status change a POS reported stands."""
+    UNMATCHED = "unmatched"  # its POS order id names no order the bridge knows (yet)
+    QUEUED = "queued"        # a Wix update is pending
+    SENT = "sent"            # Wix has it
+    SKIPPED = "skipped"      # nothing to tell Wix (stale, backwards, or no change)
+    FAILED = "failed"        # Wix refused it, or the app was removed (replayable)
 
 
 @dataclass(frozen=True)
@@ -80,8 +111,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Breaker:
-    """A destination's circuit breaker. `closed`: calls go; `open`: its jobs wait, uncounted,
-    until `open_until` (epoch seconds); `probing`: one job is trying whether it answers again."""
+    """A destination's circuit breaker (`BreakerState`); `open_until` is in epoch seconds."""
     destination: str
     state: str
     failures: int                 # connection failures and timeouts in a row

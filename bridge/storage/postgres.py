@@ -29,7 +29,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bridge import logs
 from bridge.storage.group_commit import GroupCommit
-from bridge.storage.port import EventJob, Job, NewJob, StoredEvent, StoreUnavailable, iso
+from bridge.storage.port import (EventJob, Job, NewJob, Outcome, StoredEvent, StoreUnavailable,
+                                 iso)
 from bridge.storage.postgres_schema import MIGRATIONS
 from bridge.storage.sql import FINISH_JOB, Result, SqlStore
 
@@ -292,7 +293,7 @@ class PostgresStore(SqlStore):
     def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,
                started: float | None = None) -> bool:
         """As SqlStore.finish, in one statement: one round trip instead of four."""
-        if outcome == "wait":
+        if outcome == Outcome.WAIT:
             return super().finish(job, outcome, error=error, delay=delay, started=started)
         epoch, now = self._now()
         result = self._execute(self._FINISH_AND_RECORD, [

@@ -14,11 +14,12 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterator, Sequence
 
-from bridge.storage.port import (Breaker, EventJob, Job, NewJob, OrderRecord, SchemaOutOfDate,
-                                 StatusUpdate, StoredEvent, iso)
+from bridge.storage.port import (Breaker, EventJob, Job, JobState, NewJob, OrderRecord, Outcome,
+                                 SchemaOutOfDate, StatusUpdate, StoredEvent, iso)
 
 # The state a job is left in by each attempt outcome.
-_STATE_AFTER = {"done": "done", "retry": "pending", "failed": "failed", "wait": "pending"}
+_STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
+                Outcome.FAILED: JobState.FAILED, Outcome.WAIT: JobState.PENDING}
 
 INSERT_JOB = ("INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
               " attempts, not_before, created_at, updated_at, destination)"
@@ -247,7 +248,7 @@ class SqlStore(ABC):
                                                                    epoch, now))
             if changed.rowcount == 0:
                 return False
-            if outcome != "wait":
+            if outcome != Outcome.WAIT:
                 self._execute(RECORD_ATTEMPT, [job.id, job.order_id, job.worker,
                                                iso(started or epoch), now, outcome, error])
             return True
@@ -256,7 +257,8 @@ class SqlStore(ABC):
     def _finish_params(job: Job, outcome: str, error: str | None, delay: float, epoch: float,
                        now: str) -> list:
         """FINISH_JOB's parameters: `wait` hands the attempt back uncounted."""
-        return [_STATE_AFTER[outcome], epoch + delay, error, 1 if outcome == "wait" else 0, now,
+        return [_STATE_AFTER[Outcome(outcome)].value, epoch + delay, error,
+                1 if outcome == Outcome.WAIT else 0, now,
                 job.id, job.worker]
 
     def release(self, job: Job) -> bool:
@@ -310,7 +312,7 @@ class SqlStore(ABC):
         ).rows if count}
         (untaken,) = self._execute(self._UNTAKEN_EVENTS).one()
         if untaken:
-            counts["pending"] = counts.get("pending", 0) + untaken
+            counts[JobState.PENDING] = counts.get(JobState.PENDING, 0) + untaken
         return counts
 
     # -- circuit breakers ------------------------------------------------------------------

@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, current_app
 
 from bridge import logs
-from bridge.storage.port import Breaker, StoreUnavailable, iso
+from bridge.storage.port import Breaker, JobState, StoreUnavailable, iso
 from bridge.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ def healthz():
     return {"status": "ok", "database": "ok", "sandbox": bridge.config.sandbox,
             "warnings": list(bridge.warnings.values()),
             "pos_client": bridge.config.pos_client,
-            "jobs": {"pending": counts.get("pending", 0), "running": counts.get("running", 0),
-                     "failed": counts.get("failed", 0)},
+            "jobs": {state: counts.get(state, 0)
+                     for state in (JobState.PENDING, JobState.RUNNING, JobState.FAILED)},
             "breakers": [breaker_json(b) for b in breakers]}
 
 
