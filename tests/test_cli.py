@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from bridge.service import jobs
-from tests.builders import POS_URL, accepted, an_order, pos_error
+from tests.builders import POS_SECRET, POS_URL, accepted, an_order, pos_error
 
 
 @pytest.fixture
@@ -25,6 +25,14 @@ def run(env, tmp_path, monkeypatch):
                                     catch_exceptions=False)
         return result
     return invoke
+
+
+@pytest.fixture
+def plain_env(tmp_path, public_pem) -> dict[str, str]:
+    """A production-shaped configuration on a SQLite file: these tests stop before the database."""
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}", "WIX_APP_ID": "app-id",
+            "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem, "POS_CLIENT": "webhook",
+            "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET}
 
 
 @pytest.mark.parametrize("overrides, named", [
@@ -57,23 +65,31 @@ def run(env, tmp_path, monkeypatch):
      "BRIDGE_LEASE_SECONDS is malformed: 15 s must be longer than BRIDGE_ATTEMPT_DEADLINE"),
     ({"POS_WEBHOOK_TIMEOUT": "soon"}, "POS_WEBHOOK_TIMEOUT is malformed"),
 ])
-def test_a_bad_setting_stops_start_up_with_one_line_naming_it(env, tmp_path, overrides, named):
-    process = subprocess.run([sys.executable, "-m", "bridge", "worker", "--once"],
-                             env={"PATH": "/usr/bin:/bin", **env, **overrides}, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
-    assert process.returncode == 2
-    assert process.stderr.strip().splitlines() == [process.stderr.strip()]
-    assert named in process.stderr and "Traceback" not in process.stderr
-    assert "hunter2" not in process.stderr
+def test_a_bad_setting_stops_start_up_with_one_line_naming_it(plain_env, tmp_path, monkeypatch,
+                                                             overrides, named):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["worker", "--once"], env={**plain_env, **overrides})
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert named in result.stderr and "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
 
 
-def test_a_secret_never_appears_in_an_error_line(env, tmp_path):
-    secret = "whsec_c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw"
+def test_the_installed_command_stops_with_one_line_too(plain_env, tmp_path):
+    """The same through the console script, as an operator runs it: no traceback on stderr."""
     process = subprocess.run([sys.executable, "-m", "bridge", "worker", "--once"],
-                             env={"PATH": "/usr/bin:/bin", **env, "POS_WEBHOOK_SECRET": secret,
-                                  "POS_WEBHOOK_URL": "ftp://nowhere"},
+                             env={"PATH": "/usr/bin:/bin", **plain_env, "PORT": "eighty"},
                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert process.returncode == 2 and secret not in process.stderr + process.stdout
+    assert process.returncode == 2
+    assert process.stderr.strip() == "bridge: PORT is malformed: 'eighty' is not a number"
+
+
+def test_a_secret_never_appears_in_an_error_line(plain_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    secret = "whsec_c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw"
+    result = CliRunner().invoke(main, ["worker", "--once"], env={
+        **plain_env, "POS_WEBHOOK_SECRET": secret, "POS_WEBHOOK_URL": "ftp://nowhere"})
+    assert result.exit_code == 2 and secret not in result.stderr + result.stdout
 
 
 def test_migrate_is_safe_to_run_twice(run):
