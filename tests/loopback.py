@@ -143,16 +143,20 @@ class WixServer:
         self.requests: list[dict] = []
         self.fulfillments: dict[str, list[dict]] = {}
         self.lock = threading.Lock()
+        self.hold: Callable[[dict], None] | None = None  # called before answering
         wix = self
 
         class Handler(_JsonHandler):
             def _handle(self):
                 length = int(self.headers.get("content-length", 0) or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
+                request = {"method": self.command, "path": self.path, "body": body,
+                           "authorization": self.headers.get("Authorization"),
+                           "at": time.monotonic()}
                 with wix.lock:
-                    wix.requests.append({"method": self.command, "path": self.path, "body": body,
-                                         "authorization": self.headers.get("Authorization"),
-                                         "at": time.monotonic()})
+                    wix.requests.append(request)
+                if wix.hold:
+                    wix.hold(request)
                 if self.path == "/oauth2/token":
                     answer = {"access_token": "OAUTH2.local", "expires_in": 14400}
                 elif self.command == "GET" and self.path.startswith("/ecom/v1/fulfillments/orders/"):

@@ -12,11 +12,13 @@ import time
 import pytest
 
 from bridge import timeouts
+from bridge.bootstrap import bootstrap, worker_pool_size
+from bridge.config import load_config
 from bridge.service import jobs
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
-from tests.builders import an_order
-from tests.loopback import wait_until
+from tests.builders import an_order, signed_callback
+from tests.loopback import WixServer, wait_until
 
 HUNG, OK = "site-hung", "site-ok"
 
@@ -193,3 +195,41 @@ def test_one_order_s_jobs_run_in_order_while_a_crew_runs_many(env, make_bridge, 
         (sent, sent_at), (canceled, canceled_at) = arrivals(order)
         assert (sent, canceled) == ("order", "cancel")
         assert canceled_at >= sent_at + 0.3          # only once the POS had answered the send
+
+
+def test_wix_hanging_for_one_site_holds_no_database_connection_and_no_other_site(
+        env, signer, pos):
+    """Five status updates wait on Wix; the worker has four connections: none of them is held
+    while a job waits on Wix, so another site's order still reaches its POS."""
+    wix, release, hung = WixServer(), threading.Event(), set()
+    wix.hold = lambda request: (request["method"] == "GET"
+                                and request["path"].rsplit("/", 1)[1] in hung
+                                and release.wait(30))
+    config = load_config({**env, "WIX_API_BASE": wix.url, "POS_WEBHOOK_URL": pos.url,
+                          "BRIDGE_WORKER_CONCURRENCY": "8",
+                          "BRIDGE_WORKERS_PER_DESTINATION": "8"})
+    bridge = bootstrap(config, pool_size=worker_pool_size(config))
+    bridge.store.migrate()
+    client = create_app(bridge).test_client()
+    crew = bridge.crew(wait=lambda s: 0.0, poll_seconds=0.01)
+    crew.start()
+    try:
+        slow_site = orders_from(client, signer, HUNG, 5)
+        wait_until(lambda: all(state(bridge.store, o) == "sent" for o in slow_site), 10,
+                   "the orders to reach the POS")
+        hung.update(o["id"] for o in slow_site)
+        for order in slow_site:
+            body, headers = signed_callback({"orderId": bridge.store.get_order(
+                order["id"]).pos_order_id, "status": "ACCEPTED"})
+            answer = client.post("/pos/webhook/events", data=body, headers=headers)
+            assert answer.status_code == 200
+        wait_until(lambda: len([r for r in wix.requests if r["method"] == "GET"]) >= 4, 10,
+                   "Wix to be asked, and hang")
+        (other,) = orders_from(client, signer, OK, 1)
+        wait_until(lambda: state(bridge.store, other) == "sent", 10,
+                   "another site's order to reach its POS while Wix hangs")
+    finally:
+        release.set()
+        crew.stop(5)
+        bridge.store.close()
+        wix.close()

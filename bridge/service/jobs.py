@@ -3,8 +3,9 @@
 A job's key makes adding it idempotent (a second approval cannot add a second send, and every
 send of one order carries the same idempotency key to the POS). Jobs sharing a lane run one at a
 time, in the order they were added: one order's events, its POS calls, its updates to Wix. A job's
-destination is the site's POS account it calls: the worker bounds each destination's share of its
-threads and holds its jobs while its circuit breaker is open.
+destination is the outside system it calls (a site's POS account, or Wix for that site): the
+worker bounds each destination's share of its threads, holds no database connection while it
+waits on one, and holds its jobs while its circuit breaker is open.
 """
 from __future__ import annotations
 
@@ -41,12 +42,18 @@ def cancel_order(order_id: str, instance_id: str) -> NewJob:
 
 def wix_status(update_id: int, order_id: str, instance_id: str) -> NewJob:
     return NewJob(Kind.WIX_STATUS, key=wix_status_key(update_id), lane=f"wix:{order_id}",
-                  instance_id=instance_id, order_id=order_id, payload={"update_id": update_id})
+                  instance_id=instance_id, order_id=order_id, payload={"update_id": update_id},
+                  destination=wix_destination(instance_id))
 
 
 def pos_destination(instance_id: str) -> str:
     """Each site has its own POS account: one site's POS hanging must not hold up another's."""
     return f"pos:{instance_id}"
+
+
+def wix_destination(instance_id: str) -> str:
+    """Calls to Wix for one site: Wix slow for it holds a bounded share of the worker."""
+    return f"wix:{instance_id}"
 
 
 def wix_status_key(update_id: int) -> str:

@@ -132,12 +132,18 @@ class WixApi:
         self._sleep = sleep
         self._tokens: dict[str, _Token] = {}
         self._token_lock = threading.Lock()
+        self._token_locks: dict[str, threading.Lock] = {}
         self._pace = pace or _Pacer(clock)
 
     # -- tokens ----------------------------------------------------------------------------
 
-    def token(self, instance_id: str) -> str:
+    def _lock_for(self, instance_id: str) -> threading.Lock:
+        """One lock a site: fetching one site's token (Wix slow to answer) holds up no other's."""
         with self._token_lock:
+            return self._token_locks.setdefault(instance_id, threading.Lock())
+
+    def token(self, instance_id: str) -> str:
+        with self._lock_for(instance_id):
             cached = self._tokens.get(instance_id)
             if cached and cached.expires_at > self._clock():
                 return cached.value
@@ -155,7 +161,7 @@ class WixApi:
             return value
 
     def forget_token(self, instance_id: str) -> None:
-        with self._token_lock:
+        with self._lock_for(instance_id):
             self._tokens.pop(instance_id, None)
 
     # -- calls -----------------------------------------------------------------------------
