@@ -80,3 +80,23 @@ def test_only_the_storage_adapters_speak_to_a_database():
         if re.search(r"^\s*(import|from)\s+(sqlite3|sqlite_utils|psycopg)", text, re.MULTILINE):
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+def test_the_readme_s_order_example_has_the_fields_the_webhook_client_sends():
+    import json
+
+    from bridge.domain.orders import pos_order_from_wix, to_json
+    from tests.builders import INSTANCE, an_order
+    example = json.loads(re.search(r"ORDER being, for example:\n\n```json\n(.*?)\n```", README,
+                                   re.DOTALL).group(1))
+    sent = to_json(pos_order_from_wix(an_order(), INSTANCE))
+
+    def shape(value):
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shape(value[0])] if value else []
+        return None
+
+    sent["fulfillment"]["address"] = None  # the example is a pickup; the builder's order too
+    assert shape(example) == shape(sent)

@@ -1,6 +1,6 @@
 """The `webhook` POS client: a generic POS speaking HTTP + JSON, signed with Standard Webhooks.
 
-Protocol (INTERFACE.md): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}` or `{"cancel": {...}}`;
+Protocol (README.md, POS clients): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}` or `{"cancel": {...}}`;
 answers as in the Wix Restaurants POS SPI. `classify_answer` is the one pure function that turns an
 answer into a value or a typed error; `_post` is the one place that does I/O.
 """

@@ -1,7 +1,7 @@
 """Unwrap a verified Wix webhook: claims -> envelope -> domain event.
 
 Wix nests JSON inside JSON strings twice, and older deliveries carry `...AsJson` strings where newer
-ones carry objects; both forms are accepted (../shared/wix/README.md section 1). Pure functions.
+ones carry objects; both forms are accepted, as Wix's SDK and REST types disagree. Pure functions.
 """
 from __future__ import annotations
 
