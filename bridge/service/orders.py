@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from contextlib import contextmanager
+from typing import Iterator
 
 from bridge import logs
 from bridge.domain import lifecycle
@@ -32,6 +34,20 @@ def _order_key(order_id: str) -> str:
     """Applying a Wix event and recording the POS's answer both read the order's state and then
     write it; on a database that runs writers side by side they are serialized on this key."""
     return f"order:{order_id}"
+
+
+@contextmanager
+def pos_answers() -> Iterator[None]:
+    """A POS call whose refusals become the worker's outcomes: rejected for good fails the job,
+    no answer at all counts toward the site's breaker, anything else is tried again."""
+    try:
+        yield
+    except PosRejected as error:
+        raise Fail(str(error)) from None
+    except PosUnreachable as error:
+        raise Unreachable(str(error)) from None
+    except PosUnavailable as error:
+        raise Retry(str(error)) from None
 
 
 def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.Decision) -> None:
@@ -120,14 +136,8 @@ class SendOrder:
         if pos_order is None:
             raise Fail("order has no restaurant items")
         client = self.pos.for_instance(record.instance_id)
-        try:
+        with pos_answers():
             pos_order_id = client.create_order(pos_order, idempotency_key=job.key)
-        except PosRejected as error:
-            raise Fail(str(error)) from None
-        except PosUnreachable as error:
-            raise Unreachable(str(error)) from None
-        except PosUnavailable as error:
-            raise Retry(str(error)) from None
         with self.store.transaction():
             self.store.serialize(_order_key(record.wix_order_id),
                                  statuses.pos_order_key(self.pos.name, pos_order_id))
@@ -164,14 +174,8 @@ class CancelOrder:
         if record is None or record.state != OrderState.CANCELING or not record.pos_order_id:
             return
         client = self.pos.for_instance(record.instance_id)
-        try:
+        with pos_answers():
             client.cancel_order(record.wix_order_id, record.pos_order_id, idempotency_key=job.key)
-        except PosRejected as error:
-            raise Fail(str(error)) from None
-        except PosUnreachable as error:
-            raise Unreachable(str(error)) from None
-        except PosUnavailable as error:
-            raise Retry(str(error)) from None
         self.store.set_order_state(record.wix_order_id, OrderState.CANCELED.value)
         logs.info(log, "order_canceled_at_pos", order_id=record.wix_order_id,
                   pos_order_id=record.pos_order_id)
