@@ -56,7 +56,7 @@ class Bridge:
     def crew(self, count: int | None = None, **overrides) -> Crew:
         """`count` job workers (default BRIDGE_WORKER_CONCURRENCY) for this process's threads.
         Each claims on its own, so while one waits for a POS the others go on; lanes keep one
-        order's jobs one at a time, the bulkhead one site's share. One listener wakes them all."""
+        order's jobs one at a time, the bulkhead one site's share. One listener wakes the crew."""
         config = self.config
         limits = Limits(deadline_seconds=config.attempt_deadline,
                         connect_seconds=config.connect_timeout,

@@ -30,6 +30,8 @@ from bridge.storage.port import Job, Outcome, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+FOLLOWER_POLL_SECONDS = 1.0
+
 
 class Retry(Exception):
     """Try this job again later; `after` is a minimum wait in seconds (e.g. Retry-After)."""
@@ -133,6 +135,11 @@ class Worker:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.current: Job | None = None  # the job in hand, for a crew that must hand it back
+        # In a crew: only the first worker polls; the others sleep until woken (by a notice of
+        # new work, or by a sibling that found some), so 32 threads do not make 32 empty claims.
+        self.follower = False
+        self.waiting = False
+        self.found_work: Callable[[], None] | None = None
 
     def backoff(self, attempt: int) -> float:
         state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
@@ -167,6 +174,7 @@ class Worker:
         idle = 0
         database_down = False
         while not self.stopping.is_set():
+            self.wake.clear()  # before looking: a wake that comes while looking is kept
             try:
                 worked = self.run_once()
                 if database_down:
@@ -185,11 +193,18 @@ class Worker:
                 self.stopping.wait(1.0)
             if worked:
                 idle = 0
+                if self.found_work:
+                    self.found_work()  # there may be more: a sleeping sibling looks too
                 continue
             idle += 1
             # Poll fast right after work (bursts come together), slower once quiet.
-            self.wake.wait(self.poll_seconds if idle < 20 else self.idle_poll_seconds)
-            self.wake.clear()
+            if self.follower:  # woken by a sibling that found work; the backstop is slow
+                timeout = max(self.idle_poll_seconds, FOLLOWER_POLL_SECONDS)
+            else:
+                timeout = self.poll_seconds if idle < 20 else self.idle_poll_seconds
+            self.waiting = True
+            self.wake.wait(timeout)
+            self.waiting = False
         logs.info(log, "worker_stopped", worker=self.name)
 
     def stop(self) -> None:
@@ -284,6 +299,10 @@ class Crew:
     def __init__(self, workers: list[Worker]):
         self.workers = workers
         self._threads: list[threading.Thread] = []
+        for worker in workers[1:]:
+            worker.follower = True
+        for worker in workers:
+            worker.found_work = self.wake
 
     def start(self) -> None:
         for i, worker in enumerate(self.workers):
@@ -292,8 +311,13 @@ class Crew:
             thread.start()
 
     def wake(self) -> None:
+        """New work, or a worker found some: wake one sleeping worker, who wakes the next if it
+        finds work too. A burst fans out over the crew; a single job wakes one thread, not all."""
         for worker in self.workers:
-            worker.wake.set()
+            if worker.waiting and not worker.wake.is_set():
+                worker.wake.set()
+                return
+        self.workers[0].wake.set()  # none asleep yet: the first looks again when it is done
 
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
