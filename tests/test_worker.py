@@ -3,6 +3,7 @@ import logging
 
 import pytest
 
+from bridge.service.breakers import Breakers, Policy
 from bridge.service.worker import Fail, Retry, Wait, Worker
 from bridge.storage import open_store
 from bridge.storage.port import NewJob
@@ -140,3 +141,16 @@ def test_a_stopping_worker_hands_back_what_it_claimed(store, clock):
     assert not worker.run_once()
     job = store.get_job(job_id)
     assert handler.ran == [] and job.state == "pending" and job.attempts == 0
+
+
+def test_a_job_held_behind_a_running_probe_looks_again_within_a_second(store, clock):
+    """A probe holds its breaker for its whole deadline; jobs behind it must not wait that long
+    once it has answered."""
+    breakers = Breakers(store, Policy(probe_hold=30))
+    for _ in range(5):
+        store.count_breaker_failure("pos:site", "refused")
+    store.open_breaker("pos:site", 10)
+    assert breakers.admit("pos:site").hold == pytest.approx(10)   # open: wait its time
+    clock.now += 11
+    assert breakers.admit("pos:site").probe                       # the first job probes
+    assert breakers.admit("pos:site").hold == 1.0                 # one claimed meanwhile

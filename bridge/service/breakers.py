@@ -44,11 +44,11 @@ class Breakers:
             return Admission(found)
         left = (found.open_until or 0.0) - self.store.clock()
         if left > 0:  # it opened (or a probe started) after this job was claimed
-            return Admission(found, hold=left)
+            return Admission(found, hold=_hold(found, left))
         if self.store.take_probe(destination, self.policy.probe_hold):
             logs.info(log, "breaker_probing", destination=destination)
             return Admission(found, probe=True)
-        return Admission(found, hold=1.0)  # another worker's job is the probe
+        return Admission(found, hold=PROBE_RECHECK_SECONDS)  # another worker's job probes
 
     def answered(self, destination: str, admission: Admission) -> None:
         """The destination answered (whatever it said): failures in a row end here."""
@@ -67,8 +67,8 @@ class Breakers:
             breaker = self.store.count_breaker_failure(destination, reason)
             if breaker.state != BreakerState.CLOSED and not admission.probe:
                 if breaker.open_until and breaker.open_until > now:
-                    return breaker.open_until - now  # opened meanwhile by another worker
-                return 1.0  # a probe is due or running: wait for its answer
+                    return _hold(breaker, breaker.open_until - now)  # opened meanwhile
+                return PROBE_RECHECK_SECONDS  # a probe is due: wait for its answer
             if not admission.probe and breaker.failures < self.policy.failures:
                 return None
             cooldown = (min((breaker.cooldown or self.policy.cooldown) * 2,
@@ -79,6 +79,16 @@ class Breakers:
                      destination=destination, failures=breaker.failures,
                      open_for_s=round(cooldown, 1), reason=reason)
         return cooldown
+
+
+# While a probe runs, the breaker's time is the probe's deadline, not how long the destination
+# stays shut: a job held behind it looks again this soon, and flows as soon as the probe answers.
+PROBE_RECHECK_SECONDS = 1.0
+
+
+def _hold(breaker: Breaker, left: float) -> float:
+    """How long a job waits behind a breaker that is not closed, `left` seconds from its time."""
+    return min(left, PROBE_RECHECK_SECONDS) if breaker.state == BreakerState.PROBING else left
 
 
 def explain(breaker: Breaker) -> str:
