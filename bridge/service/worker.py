@@ -12,6 +12,7 @@ one's jobs), the destination's circuit breaker (`breakers`), and the attempt's d
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -135,9 +136,10 @@ class Worker:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.current: Job | None = None  # the job in hand, for a crew that must hand it back
-        # In a crew: only the first worker polls; the others sleep until woken (by a notice of
-        # new work, or by a sibling that found some), so 32 threads do not make 32 empty claims.
-        self.follower = False
+        # In a crew only one worker polls: the first that is not busy. The others sleep until
+        # woken (by a notice of new work, or by a sibling that found some), so 32 threads do not
+        # make 32 empty claims, and a poller stuck on a slow POS does not stop the polling.
+        self.another_polls: Callable[[], bool] = lambda: False
         self.waiting = False
         self.found_work: Callable[[], None] | None = None
 
@@ -198,7 +200,7 @@ class Worker:
                 continue
             idle += 1
             # Poll fast right after work (bursts come together), slower once quiet.
-            if self.follower:  # woken by a sibling that found work; the backstop is slow
+            if self.another_polls():  # sleep until woken; the backstop is slow
                 timeout = max(self.idle_poll_seconds, FOLLOWER_POLL_SECONDS)
             else:
                 timeout = self.poll_seconds if idle < 20 else self.idle_poll_seconds
@@ -299,10 +301,13 @@ class Crew:
     def __init__(self, workers: list[Worker]):
         self.workers = workers
         self._threads: list[threading.Thread] = []
-        for worker in workers[1:]:
-            worker.follower = True
-        for worker in workers:
+        for i, worker in enumerate(workers):
             worker.found_work = self.wake
+            worker.another_polls = functools.partial(self._polling_before, i)
+
+    def _polling_before(self, index: int) -> bool:
+        """Whether a worker ahead of this one is idle, and so the one that polls."""
+        return any(worker.waiting for worker in self.workers[:index])
 
     def start(self) -> None:
         for i, worker in enumerate(self.workers):
