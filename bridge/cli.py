@@ -148,12 +148,23 @@ def _store() -> Store:
     return store
 
 
+def _listing(states: type, what: str):
+    """The options every listing command takes: a state to keep, how many, JSON lines."""
+    def options(command):
+        for option in reversed([
+                click.option("--state", type=click.Choice([s.value for s in states]),
+                             help=f"Only {what} in this state."),
+                click.option("--limit", default=50, show_default=True,
+                             type=click.IntRange(1, 100_000),
+                             help="At most this many, newest first."),
+                click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")]):
+            command = option(command)
+        return command
+    return options
+
+
 @main.command("orders")
-@click.option("--state", type=click.Choice([s.value for s in OrderState]),
-              help="Only orders in this state.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
-              help="At most this many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_listing(OrderState, "orders")
 @_fail_cleanly
 def list_orders(state: str | None, limit: int, as_json: bool) -> None:
     """List orders, newest first, with their state and POS id."""
@@ -240,11 +251,7 @@ def show(order: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--state", type=click.Choice([s.value for s in UpdateState]),
-              help="Only updates in this state.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
-              help="At most this many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_listing(UpdateState, "updates")
 @_fail_cleanly
 def statuses(state: str | None, limit: int, as_json: bool) -> None:
     """List status updates reported by the POS, newest first, and what became of them."""
