@@ -48,8 +48,3 @@ def for_request(read_seconds: float) -> tuple[float, float]:
         raise DeadlineExceeded(f"the attempt's deadline of {total:g} s has passed")
     return min(connect, left), min(read_seconds, left)
 
-
-def remaining() -> float | None:
-    """Seconds left in the current attempt (None outside one): for waits other than HTTP."""
-    current = _attempt.get()
-    return None if current is None else max(0.0, current[0] - time.monotonic())

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
 from bridge import logs
-from bridge.web.errors import error_code
+from bridge.web.errors import error_code, error_document
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +60,14 @@ class BufferedWsgi:
             except asyncio.TimeoutError:
                 logs.warning(log, "request_too_slow", received_bytes=len(body),
                              seconds=self.body_seconds)
-                await _error(send, 408, error_code(408),
-                             f"the request was not sent within {self.body_seconds:g} s")
+                await _error(send, 408, f"the request was not sent within {self.body_seconds:g} s")
                 return None
             if message["type"] == "http.disconnect":
                 return None
             body += message.get("body", b"")
             if len(body) > self.max_body:
                 logs.warning(log, "http_error", status=413, code=error_code(413))
-                await _error(send, 413, error_code(413),
-                             f"the body is over {self.max_body} bytes")
+                await _error(send, 413, f"the body is over {self.max_body} bytes")
                 return None
             if not message.get("more_body"):
                 return bytes(body)
@@ -98,8 +95,8 @@ class BufferedWsgi:
         self.pool.shutdown(wait=False)
 
 
-async def _error(send: Callable, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+async def _error(send: Callable, status: int, message: str) -> None:
+    body = error_document(status, message)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()),

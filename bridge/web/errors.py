@@ -1,6 +1,7 @@
 """Every error answer is JSON: `{"error": {"code": "<snake_case>", "message": "<human text>"}}`."""
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify, request
@@ -36,6 +37,11 @@ def error_code(status: int) -> str:
     if status == 413:
         return "payload_too_large"
     return HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_").replace("-", "_")
+
+
+def error_document(status: int, message: str) -> bytes:
+    """The body of an error answer written outside Flask (the web server's own answers)."""
+    return json.dumps({"error": {"code": error_code(status), "message": message}}).encode()
 
 
 def register(app: Flask) -> None:

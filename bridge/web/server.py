@@ -7,11 +7,9 @@ as soon as a webhook is stored; SIGTERM lets them finish the jobs in hand before
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from typing import Any, Callable
 
-from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.asgi.protocol import ASGIProtocol
 from werkzeug.http import HTTP_STATUS_CODES
@@ -21,7 +19,7 @@ from bridge.config import Config
 from bridge.service.worker import Crew
 from bridge.web.app import MAX_BODY_BYTES, create_app
 from bridge.web.buffering import BufferedWsgi
-from bridge.web.errors import error_code
+from bridge.web.errors import error_document
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +89,12 @@ def _stop_job_workers(stop_seconds: float, server, gunicorn_worker) -> None:
         crew.stop(min(stop_seconds, GRACEFUL_TIMEOUT - 5))
 
 
-def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:
-    """gunicorn answers some requests itself, before the app sees them (a request line over its
-    limit, malformed headers or chunks), in HTML: in the bridge every error answer is JSON."""
-    body = json.dumps({"error": {"code": error_code(status_int), "message": mesg}}).encode()
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
-
-
 def _json_error_response(protocol, status: int, message: str, extra_headers=()) -> None:
-    """The same for gunicorn's asgi worker, whose protocol writes its own answers."""
+    """gunicorn's asgi worker answers some requests itself, before the app sees them (a request
+    line over its limit, malformed headers or chunks), as text: in the bridge every error
+    answer is JSON."""
     reason = HTTP_STATUS_CODES.get(status, "Error")
-    body = json.dumps({"error": {"code": error_code(status), "message": message}}).encode()
+    body = error_document(status, message)
     extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
     protocol._safe_write(
         (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
@@ -112,10 +103,8 @@ def _json_error_response(protocol, status: int, message: str, extra_headers=()) 
 
 
 def serve_errors_as_json() -> None:
-    """gunicorn answers some requests itself, before the app sees them, and has no setting for
-    their format: the bridge's JSON writers take the place of its own (in the arbiter, before
-    the workers are forked)."""
-    gunicorn_util.write_error = _json_error
+    """gunicorn has no setting for the format of its own answers: the bridge's JSON writer takes
+    the place of its asgi protocol's (in the arbiter, before the workers are forked)."""
     ASGIProtocol._send_error_response = _json_error_response
 
 
