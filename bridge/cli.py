@@ -70,7 +70,14 @@ def _settings_help() -> str:
     return "\n".join(lines)
 
 
-@click.group(epilog=_settings_help(), context_settings={"max_content_width": 120})
+class _Main(click.Group):
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Built when help is asked for: listing the settings loads every POS client."""
+        self.epilog = _settings_help()
+        super().format_epilog(ctx, formatter)
+
+
+@click.group(cls=_Main, context_settings={"max_content_width": 120})
 @click.version_option(package_name="wix-pos-bridge")
 def main() -> None:
     """bridge: Wix Restaurants orders to your POS, and statuses back to Wix."""
@@ -180,11 +187,11 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
              "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
              "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
              "last_error": r.last_error, "pos_held": pos_held(r)} for r in records]
-    lines = [f"{r.updated_at}  {r.state:<9}  #{r.number or '-':<8} {r.wix_order_id}  "
-             f"pos={r.pos_order_id or '-'}  kitchen={r.pos_status or '-'}  "
-             f"wix={r.wix_fulfillment_status or '-'}"
-             + (f"  error={r.last_error}" if r.last_error else "")
-             + (f"  POS {pos_held(r)}" if pos_held(r) else "") for r in records]
+    lines = [f"{r['updated_at']}  {r['state']:<9}  #{r['number'] or '-':<8} {r['wix_order_id']}  "
+             f"pos={r['pos_order_id'] or '-'}  kitchen={r['pos_status'] or '-'}  "
+             f"wix={r['wix_fulfillment_status'] or '-'}"
+             + (f"  error={r['last_error']}" if r["last_error"] else "")
+             + (f"  POS {r['pos_held']}" if r["pos_held"] else "") for r in rows]
     _emit(rows, lines, as_json, "no orders" + (f" in state {state}" if state else ""))
 
 

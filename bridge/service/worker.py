@@ -31,7 +31,8 @@ from bridge.storage.port import Job, Outcome, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-FOLLOWER_POLL_SECONDS = 1.0
+# How long a worker sleeps when another one polls: it is woken as soon as there is work.
+ASLEEP_POLL_SECONDS = 1.0
 
 
 class Retry(Exception):
@@ -201,7 +202,7 @@ class Worker:
             idle += 1
             # Poll fast right after work (bursts come together), slower once quiet.
             if self.another_polls():  # sleep until woken; the backstop is slow
-                timeout = max(self.idle_poll_seconds, FOLLOWER_POLL_SECONDS)
+                timeout = max(self.idle_poll_seconds, ASLEEP_POLL_SECONDS)
             else:
                 timeout = self.poll_seconds if idle < 20 else self.idle_poll_seconds
             self.waiting = True
@@ -264,7 +265,7 @@ class Worker:
                      started: float) -> None:
         """Counted toward the breaker; once it is open the job waits, its attempt handed back."""
         hold = (self.breakers.unreachable(job.destination, admission, reason)
-                if job.destination and admission is not None else None)
+                if admission is not None else None)  # admitted: bound for a destination
         if hold is None:
             self._retry(job, handler, reason, started, None)
             return

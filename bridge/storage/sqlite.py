@@ -27,7 +27,7 @@ _TAKE_AT_ONCE = 200  # events given their jobs per claim
 _UNAVAILABLE_WORDS = ("locked", "unable to open", "disk I/O", "full", "readonly")
 
 
-def _refuses_writes(error: sqlite3.OperationalError) -> bool:
+def _unavailable(error: sqlite3.OperationalError) -> bool:
     return any(word in str(error) for word in _UNAVAILABLE_WORDS)
 
 
@@ -158,7 +158,7 @@ class SqliteStore(SqlStore):
                 db.conn.execute("COMMIT")
             except BaseException as error:
                 db.conn.rollback()
-                if isinstance(error, sqlite3.OperationalError) and _refuses_writes(error):
+                if isinstance(error, sqlite3.OperationalError) and _unavailable(error):
                     raise StoreUnavailable(f"database {self.path}: {error}") from None
                 raise
             finally:
@@ -196,7 +196,7 @@ class SqliteStore(SqlStore):
             cursor = self.db.conn.execute(sql, params)
             rows = cursor.fetchall()
         except sqlite3.OperationalError as error:
-            if _refuses_writes(error):
+            if _unavailable(error):
                 raise StoreUnavailable(f"database {self.path}: {error}") from None
             raise
         columns = tuple(d[0] for d in cursor.description or ()) if named else ()
