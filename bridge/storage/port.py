@@ -155,6 +155,47 @@ class StatusUpdate:
     sequence: int | None = None
 
 
+class AccountState(StrEnum):
+    ACTIVE = "active"
+    DISCONNECTED = "disconnected"   # kept for its history; no order goes to it
+
+
+@dataclass(frozen=True)
+class Account:
+    """A site's account with its POS. `credentials` is the bridge's encrypted token (opaque to
+    storage, never shown); `version` grows with each change of them, so clients built from an
+    older version are rebuilt."""
+    id: str
+    instance_id: str
+    pos_client: str
+    status: str
+    authorized: bool
+    merchant_id: str | None
+    credentials: str | None = field(repr=False)
+    version: int
+    checked_at: str | None
+    check_error: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A Wix location configuration (Wix's id) and the POS location it is paired with."""
+    id: str
+    instance_id: str
+    account_id: str | None
+    location_name: str | None
+    wix_location_id: str | None
+    pos_location_id: str | None
+    enabled: bool
+    archived: bool
+    catalog_id: str | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
 def iso(epoch: float) -> str:
     """Every stored time: UTC, ISO 8601 to the millisecond, so text order is time order."""
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
@@ -269,7 +310,61 @@ class Instances(Protocol):
     def instance_status(self, instance_id: str) -> str | None: ...
 
 
-class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Protocol):
+class Accounts(Protocol):
+    def save_account(self, account_id: str, instance_id: str, pos_client: str,
+                     credentials: str | None) -> Account:
+        """Add an account, or give an existing one new credentials (its version grows, its
+        authorisation is asked again); it is active afterwards."""
+
+    def get_account(self, account_id: str) -> Account | None: ...
+
+    def account_for_instance(self, instance_id: str) -> Account | None:
+        """The site's active account (Wix has one per site)."""
+
+    def list_accounts(self, instance_id: str | None = None) -> list[Account]: ...
+
+    def record_account_check(self, account_id: str, *, error: str | None,
+                             merchant_id: str | None = None) -> None:
+        """The POS answered a credentials check: authorised when `error` is None."""
+
+    def set_account_status(self, account_id: str, status: str) -> None: ...
+
+
+class Configurations(Protocol):
+    def save_configuration(self, configuration_id: str, instance_id: str, *,
+                           location_name: str | None = None, enabled: bool = True,
+                           archived: bool = False, catalog_id: str | None = None,
+                           account_id: str | None = None) -> Configuration:
+        """Insert or refresh what Wix says of a configuration; its pairing is left as it is."""
+
+    def pair_configuration(self, configuration_id: str, *, pos_location_id: str | None,
+                           wix_location_id: str | None = None) -> Configuration | None:
+        """Pair with a POS location (None unpairs); `wix_location_id` None keeps the one set."""
+
+    def set_configuration_error(self, configuration_id: str, error: str | None) -> None: ...
+
+    def get_configuration(self, configuration_id: str) -> Configuration | None: ...
+
+    def list_configurations(self, instance_id: str | None = None) -> list[Configuration]: ...
+
+    def configuration_for_location(self, instance_id: str, wix_location_id: str | None
+                                   ) -> Configuration | None:
+        """The site's configuration for a business location (None: the site's only one)."""
+
+
+class Identifiers(Protocol):
+    def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None: ...
+
+    def pos_id(self, instance_id: str, kind: str, wix_id: str) -> str | None: ...
+
+    def wix_id(self, instance_id: str, kind: str, pos_id: str) -> str | None: ...
+
+    def identifiers(self, instance_id: str, kind: str) -> dict[str, str]:
+        """Every mapping of a kind for a site: Wix id -> POS id."""
+
+
+class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
+            Configurations, Identifiers, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

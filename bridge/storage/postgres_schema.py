@@ -142,4 +142,47 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE TABLE heartbeat (name text PRIMARY KEY, at text NOT NULL)",
         "CREATE INDEX orders_number ON orders (number)",
     ]),
+    ("pg004_accounts", [
+        # As SQLite's m008: each site's POS account, its location configurations and their
+        # pairing, and the Wix id <-> POS id of every mapped thing.
+        """CREATE TABLE accounts (
+            id text PRIMARY KEY,
+            instance_id text NOT NULL,
+            pos_client text NOT NULL,
+            status text NOT NULL,
+            authorized boolean NOT NULL,
+            merchant_id text,
+            credentials text,
+            version integer NOT NULL,
+            checked_at text,
+            check_error text,
+            created_at text NOT NULL,
+            updated_at text NOT NULL
+        )""",
+        "CREATE INDEX accounts_instance ON accounts (instance_id, status)",
+        """CREATE TABLE configurations (
+            id text PRIMARY KEY,
+            instance_id text NOT NULL,
+            account_id text,
+            location_name text,
+            wix_location_id text,
+            pos_location_id text,
+            enabled boolean NOT NULL,
+            archived boolean NOT NULL,
+            catalog_id text,
+            error text,
+            created_at text NOT NULL,
+            updated_at text NOT NULL
+        )""",
+        "CREATE INDEX configurations_instance ON configurations (instance_id)",
+        """CREATE TABLE identifiers (
+            instance_id text NOT NULL,
+            kind text NOT NULL,
+            wix_id text NOT NULL,
+            pos_id text NOT NULL,
+            updated_at text NOT NULL,
+            PRIMARY KEY (instance_id, kind, wix_id)
+        )""",
+        "CREATE INDEX identifiers_pos ON identifiers (instance_id, kind, pos_id)",
+    ]),
 ]

@@ -172,3 +172,52 @@ def m007_instance_events_heartbeat_numbers(db: Database) -> None:
     db.execute("CREATE TABLE heartbeat (name TEXT PRIMARY KEY, at TEXT NOT NULL)")
     # `bridge show 10042`: operators name orders by the number the site shows.
     db.execute("CREATE INDEX orders_number ON orders (number)")
+
+
+@migrations()
+def m008_accounts(db: Database) -> None:
+    # One bridge, many restaurants: each site's account with its POS (credentials encrypted by
+    # the bridge, opaque here), each Wix location configuration and the POS location it is
+    # paired with, and the Wix id <-> POS id of every mapped thing (location, item, modifier...).
+    db.execute("""
+        CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            instance_id TEXT NOT NULL,
+            pos_client TEXT NOT NULL,          -- entry point name of its POS client
+            status TEXT NOT NULL,              -- active | disconnected
+            authorized INTEGER NOT NULL,       -- the POS accepted its credentials
+            merchant_id TEXT,                  -- the POS's own id for the account
+            credentials TEXT,                  -- encrypted; never logged or answered
+            version INTEGER NOT NULL,          -- grows with every change of credentials
+            checked_at TEXT,                   -- last credentials check the POS answered
+            check_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX accounts_instance ON accounts (instance_id, status)")
+    db.execute("""
+        CREATE TABLE configurations (
+            id TEXT PRIMARY KEY,               -- Wix's location configuration id
+            instance_id TEXT NOT NULL,
+            account_id TEXT,
+            location_name TEXT,
+            wix_location_id TEXT,              -- the business location its orders name
+            pos_location_id TEXT,              -- paired: where its orders go at the POS
+            enabled INTEGER NOT NULL,
+            archived INTEGER NOT NULL,
+            catalog_id TEXT,
+            error TEXT,                        -- why it is in ERROR, kept until cleared
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX configurations_instance ON configurations (instance_id)")
+    db.execute("""
+        CREATE TABLE identifiers (
+            instance_id TEXT NOT NULL,
+            kind TEXT NOT NULL,                -- location | item | modifier | ...
+            wix_id TEXT NOT NULL,
+            pos_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (instance_id, kind, wix_id)
+        )""")
+    db.execute("CREATE INDEX identifiers_pos ON identifiers (instance_id, kind, pos_id)")

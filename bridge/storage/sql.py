@@ -14,8 +14,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterator, Sequence
 
-from bridge.storage.port import (Breaker, EventJob, Job, JobState, NewJob, OrderRecord, Outcome,
-                                 SchemaOutOfDate, StatusUpdate, StoredEvent, iso)
+from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Job,
+                                 JobState, NewJob, OrderRecord, Outcome, SchemaOutOfDate,
+                                 StatusUpdate, StoredEvent, iso)
 
 # The state a job is left in by each attempt outcome.
 _STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
@@ -62,6 +63,11 @@ _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequenc
 _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
                    " received_at, wix_order_id, state, note, sequence")
 _BREAKER_COLUMNS = ("destination, state, failures, cooldown, open_until, opened_at, last_error")
+_ACCOUNT_COLUMNS = ("id, instance_id, pos_client, status, authorized, merchant_id, credentials,"
+                    " version, checked_at, check_error, created_at, updated_at")
+_CONFIGURATION_COLUMNS = ("id, instance_id, account_id, location_name, wix_location_id,"
+                          " pos_location_id, enabled, archived, catalog_id, error, created_at,"
+                          " updated_at")
 _EVENT_COLUMNS = ("id, instance_id, event_type, entity_id, order_id, sequence, event_time,"
                   " domain_event, payload")
 
@@ -212,6 +218,148 @@ class SqlStore(ABC):
         row = self._execute("SELECT status FROM instances WHERE instance_id = ?",
                             [instance_id]).one()
         return row[0] if row else None
+
+    # -- accounts, configurations, identifiers ---------------------------------------------
+
+    @staticmethod
+    def _account(row) -> Account:
+        values = list(row)
+        values[4] = bool(values[4])
+        return Account(*values)
+
+    def save_account(self, account_id: str, instance_id: str, pos_client: str,
+                     credentials: str | None) -> Account:
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO accounts (id, instance_id, pos_client, status, authorized,"
+                " credentials, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET pos_client = excluded.pos_client,"
+                "   status = excluded.status, authorized = excluded.authorized,"
+                "   credentials = excluded.credentials, version = accounts.version + 1,"
+                "   checked_at = NULL, check_error = NULL, updated_at = excluded.updated_at"
+                f" RETURNING {_ACCOUNT_COLUMNS}",
+                [account_id, instance_id, pos_client, AccountState.ACTIVE, False, credentials,
+                 now, now]).one()
+        return self._account(row)
+
+    def get_account(self, account_id: str) -> Account | None:
+        row = self._execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?",
+                            [account_id]).one()
+        return self._account(row) if row else None
+
+    def account_for_instance(self, instance_id: str) -> Account | None:
+        row = self._execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts"
+                            " WHERE instance_id = ? AND status = ? ORDER BY created_at DESC",
+                            [instance_id, AccountState.ACTIVE]).one()
+        return self._account(row) if row else None
+
+    def list_accounts(self, instance_id: str | None = None) -> list[Account]:
+        where, args = ("WHERE instance_id = ?", [instance_id]) if instance_id else ("", [])
+        rows = self._execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts {where}"
+                             " ORDER BY instance_id, created_at", args).rows
+        return [self._account(r) for r in rows]
+
+    def record_account_check(self, account_id: str, *, error: str | None,
+                             merchant_id: str | None = None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE accounts SET authorized = ?, check_error = ?, checked_at = ?,"
+                          " merchant_id = coalesce(?, merchant_id), updated_at = ? WHERE id = ?",
+                          [error is None, error, now, merchant_id, now, account_id])
+
+    def set_account_status(self, account_id: str, status: str) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?",
+                          [status, now, account_id])
+
+    @staticmethod
+    def _configuration(row) -> Configuration:
+        values = list(row)
+        values[6], values[7] = bool(values[6]), bool(values[7])
+        return Configuration(*values)
+
+    def save_configuration(self, configuration_id: str, instance_id: str, *,
+                           location_name: str | None = None, enabled: bool = True,
+                           archived: bool = False, catalog_id: str | None = None,
+                           account_id: str | None = None) -> Configuration:
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO configurations (id, instance_id, account_id, location_name, enabled,"
+                " archived, catalog_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET"
+                "   account_id = coalesce(excluded.account_id, configurations.account_id),"
+                "   location_name = coalesce(excluded.location_name, configurations.location_name),"
+                "   enabled = excluded.enabled, archived = excluded.archived,"
+                "   catalog_id = coalesce(excluded.catalog_id, configurations.catalog_id),"
+                "   updated_at = excluded.updated_at"
+                f" RETURNING {_CONFIGURATION_COLUMNS}",
+                [configuration_id, instance_id, account_id, location_name, enabled, archived,
+                 catalog_id, now, now]).one()
+        return self._configuration(row)
+
+    def pair_configuration(self, configuration_id: str, *, pos_location_id: str | None,
+                           wix_location_id: str | None = None) -> Configuration | None:
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "UPDATE configurations SET pos_location_id = ?,"
+                " wix_location_id = coalesce(?, wix_location_id), error = NULL, updated_at = ?"
+                f" WHERE id = ? RETURNING {_CONFIGURATION_COLUMNS}",
+                [pos_location_id, wix_location_id, now, configuration_id]).one()
+        return self._configuration(row) if row else None
+
+    def set_configuration_error(self, configuration_id: str, error: str | None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE configurations SET error = ?, updated_at = ? WHERE id = ?",
+                          [error, now, configuration_id])
+
+    def get_configuration(self, configuration_id: str) -> Configuration | None:
+        row = self._execute(f"SELECT {_CONFIGURATION_COLUMNS} FROM configurations WHERE id = ?",
+                            [configuration_id]).one()
+        return self._configuration(row) if row else None
+
+    def list_configurations(self, instance_id: str | None = None) -> list[Configuration]:
+        where, args = ("WHERE instance_id = ?", [instance_id]) if instance_id else ("", [])
+        rows = self._execute(f"SELECT {_CONFIGURATION_COLUMNS} FROM configurations {where}"
+                             " ORDER BY instance_id, created_at, id", args).rows
+        return [self._configuration(r) for r in rows]
+
+    def configuration_for_location(self, instance_id: str, wix_location_id: str | None
+                                   ) -> Configuration | None:
+        live = [c for c in self.list_configurations(instance_id) if not c.archived]
+        if wix_location_id:
+            return next((c for c in live if c.wix_location_id == wix_location_id), None)
+        return live[0] if len(live) == 1 else None
+
+    def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("INSERT INTO identifiers (instance_id, kind, wix_id, pos_id, updated_at)"
+                          " VALUES (?, ?, ?, ?, ?) ON CONFLICT (instance_id, kind, wix_id)"
+                          " DO UPDATE SET pos_id = excluded.pos_id,"
+                          " updated_at = excluded.updated_at",
+                          [instance_id, kind, wix_id, pos_id, now])
+
+    def pos_id(self, instance_id: str, kind: str, wix_id: str) -> str | None:
+        row = self._execute("SELECT pos_id FROM identifiers"
+                            " WHERE instance_id = ? AND kind = ? AND wix_id = ?",
+                            [instance_id, kind, wix_id]).one()
+        return row[0] if row else None
+
+    def wix_id(self, instance_id: str, kind: str, pos_id: str) -> str | None:
+        row = self._execute("SELECT wix_id FROM identifiers"
+                            " WHERE instance_id = ? AND kind = ? AND pos_id = ? ORDER BY wix_id",
+                            [instance_id, kind, pos_id]).one()
+        return row[0] if row else None
+
+    def identifiers(self, instance_id: str, kind: str) -> dict[str, str]:
+        rows = self._execute("SELECT wix_id, pos_id FROM identifiers"
+                             " WHERE instance_id = ? AND kind = ?", [instance_id, kind]).rows
+        return dict(rows)
 
     # -- jobs ------------------------------------------------------------------------------
 
