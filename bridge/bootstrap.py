@@ -11,7 +11,9 @@ from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import jobs, orders, statuses
+from bridge.service import configurations, jobs, orders, statuses
+from bridge.service.accounts import SecretKeyMissing, SiteAccounts
+from bridge.service.spi import PosIntegration
 from bridge.service.breakers import Policy
 from bridge.service.worker import (Bulkhead, Crew, Handler, Limits, Worker, default_wait,
                                    worker_name)
@@ -20,6 +22,7 @@ from bridge.storage.port import Store
 from bridge.wix import sandbox
 from bridge.wix import api as wix_api
 from bridge.wix.api import Pace, WixApi
+from bridge.wix.spi import SpiVerifier
 from bridge.wix.webhooks import Verifier
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,10 @@ class Bridge:
     pos: PosClients
     public_key: RSAPublicKey
     wix: WixApi | None = None
+    accounts: SiteAccounts | None = None
     verifier: Verifier = field(init=False)
+    spi_verifier: SpiVerifier = field(init=False)
+    spi: PosIntegration = field(init=False)
     handlers: dict[str, Handler] = field(default_factory=dict)
     # What an operator must know about this configuration, by log event name: logged at start,
     # shown by /healthz.
@@ -49,6 +55,21 @@ class Bridge:
 
     def __post_init__(self) -> None:
         self.verifier = Verifier(self.public_key)
+        if self.accounts is None:
+            self.accounts = SiteAccounts(self.store, self.config.keyring)
+        self.spi_verifier = SpiVerifier(self.verifier, self.config.wix_app_id)
+        self.spi = PosIntegration(self.store, self.pos, self.accounts,
+                                  deadline_seconds=self.config.spi_deadline,
+                                  connect_seconds=self.config.connect_timeout)
+
+    def check(self) -> None:
+        """Before serving: the schema is current, and every site's sealed POS credentials open
+        with BRIDGE_SECRET_KEY. Raises ConfigError / SchemaOutOfDate with one line."""
+        self.store.check_schema()
+        try:
+            self.accounts.check_keyring()
+        except SecretKeyMissing as error:
+            raise ConfigError(str(error)) from None
 
     def worker(self, **overrides) -> Worker:
         return self.crew(1, **overrides).workers[0]
@@ -102,11 +123,13 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     `pool_size`: how many of this process's threads use the database at once. `create`: see
     `open_store`."""
     store = store or open_configured_store(config, pool_size=pool_size, create=create)
+    accounts = SiteAccounts(store, config.keyring)
     if pos is None:
-        def report(changes):
-            statuses.record_changes(store, config.pos_client, changes)
+        def record(key, changes):
+            statuses.record_changes(store, key, changes)
         try:
-            pos = PosClients.from_settings(config.pos_client, config.pos_settings, report)
+            pos = PosClients.from_settings(config.pos_client, config.pos_settings, record,
+                                           accounts=accounts)
             pos.check()
         except UnknownPosClient as error:
             raise ConfigError(f"POS_CLIENT is malformed: {error}") from None
@@ -119,12 +142,14 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     if wix is None and config.wix_credentials:
         wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret,
                      pace=wix_pace(store))
-    bridge = Bridge(config, store, pos, public_key, wix, warnings=startup_warnings(config))
+    bridge = Bridge(config, store, pos, public_key, wix, accounts,
+                    warnings=startup_warnings(config))
     bridge.handlers.update({
         jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store),
-        jobs.Kind.SEND_ORDER: orders.SendOrder(store, pos),
+        jobs.Kind.SEND_ORDER: orders.SendOrder(store, pos, accounts),
         jobs.Kind.CANCEL_ORDER: orders.CancelOrder(store, pos),
         jobs.Kind.WIX_STATUS: statuses.SyncStatus(store, wix, pos),
+        jobs.Kind.LIST_CONFIGURATIONS: configurations.RefreshConfigurations(store, wix),
     })
     return bridge
 

@@ -92,6 +92,7 @@ def serve() -> None:
     applied = bridge.store.migrate()
     if applied:
         logs.info(logs.logging.getLogger("bridge"), "migrated", applied=",".join(applied))
+    bridge.check()
     announce(bridge)
     server.run(bridge.config, with_worker=True)
 
@@ -102,7 +103,7 @@ def web() -> None:
     """The web process alone (Procfile `web`): gunicorn on 0.0.0.0:$PORT."""
     from bridge.web import server
     bridge = _bridge(create=False)
-    bridge.store.check_schema()
+    bridge.check()
     announce(bridge)
     server.run(bridge.config, with_worker=False)
 
@@ -114,7 +115,7 @@ def worker(once: bool) -> None:
     """Drain pending work: orders to the POS, cancellations, statuses to Wix."""
     config = _config()
     bridge = _bridge(config, pool_size=1 if once else worker_pool_size(config), create=False)
-    bridge.store.check_schema()
+    bridge.check()
     announce(bridge)
     if once:
         click.echo(f"{bridge.worker().drain()} job(s) run")

@@ -12,6 +12,8 @@ from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from bridge.credentials import Keyring, KeyringError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -49,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_ATTEMPT_DEADLINE", "20",
             "seconds one attempt at a job may take, every call and in-process retry included; "
             "each POS client has its own read timeout within it (e.g. POS_WEBHOOK_TIMEOUT)"),
+    Setting("BRIDGE_SPI_DEADLINE", "8",
+            "seconds a POS Integration SPI call that reaches the POS (Create Order, Validate "
+            "Order, a credentials check) may take: Wix gets an error answer rather than a late one"),
     Setting("BRIDGE_BREAKER_FAILURES", "5",
             "connection failures or timeouts in a row that open a site's POS circuit breaker: "
             "its orders then wait (uncounted, never failed) while one probe tries again"),
@@ -65,6 +70,10 @@ SETTINGS: tuple[Setting, ...] = (
             "1: sandbox mode (no Wix key; locally signed samples accepted) with a POS other than "
             "demo, on purpose. Without it, a missing WIX_PUBLIC_KEY stops start-up unless "
             "POS_CLIENT is demo"),
+    Setting("BRIDGE_SECRET_KEY", None,
+            "Fernet key(s) that encrypt each site's POS credentials in the database; several "
+            "separated by spaces rotate (the first encrypts, any decrypts). Required once a site "
+            "has an account (`bridge accounts new-key` makes one)"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
             "survives a process crash but may lose the last moments on a power cut"),
@@ -95,10 +104,12 @@ class Config:
     workers_per_destination: int = 4
     connect_timeout: float = 3.05
     attempt_deadline: float = 20.0
+    spi_deadline: float = 8.0
     breaker_failures: int = 5
     breaker_seconds: float = 30.0
     stop_seconds: float = 25.0
     sqlite_synchronous: str = "FULL"
+    keyring: Keyring | None = field(default=None, repr=False)
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
     present: frozenset[str] = frozenset()
@@ -187,6 +198,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
                           f"BRIDGE_ATTEMPT_DEADLINE ({deadline:g} s), or a job still running "
                           "could be taken up by another worker")
 
+    try:
+        keyring = Keyring.from_setting(get("BRIDGE_SECRET_KEY"))
+    except KeyringError as error:
+        raise ConfigError(f"BRIDGE_SECRET_KEY is malformed: {error}") from None
+
     return Config(
         database_url=database_url(get("DATABASE_URL")),
         pos_client=get("POS_CLIENT"),
@@ -208,12 +224,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         connect_timeout=_number("BRIDGE_CONNECT_TIMEOUT", get("BRIDGE_CONNECT_TIMEOUT"), float,
                                 0.1, 60),
         attempt_deadline=deadline,
+        spi_deadline=_number("BRIDGE_SPI_DEADLINE", get("BRIDGE_SPI_DEADLINE"), float, 0.5, 60),
         breaker_failures=_number("BRIDGE_BREAKER_FAILURES", get("BRIDGE_BREAKER_FAILURES"), int,
                                  1, 1000),
         breaker_seconds=_number("BRIDGE_BREAKER_SECONDS", get("BRIDGE_BREAKER_SECONDS"), float,
                                 1, 86400),
         stop_seconds=_number("BRIDGE_STOP_SECONDS", get("BRIDGE_STOP_SECONDS"), float, 0, 600),
         sqlite_synchronous=synchronous,
+        keyring=keyring,
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
         present=frozenset(k for k, v in env.items() if k.startswith(_OURS) and v.strip()),
     )

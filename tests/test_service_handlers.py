@@ -10,6 +10,7 @@ import requests
 
 from bridge.pos.registry import PosClients
 from bridge.service import jobs
+from bridge.service.accounts import SiteAccounts
 from bridge.service.orders import CancelOrder, ProcessEvent, SendOrder
 from bridge.service.worker import Fail, Retry, Unreachable
 from bridge.storage import open_store
@@ -47,7 +48,7 @@ def job_for(store, new_job):
 def test_send_hands_the_newest_snapshot_to_the_pos_and_records_its_id(store, pos, mocked):
     mocked.post(POS_URL, json=accepted("P-9"))
     order = queued_order(store)
-    SendOrder(store, pos).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
+    SendOrder(store, pos, SiteAccounts(store, None)).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
     sent = json.loads(mocked.calls[0].request.body)["order"]
     assert sent["id"] == order["id"] and mocked.calls[0].request.headers["webhook-id"] == \
         f"send:{order['id']}"
@@ -57,7 +58,7 @@ def test_send_hands_the_newest_snapshot_to_the_pos_and_records_its_id(store, pos
 
 def test_send_does_nothing_for_an_order_no_longer_queued(store, pos, mocked):
     order = queued_order(store, state="canceled")
-    SendOrder(store, pos).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
+    SendOrder(store, pos, SiteAccounts(store, None)).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
     assert len(mocked.calls) == 0 and store.get_order(order["id"]).state == "canceled"
 
 
@@ -70,21 +71,21 @@ def test_the_pos_s_refusals_become_the_worker_s_outcomes(store, pos, mocked, ans
     mocked.post(POS_URL, **answer)
     order = queued_order(store)
     with pytest.raises(raised):
-        SendOrder(store, pos).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
+        SendOrder(store, pos, SiteAccounts(store, None)).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
     assert store.get_order(order["id"]).state == "queued"
 
 
 def test_a_send_that_is_given_up_marks_the_order_failed_with_the_reason(store, pos):
     order = queued_order(store)
     job = job_for(store, jobs.send_order(order["id"], INSTANCE))
-    SendOrder(store, pos).failed(job, "gave up after 12 attempts: POS unreachable")
+    SendOrder(store, pos, SiteAccounts(store, None)).failed(job, "gave up after 12 attempts: POS unreachable")
     record = store.get_order(order["id"])
     assert record.state == "failed" and "gave up" in record.last_error
 
 
 def test_a_send_for_an_order_that_is_not_stored_fails(store, pos):
     with pytest.raises(Fail, match="is not stored"):
-        SendOrder(store, pos).run(job_for(store, jobs.send_order("no-such-order", INSTANCE)))
+        SendOrder(store, pos, SiteAccounts(store, None)).run(job_for(store, jobs.send_order("no-such-order", INSTANCE)))
 
 
 def test_cancel_asks_the_pos_only_for_an_order_it_has_and_that_is_canceling(store, pos, mocked):

@@ -39,6 +39,8 @@ class Item:
     menu_id: str | None = None
     section_id: str | None = None
     operation_id: str | None = None
+    note: str | None = None            # the customer's request for this item
+    pos_item_id: str | None = None     # the POS's id for it, when the site's items are mapped
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class PosOrder:
     fulfillment: Fulfillment
     items: tuple[Item, ...]
     totals: Totals = field(default_factory=Totals)
+    pos_location_id: str | None = None  # the paired POS location, for a site with an account
 
 
 def is_restaurant_item(line_item: Mapping[str, Any]) -> bool:
@@ -142,10 +145,10 @@ def _fulfillment(wix_order: Mapping[str, Any]) -> Fulfillment:
 def _item(li: Mapping[str, Any]) -> Item:
     reference = li.get("catalogReference") or {}
     options = reference.get("options") or {}
-    quantity = _quantity(li.get("quantity"), f"line item {li.get('id')}")
-    unit_price = _amount(li.get("price"), f"price of line item {li.get('id')}")
+    quantity = parse_quantity(li.get("quantity"), f"line item {li.get('id')}")
+    unit_price = parse_amount(li.get("price"), f"price of line item {li.get('id')}")
     total = li.get("totalPriceAfterTax") or li.get("totalPriceBeforeTax")
-    total_price = (_amount(total, f"total of line item {li.get('id')}") if total
+    total_price = (parse_amount(total, f"total of line item {li.get('id')}") if total
                    else unit_price * quantity)
     if not li.get("id"):
         raise InvalidOrder("a restaurant line item has no id")
@@ -161,8 +164,8 @@ def _item(li: Mapping[str, Any]) -> Item:
                 id=m.get("id"),
                 group=_translated(group.get("name")),
                 name=_translated(m.get("label")) or "",
-                quantity=_quantity(m.get("quantity", 1), f"modifier {m.get('id')}"),
-                price=_amount(m.get("price"), f"price of modifier {m.get('id')}") if m.get("price") else Decimal(0),
+                quantity=parse_quantity(m.get("quantity", 1), f"modifier {m.get('id')}"),
+                price=parse_amount(m.get("price"), f"price of modifier {m.get('id')}") if m.get("price") else Decimal(0),
             )
             for group in li.get("modifierGroups") or []
             for m in group.get("modifiers") or []
@@ -175,13 +178,13 @@ def _item(li: Mapping[str, Any]) -> Item:
 
 def _totals(summary: Mapping[str, Any]) -> Totals:
     def pick(name: str) -> Decimal:
-        return _amount(summary[name], f"priceSummary.{name}") if summary.get(name) else Decimal(0)
+        return parse_amount(summary[name], f"priceSummary.{name}") if summary.get(name) else Decimal(0)
 
     return Totals(subtotal=pick("subtotal"), tax=pick("tax"), shipping=pick("shipping"),
                   discount=pick("discount"), total=pick("total"))
 
 
-def _amount(price: Any, what: str) -> Decimal:
+def parse_amount(price: Any, what: str) -> Decimal:
     """Wix prices are `{"amount": "14.00", ...}`; a bare string is tolerated."""
     raw = price.get("amount") if isinstance(price, Mapping) else price
     if isinstance(raw, float) or raw is None:
@@ -195,7 +198,7 @@ def _amount(price: Any, what: str) -> Decimal:
     return value
 
 
-def _quantity(raw: Any, what: str) -> int:
+def parse_quantity(raw: Any, what: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise InvalidOrder(f"{what}: quantity {raw!r} is not a whole number")
     try:
@@ -256,6 +259,7 @@ def to_json(order: PosOrder) -> dict[str, Any]:
                 "menuId": item.menu_id,
                 "sectionId": item.section_id,
                 "operationId": item.operation_id,
+                **_present(note=item.note, posItemId=item.pos_item_id),
             }
             for item in order.items
         ],
@@ -266,4 +270,10 @@ def to_json(order: PosOrder) -> dict[str, Any]:
             "discount": str(order.totals.discount),
             "total": str(order.totals.total),
         },
+        **_present(posLocationId=order.pos_location_id),
     }
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """Fields a single-restaurant bridge never sets are left out, not sent as null."""
+    return {k: v for k, v in fields.items() if v is not None}

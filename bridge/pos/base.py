@@ -15,7 +15,8 @@ from bridge.domain.statuses import StatusChange
 
 
 __all__ = ["CallbackRejected", "PosClient", "PosConfig", "PosConfigurationError", "PosError",
-           "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting", "read_timeout"]
+           "PosLocation", "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting",
+           "check_credentials", "list_locations", "read_timeout", "validate_order"]
 
 
 class PosConfigurationError(ValueError):
@@ -84,6 +85,40 @@ class PosClient(Protocol):
     def current_status(self, pos_order_id: str) -> StatusChange | None:
         """The order's status as the POS has it now (None: nothing to report). Only clients whose
         callbacks can leave the status out need more than `return None`."""
+
+    # Optional, asked through the functions below: `check_credentials() -> merchant id | None`,
+    # `list_locations() -> list[PosLocation]`, `validate_order(order)` raising PosRejected.
+
+
+@dataclass(frozen=True)
+class PosLocation:
+    id: str
+    name: str | None = None
+
+
+# Optional capabilities. A client written before them still loads and works: the bridge asks
+# through these functions, which answer for a client that does not have the method.
+
+def check_credentials(client: PosClient) -> tuple[bool, str | None]:
+    """Ask the POS whether the client's credentials open an account: (asked, the POS's merchant
+    id). A client without `check_credentials()` cannot be asked: (False, None). Raises
+    PosRejected when the POS refuses them, PosUnavailable when it does not answer."""
+    method = getattr(client, "check_credentials", None)
+    return (True, method()) if callable(method) else (False, None)
+
+
+def list_locations(client: PosClient) -> list[PosLocation] | None:
+    """The POS's locations for the account; None when the client cannot list them."""
+    method = getattr(client, "list_locations", None)
+    return list(method()) if callable(method) else None
+
+
+def validate_order(client: PosClient, order: PosOrder) -> None:
+    """Raise PosRejected naming what the POS would refuse in the order; a client without
+    `validate_order()` accepts every order that reaches it."""
+    method = getattr(client, "validate_order", None)
+    if callable(method):
+        method(order)
 
 
 def read_timeout(settings: Mapping[str, str], name: str, default: float) -> float:

@@ -1,12 +1,14 @@
-"""Find POS clients by entry point name and build one per Wix app instance."""
+"""Find POS clients by entry point name and build one per site: from its own account, or from\nthe environment's settings for a site without one."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 from bridge.config import Setting
-from bridge.pos.base import PosClient, PosConfig, Report
+from bridge.domain.statuses import StatusChange
+from bridge.pos.base import PosClient, PosConfig
 
 GROUP = "bridge.pos_clients"
 
@@ -45,39 +47,108 @@ def load(name: str) -> Factory:
     return found[name].load()  # type: ignore[attr-defined]
 
 
-class PosClients:
-    """The POS client for each instance, built on first use by the configured factory.
+@dataclass(frozen=True)
+class PosAccount:
+    """A site's own account with its POS: which client, and the settings its credentials give
+    (over the environment's). `key` names this POS wherever its orders and reports are stored,
+    so two accounts of one client never mix their order ids; `version` changes with them."""
+    key: str
+    client: str
+    settings: Mapping[str, str]
+    version: int
+    instance_id: str | None = None
 
-    Today every instance shares the environment's settings; a per-instance account store can
-    replace `settings_for` without the callers changing.
+
+class Accounts(Protocol):
+    def for_instance(self, instance_id: str) -> PosAccount | None:
+        """The site's account, or None: the site uses the environment's POS."""
+
+    def for_client(self, client: str) -> list[PosAccount]:
+        """Every active account of a client (a callback may be for any of them)."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """The POS a site's orders go to, and the key they are stored under."""
+    key: str
+    client: PosClient
+    account: PosAccount | None = None
+
+
+Record = Callable[[str, list[StatusChange]], None]
+
+
+class PosClients:
+    """The POS client for each site, built on first use: from the site's account when it has
+    one (rebuilt when its credentials change), from the environment's settings otherwise.
+
+    `name` is the environment's client (POS_CLIENT); `record(key, changes)` stores status changes
+    a client learns by itself (its `report`), under the key of the POS that learned them.
     """
 
     def __init__(self, name: str, factory: Factory, settings: Mapping[str, str],
-                 report: Report | None = None):
+                 record: Record | None = None, *, accounts: Accounts | None = None,
+                 load_client: Callable[[str], Factory] | None = None):
         self.name = name
         self._factory = factory
         self._settings = dict(settings)
-        self.report = report
-        self._clients: dict[str | None, PosClient] = {}
+        self._record = record
+        self._accounts = accounts
+        self._load = load_client or load
+        self._built: dict[tuple, PosClient] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, name: str, settings: Mapping[str, str],
-                      report: Report | None = None) -> "PosClients":
-        return cls(name, load(name), settings, report)
+    def from_settings(cls, name: str, settings: Mapping[str, str], record: Record | None = None,
+                      *, accounts: Accounts | None = None) -> "PosClients":
+        return cls(name, load(name), settings, record, accounts=accounts)
 
-    def settings_for(self, instance_id: str | None) -> Mapping[str, str]:
-        return self._settings
+    def site(self, instance_id: str | None) -> Site:
+        account = (self._accounts.for_instance(instance_id)
+                   if self._accounts is not None and instance_id else None)
+        if account is None:
+            return Site(self.name, self._build(("env", instance_id), self._factory,
+                                               instance_id, self._settings, self.name))
+        return self.of_account(account)
+
+    def of_account(self, account: PosAccount) -> Site:
+        factory = self._factory if account.client == self.name else self._load(account.client)
+        settings = {**self._settings, **account.settings}
+        client = self._build(("account", account.key, account.version), factory,
+                             account.instance_id, settings, account.key)
+        return Site(account.key, client, account)
 
     def for_instance(self, instance_id: str | None) -> PosClient:
+        return self.site(instance_id).client
+
+    def for_callback(self, client: str) -> list[Site]:
+        """The POSes a callback to `/pos/<client>/events` may come from: the sites' own
+        accounts first (each has its own secret), then the environment's."""
+        sites = []
+        if self._accounts is not None:
+            sites += [self.of_account(a) for a in self._accounts.for_client(client)]
+        return sites + ([self.site(None)] if client == self.name else [])
+
+    def _build(self, stamp: tuple, factory: Factory, instance_id: str | None,
+               settings: Mapping[str, str], key: str) -> PosClient:
         with self._lock:
-            client = self._clients.get(instance_id)
+            client = self._built.get(stamp)
             if client is None:
-                client = self._factory(PosConfig(instance_id, self.settings_for(instance_id),
-                                                 self.report))
-                self._clients[instance_id] = client
+                report = None
+                if self._record is not None:
+                    record = self._record
+                    report = lambda changes: record(key, changes)  # noqa: E731
+                client = factory(PosConfig(instance_id, settings, report))
+                if stamp[0] == "account":  # one client per account: drop older versions'
+                    for old in [s for s in self._built if s[:2] == stamp[:2]]:
+                        del self._built[old]
+                self._built[stamp] = client
             return client
 
     def check(self) -> None:
         """Build a client once so a misconfigured POS stops start-up, not the first order."""
-        self._factory(PosConfig(None, self.settings_for(None)))
+        self._factory(PosConfig(None, self._settings))
+
+
+def account_key(client: str, account_id: str) -> str:
+    return f"{client}@{account_id}"

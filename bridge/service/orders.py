@@ -22,6 +22,7 @@ from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_it
 from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import PosClients
 from bridge.service import inbox, jobs, statuses
+from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.service.worker import Fail, Retry, Unreachable
 from bridge.storage.port import Job, Store
 from bridge.wix import events as wix_events
@@ -30,7 +31,7 @@ from bridge.wix.events import WixEvent
 log = logging.getLogger(__name__)
 
 
-def _order_key(order_id: str) -> str:
+def order_key(order_id: str) -> str:
     """Applying a Wix event and recording the POS's answer both read the order's state and then
     write it; on a database that runs writers side by side they are serialized on this key."""
     return f"order:{order_id}"
@@ -68,6 +69,7 @@ class ProcessEvent:
         if event.event_type == wix_events.APP_INSTALLED:
             if self._instance(event, "installed"):
                 logs.info(log, "app_installed", instance_id=event.instance_id)
+                self.store.enqueue(jobs.list_configurations(event.instance_id, event.id))
         elif event.event_type == wix_events.APP_REMOVED:
             if self._instance(event, "removed"):
                 logs.info(log, "app_removed", instance_id=event.instance_id)
@@ -89,7 +91,7 @@ class ProcessEvent:
             raise Fail(f"{event.event_type} event {event.id} names no order")
         order = dict(event.order or {})
         with self.store.transaction():
-            self.store.serialize(_order_key(order_id))
+            self.store.serialize(order_key(order_id))
             current = self.store.get_order(order_id)
             state = OrderState(current.state) if current else None
             if event.event_type == wix_events.ORDER_CANCELED:
@@ -118,9 +120,10 @@ class ProcessEvent:
 
 
 class SendOrder:
-    def __init__(self, store: Store, pos: PosClients):
+    def __init__(self, store: Store, pos: PosClients, accounts: SiteAccounts):
         self.store = store
         self.pos = pos
+        self.accounts = accounts
 
     def run(self, job: Job) -> None:
         record = self.store.get_order(job.order_id)
@@ -135,27 +138,32 @@ class SendOrder:
             raise Fail(f"order cannot be sent: {error}") from None
         if pos_order is None:
             raise Fail("order has no restaurant items")
-        client = self.pos.for_instance(record.instance_id)
+        site = self.pos.site(record.instance_id)
+        try:
+            pos_order = self.accounts.route(site, pos_order)
+        except AccountError as error:
+            raise Fail(str(error)) from None
         with pos_answers():
-            pos_order_id = client.create_order(pos_order, idempotency_key=job.key)
+            pos_order_id = site.client.create_order(pos_order, idempotency_key=job.key)
         with self.store.transaction():
-            self.store.serialize(_order_key(record.wix_order_id),
-                                 statuses.pos_order_key(self.pos.name, pos_order_id))
-            # Stored under the entry point name, as callbacks are: a client's own `name` may differ.
-            twin = self.store.find_order_by_pos_id(self.pos.name, pos_order_id)
+            self.store.serialize(order_key(record.wix_order_id),
+                                 statuses.pos_order_key(site.key, pos_order_id))
+            # Stored under the POS's key, as its callbacks are: the entry point name for the
+            # environment's POS, name@account for a site's own (a client's `name` may differ).
+            twin = self.store.find_order_by_pos_id(site.key, pos_order_id)
             if twin and twin.wix_order_id != record.wix_order_id:
                 raise Fail(f"the POS answered with order id {pos_order_id}, which it gave to "
                            f"order {twin.wix_order_id} already")
             current = self.store.get_order(record.wix_order_id)
             decision = lifecycle.after_pos_accepted(OrderState(current.state))
             self.store.set_order_state(record.wix_order_id, decision.state.value,
-                                       pos_client=self.pos.name, pos_order_id=pos_order_id)
+                                       pos_client=site.key, pos_order_id=pos_order_id)
             _apply(self.store, record.wix_order_id, record.instance_id, decision)
             statuses.queue_unmatched(self.store, dataclasses.replace(
-                current, state=decision.state.value, pos_client=self.pos.name,
+                current, state=decision.state.value, pos_client=site.key,
                 pos_order_id=pos_order_id))
         logs.info(log, "order_sent", order_id=record.wix_order_id, number=record.number,
-                  pos=self.pos.name, pos_order_id=pos_order_id, items=len(pos_order.items),
+                  pos=site.key, pos_order_id=pos_order_id, items=len(pos_order.items),
                   attempt=job.attempts)
 
     def failed(self, job: Job, reason: str) -> None:

@@ -329,6 +329,9 @@ class Accounts(Protocol):
 
     def set_account_status(self, account_id: str, status: str) -> None: ...
 
+    def reseal_account(self, account_id: str, credentials: str) -> None:
+        """The same credentials sealed under another key: nothing else changes."""
+
 
 class Configurations(Protocol):
     def save_configuration(self, configuration_id: str, instance_id: str, *,

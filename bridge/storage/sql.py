@@ -274,6 +274,11 @@ class SqlStore(ABC):
             self._execute("UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?",
                           [status, now, account_id])
 
+    def reseal_account(self, account_id: str, credentials: str) -> None:
+        with self.transaction():
+            self._execute("UPDATE accounts SET credentials = ? WHERE id = ?",
+                          [credentials, account_id])
+
     @staticmethod
     def _configuration(row) -> Configuration:
         values = list(row)

@@ -7,7 +7,7 @@ from flask import Flask
 
 from bridge.bootstrap import Bridge, bootstrap
 from bridge.config import load_config
-from bridge.web import errors, health, pos_events, wix_webhooks
+from bridge.web import errors, health, pos_events, spi, wix_webhooks
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -16,7 +16,7 @@ def create_app(bridge: Bridge | None = None, *, wake: Callable[[], None] | None 
     """`wake` is called after an event is stored, so an in-process worker can start at once."""
     if bridge is None:
         bridge = bootstrap(load_config())
-        bridge.store.check_schema()
+        bridge.check()
     app = Flask("bridge")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
@@ -27,4 +27,5 @@ def create_app(bridge: Bridge | None = None, *, wake: Callable[[], None] | None 
     app.register_blueprint(wix_webhooks.blueprint)
     app.register_blueprint(pos_events.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(spi.blueprint)
     return app

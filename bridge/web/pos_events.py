@@ -9,7 +9,9 @@ import logging
 from flask import Blueprint, current_app, request
 
 from bridge import logs
+from bridge.domain.statuses import StatusChange
 from bridge.pos.base import CallbackRejected
+from bridge.pos.registry import Site
 from bridge.service.statuses import record_changes
 from bridge.web.errors import error_response, request_body
 from bridge.web.waking import wake_worker
@@ -23,18 +25,34 @@ _CODES = {400: "malformed_callback", 401: "bad_signature", 404: "no_such_client"
 @blueprint.post("/pos/<client>/events")
 def receive(client: str):
     bridge = current_app.extensions["bridge"]
-    if client != bridge.pos.name:
+    sites = bridge.pos.for_callback(client)
+    if not sites:
         logs.warning(log, "callback_refused", pos=client, reason="no_such_client")
         return error_response(404, "no_such_client",
                               f"no POS client {client!r} is configured here")
     body = request_body(current_app.config["MAX_CONTENT_LENGTH"])
     try:
-        changes = bridge.pos.for_instance(None).parse_callback(request.headers, body)
+        site, changes = _verified(sites, body)
     except CallbackRejected as error:
         code = _CODES.get(error.status, "callback_refused")
         logs.warning(log, "callback_refused", pos=client, reason=code, detail=str(error))
         return error_response(error.status, code, str(error))
-    stored = record_changes(bridge.store, bridge.pos.name, changes)
+    stored = record_changes(bridge.store, site.key, changes)
     if stored:
         wake_worker()
     return {}
+
+
+def _verified(sites: list[Site], body: bytes) -> tuple[Site, list[StatusChange]]:
+    """The POS whose credentials verify the callback, and what it says. Each of a client's
+    accounts has its own secret, so the one that verifies names the account; a refusal other
+    than the signature's (a malformed body) is final."""
+    refusal = None
+    for site in sites:
+        try:
+            return site, site.client.parse_callback(request.headers, body)
+        except CallbackRejected as error:
+            if error.status != 401:
+                raise
+            refusal = refusal or error
+    raise refusal

@@ -70,7 +70,7 @@ def _bridge_app(config: Config, with_worker: bool):
     # Every request thread may hold a database connection at once, and the job workers theirs.
     bridge = bootstrap(config, pool_size=THREADS + (worker_pool_size(config) if with_worker
                                                     else 0), create=with_worker)
-    bridge.store.check_schema()
+    bridge.check()
     if not with_worker:
         return create_app(bridge)
     crew = bridge.crew()

@@ -1,0 +1,235 @@
+"""Sites and their POS accounts: who serves a site, whether its credentials work, and where its
+orders go.
+
+A site (Wix app instance) without an account is served by the environment's POS settings (a
+single-restaurant deployment). A site with one has its own POS client, built from the account's
+credentials over the environment's settings; the credentials are sealed in the database
+(`bridge.credentials`), opened only here. Location pairing and the configuration status Wix asks
+for through the SPI are computed here too.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Mapping
+
+from bridge import logs
+from bridge.credentials import Keyring, KeyringError
+from bridge.domain.orders import PosOrder
+from bridge.pos import base
+from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable
+from bridge.pos.registry import PosAccount, PosClients, Site, account_key
+from bridge.storage.port import Account, AccountState, Configuration, Store
+
+log = logging.getLogger(__name__)
+
+ITEM = "item"  # identifiers kind: a Wix catalog item id <-> the POS's item id
+
+# "READY" needs a credentials check the POS answered within this long.
+CHECK_FRESH_SECONDS = 24 * 3600
+
+
+class AccountError(ValueError):
+    """An account or configuration operation that cannot be done: the message says why."""
+
+
+class SecretKeyMissing(AccountError):
+    """Sealed credentials exist but BRIDGE_SECRET_KEY cannot open them."""
+
+
+class ConfigurationStatus(StrEnum):
+    """As the POS Integration SPI names them (Get Configuration Status)."""
+    NOT_STARTED = "NOT_STARTED"   # the site has no account
+    PENDING = "PENDING"           # an account, but the location is not paired or not authorised
+    READY = "READY"               # paired, and the POS accepted the credentials recently
+    ERROR = "ERROR"               # something failed: the reason is kept
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    status: ConfigurationStatus
+    reason: str | None = None
+
+
+class SiteAccounts:
+    """The accounts the POS clients are built from (`registry.Accounts`), and their management."""
+
+    def __init__(self, store: Store, keyring: Keyring | None):
+        self.store = store
+        self.keyring = keyring
+
+    # -- what the POS clients read ---------------------------------------------------------
+
+    def for_instance(self, instance_id: str) -> PosAccount | None:
+        account = self.store.account_for_instance(instance_id)
+        return self.pos_account(account) if account else None
+
+    def for_client(self, client: str) -> list[PosAccount]:
+        return [self.pos_account(a) for a in self.store.list_accounts()
+                if a.pos_client == client and a.status == AccountState.ACTIVE]
+
+    def pos_account(self, account: Account) -> PosAccount:
+        return PosAccount(account_key(account.pos_client, account.id), account.pos_client,
+                          self.credentials(account), account.version, account.instance_id)
+
+    def credentials(self, account: Account) -> dict[str, str]:
+        if not account.credentials:
+            return {}
+        if self.keyring is None:
+            raise SecretKeyMissing(f"BRIDGE_SECRET_KEY is missing: account {account.id}'s POS "
+                                   "credentials are encrypted with it")
+        try:
+            return self.keyring.open(account.credentials)
+        except KeyringError as error:
+            raise SecretKeyMissing(f"BRIDGE_SECRET_KEY is malformed: account {account.id}: "
+                                   f"{error}") from None
+
+    def check_keyring(self) -> None:
+        """At start-up: every sealed account opens with the configured keys, or one line says
+        which does not."""
+        for account in self.store.list_accounts():
+            self.credentials(account)
+
+    # -- management (the CLI, and later the dashboard) -------------------------------------
+
+    def save(self, instance_id: str, client: str, credentials: Mapping[str, str], *,
+             account_id: str | None = None, clients: PosClients) -> Account:
+        """Add the site's account, or replace its credentials: the new ones apply to the next
+        order, in every process, without a restart. The client is built from them first, so a
+        missing or malformed setting is refused here, not at the first order."""
+        _check_names(client, credentials)
+        existing = self.store.account_for_instance(instance_id)
+        if account_id is None:
+            account_id = existing.id if existing else "acc_" + secrets.token_hex(8)
+        elif existing and existing.id != account_id:
+            raise AccountError(f"site {instance_id} has account {existing.id} already: Wix "
+                               "supports one account per site (disconnect it first)")
+        other = self.store.get_account(account_id)
+        if other and other.instance_id != instance_id:
+            raise AccountError(f"account {account_id} belongs to site {other.instance_id}")
+        if credentials and self.keyring is None:
+            raise SecretKeyMissing("BRIDGE_SECRET_KEY is missing: POS credentials are stored "
+                                   "encrypted with it (`bridge accounts new-key` makes one)")
+        trial = PosAccount(account_key(client, account_id), client, dict(credentials), 0,
+                           instance_id)
+        try:
+            clients.of_account(trial)
+        except PosConfigurationError as error:
+            raise AccountError(str(error)) from None
+        sealed = self.keyring.seal(credentials) if credentials else None
+        account = self.store.save_account(account_id, instance_id, client, sealed)
+        logs.info(log, "account_saved", account=account.id, instance_id=instance_id, pos=client,
+                  version=account.version, settings=",".join(sorted(credentials)))
+        return account
+
+    def check(self, account: Account, clients: PosClients) -> Account:
+        """Ask the POS whether the credentials work, and keep its answer."""
+        site = clients.of_account(self.pos_account(account))
+        try:
+            asked, merchant_id = base.check_credentials(site.client)
+        except PosRejected as error:
+            self.store.record_account_check(account.id, error=f"the POS refused the "
+                                            f"credentials: {error}")
+        except PosUnavailable as error:
+            self.store.record_account_check(account.id, error=f"the POS did not answer the "
+                                            f"credentials check: {error}")
+        else:
+            self.store.record_account_check(account.id, error=None, merchant_id=merchant_id)
+            if not asked:
+                logs.info(log, "account_not_checkable", account=account.id, pos=account.pos_client,
+                          note="this POS client has no credentials check: taken as authorised")
+        checked = self.store.get_account(account.id)
+        logs.info(log, "account_checked", account=account.id, authorized=checked.authorized,
+                  error=checked.check_error)
+        return checked
+
+    def reseal(self) -> int:
+        """Seal every account's credentials under the first key (after a key rotation)."""
+        if self.keyring is None:
+            raise SecretKeyMissing("BRIDGE_SECRET_KEY is missing")
+        count = 0
+        for account in self.store.list_accounts():
+            if account.credentials:
+                try:
+                    sealed = self.keyring.reseal(account.credentials)
+                except KeyringError as error:
+                    raise SecretKeyMissing(f"account {account.id}: {error}") from None
+                self.store.reseal_account(account.id, sealed)
+                count += 1
+        return count
+
+    # -- locations -------------------------------------------------------------------------
+
+    def check_due(self, account: Account, now: float) -> bool:
+        """No credentials check the POS answered recently: one is due."""
+        return account.check_error is not None or _age(account.checked_at, now) > \
+            CHECK_FRESH_SECONDS / 2
+
+    def route_to(self, order: PosOrder, configuration: Configuration) -> PosOrder:
+        """The order bound for a paired configuration's POS location, its items' POS ids set."""
+        if not configuration.pos_location_id:
+            raise AccountError(f"configuration {configuration.id} is not paired with a POS "
+                               "location")
+        return _routed(order, configuration.pos_location_id,
+                       self.store.identifiers(order.instance_id, ITEM))
+
+    def route(self, site: Site, order: PosOrder) -> PosOrder:
+        """The order with its POS location: a site with an account sends each order to the POS
+        location its Wix location is paired with. Raises AccountError naming an unpaired one."""
+        if site.account is None:
+            return order
+        configuration = self.store.configuration_for_location(order.instance_id,
+                                                              order.location_id)
+        where = f"location {order.location_id}" if order.location_id else "the order's location"
+        if configuration is None:
+            raise AccountError(f"{where} is not paired with a POS location on this site "
+                               "(`bridge configurations pair`)")
+        name = f"{where} ({configuration.location_name})" if configuration.location_name else where
+        if not configuration.pos_location_id:
+            raise AccountError(f"{name} is not paired with a POS location (configuration "
+                               f"{configuration.id}: `bridge configurations pair`)")
+        if not configuration.enabled or configuration.archived:
+            raise AccountError(f"{name} is disabled in Wix (configuration {configuration.id})")
+        return self.route_to(order, configuration)
+
+    def status(self, instance_id: str, configuration: Configuration | None, now: float
+               ) -> StatusReport:
+        """The configuration status, computed from what is stored (never stored itself)."""
+        account = self.store.account_for_instance(instance_id)
+        if account is None:
+            return StatusReport(ConfigurationStatus.NOT_STARTED, "the site has no POS account")
+        if configuration is not None and configuration.error:
+            return StatusReport(ConfigurationStatus.ERROR, configuration.error)
+        if account.check_error:
+            return StatusReport(ConfigurationStatus.ERROR, account.check_error)
+        if not account.authorized:
+            return StatusReport(ConfigurationStatus.PENDING,
+                                "the POS has not confirmed the account's credentials")
+        if configuration is None or not configuration.pos_location_id:
+            return StatusReport(ConfigurationStatus.PENDING,
+                                "the location is not paired with a POS location")
+        if _age(account.checked_at, now) > CHECK_FRESH_SECONDS:
+            return StatusReport(ConfigurationStatus.PENDING,
+                                "the credentials were not checked in the last 24 hours")
+        return StatusReport(ConfigurationStatus.READY)
+
+
+def _routed(order: PosOrder, pos_location_id: str, items: Mapping[str, str]) -> PosOrder:
+    return replace(order, pos_location_id=pos_location_id, items=tuple(
+        replace(item, pos_item_id=items.get(item.catalog_item_id or ""))
+        for item in order.items))
+
+
+def _age(at: str | None, now: float) -> float:
+    return now - datetime.fromisoformat(at).timestamp() if at else float("inf")
+
+
+def _check_names(client: str, credentials: Mapping[str, str]) -> None:
+    prefix = f"POS_{client.upper()}_"
+    for name in credentials:
+        if not name.startswith(prefix):
+            raise AccountError(f"{name} is not a setting of the {client} client (they are "
+                               f"named {prefix}...)")
