@@ -135,13 +135,17 @@ def wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
     wait_until(up, 30, "the bridge to answer /healthz")
 
 
+CONNECTIVITY = "/restaurants/v1/pos-integration"
+
+
 class WixServer:
     """Stands in for Wix's REST API: hands out tokens, lists the fulfillments the test gave it,
     and records every request, in order."""
 
-    def __init__(self):
+    def __init__(self, *, tokens_per_site: bool = False):
         self.requests: list[dict] = []
         self.fulfillments: dict[str, list[dict]] = {}
+        self.configurations: dict[str, list[dict]] = {}  # site -> its POS configurations
         self.lock = threading.Lock()
         self.hold: Callable[[dict], None] | None = None  # called before answering
         wix = self
@@ -158,7 +162,11 @@ class WixServer:
                 if wix.hold:
                     wix.hold(request)
                 if self.path == "/oauth2/token":
-                    answer = {"access_token": "OAUTH2.local", "expires_in": 14400}
+                    site = body.get("instance_id") if tokens_per_site else "local"
+                    answer = {"access_token": f"OAUTH2.{site}", "expires_in": 14400}
+                elif self.path.startswith(CONNECTIVITY):
+                    answer = wix.connectivity(self.command, self.path[len(CONNECTIVITY):],
+                                              self.headers.get("Authorization", ""))
                 elif self.command == "GET" and self.path.startswith("/ecom/v1/fulfillments/orders/"):
                     order_id = self.path.rsplit("/", 1)[1]
                     answer = {"orderWithFulfillments": {
@@ -172,6 +180,17 @@ class WixServer:
             do_GET = do_POST = do_PATCH = _handle
 
         self.server, self.url = _serve(Handler)
+
+    def connectivity(self, method: str, path: str, authorization: str) -> dict:
+        """The POS Connectivity API, for the site whose token called (tokens_per_site)."""
+        site = authorization.removeprefix("OAUTH2.")
+        listed = self.configurations.get(site, [])
+        if method == "GET" and path == "/configurations":
+            return {"configurations": listed}
+        if method == "GET" and path.startswith("/configurations/"):
+            wanted = path.rsplit("/", 1)[1]
+            return {"configuration": next((c for c in listed if c["id"] == wanted), None)}
+        return {}
 
     def calls(self, method: str) -> list[dict]:
         with self.lock:

@@ -19,6 +19,7 @@ class Kind(StrEnum):
     SEND_ORDER = "send_order"         # create the order at the POS
     CANCEL_ORDER = "cancel_order"     # cancel it at the POS
     WIX_STATUS = "wix_status"         # tell Wix a status the POS reported
+    LIST_CONFIGURATIONS = "list_configurations"  # store a site's location configurations
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -43,6 +44,13 @@ def cancel_order(order_id: str, instance_id: str) -> NewJob:
 def wix_status(update_id: int, order_id: str, instance_id: str) -> NewJob:
     return NewJob(Kind.WIX_STATUS, key=wix_status_key(update_id), lane=f"wix:{order_id}",
                   instance_id=instance_id, order_id=order_id, payload={"update_id": update_id},
+                  destination=wix_destination(instance_id))
+
+
+def list_configurations(instance_id: str, event_id: str) -> NewJob:
+    """Queued by an install: a reinstall (another event) lists them again."""
+    return NewJob(Kind.LIST_CONFIGURATIONS, key=f"configurations:{event_id}",
+                  lane=f"configurations:{instance_id}", instance_id=instance_id,
                   destination=wix_destination(instance_id))
 
 

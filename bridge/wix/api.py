@@ -26,6 +26,7 @@ TOKEN_MARGIN_SECONDS = 300          # renew a token this long before Wix says it
 IN_PROCESS_ATTEMPTS = 3
 IN_PROCESS_MAX_WAIT = 5.0           # a longer Retry-After goes back to the worker instead
 IN_PROCESS_BUDGET = 15.0            # seconds of in-process retrying, so SIGTERM's 30 s suffice
+POS_INTEGRATION = "/restaurants/v1/pos-integration"
 RATE_PER_MINUTE = 200               # Wix's documented limit per app instance
 PACE_BURST = RATE_PER_MINUTE        # a minute's calls may go at once, then the pace applies
 
@@ -227,3 +228,24 @@ class WixApi:
                            fulfillment: dict[str, Any]) -> None:
         self.call("PATCH", f"/ecom/v1/fulfillments/{fulfillment_id}/orders/{order_id}",
                   instance_id, {"fulfillment": fulfillment})
+
+    # -- POS Connectivity API ---------------------------------------------------------------
+
+    def list_configurations(self, instance_id: str) -> list[dict[str, Any]]:
+        """The site's location configurations for this POS integration."""
+        answer = self.call("GET", f"{POS_INTEGRATION}/configurations", instance_id)
+        return [c for c in answer.get("configurations") or [] if isinstance(c, dict)]
+
+    def get_configuration(self, instance_id: str, configuration_id: str) -> dict[str, Any] | None:
+        answer = self.call("GET", f"{POS_INTEGRATION}/configurations/{configuration_id}",
+                           instance_id)
+        found = answer.get("configuration")
+        return found if isinstance(found, dict) else None
+
+    def disconnect_account(self, instance_id: str, account_id: str) -> None:
+        self.call("POST", f"{POS_INTEGRATION}/accounts/{account_id}/disconnect", instance_id,
+                  {"appDefId": self._app_id})
+
+    def disconnect_configuration(self, instance_id: str, configuration_id: str) -> None:
+        self.call("POST", f"{POS_INTEGRATION}/configurations/{configuration_id}/disconnect",
+                  instance_id, {})

@@ -72,8 +72,10 @@ class Verifier:
         self._claims = jwt.JWTClaimsRegistry(now=lambda: int(time.time()),
                                              leeway=CLOCK_SKEW_SECONDS)
 
-    def claims(self, token: bytes | str) -> dict[str, Any]:
-        """The verified claims of a Wix webhook JWT."""
+    def claims(self, token: bytes | str, *, required: jwt.JWTClaimsRegistry | None = None
+               ) -> dict[str, Any]:
+        """The verified claims of a Wix JWT; `required`: claims it must carry, beyond a
+        webhook's (see `bridge.wix.spi`)."""
         if isinstance(token, bytes):
             try:
                 token = token.decode("ascii")
@@ -83,7 +85,7 @@ class Verifier:
         try:
             claims = jwt.decode(token, self._key, algorithms=ALGORITHMS,
                                 registry=self._registry).claims
-            self._claims.validate(claims)
+            (required or self._claims).validate(claims)
         except (JoseError, ValueError, RecursionError) as error:
             # RecursionError: JSON nested deeper than the parser goes, which no JWT is.
             # Only a refused token is looked at again, to answer garbage (400) apart from a JWT
