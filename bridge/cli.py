@@ -345,3 +345,13 @@ def send_sample(url: str | None, status: str) -> None:
                f"{response.text.strip()}")
     if response.status_code != 200:
         sys.exit(1)
+
+
+def _add_site_commands() -> None:
+    """`accounts` and `configurations` live in their own module, which builds on this one."""
+    from bridge.cli_sites import accounts, configurations
+    main.add_command(accounts)
+    main.add_command(configurations)
+
+
+_add_site_commands()

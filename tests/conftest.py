@@ -148,6 +148,23 @@ def pos():
 
 
 @pytest.fixture
+def run(env, tmp_path, monkeypatch):
+    """Run a `bridge` command in-process with the test configuration as its environment;
+    `input` is its standard input."""
+    from click.testing import CliRunner
+
+    from bridge.cli import main
+    monkeypatch.chdir(tmp_path)
+    for name in env:
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args, input: str | None = None, **overrides):
+        return CliRunner().invoke(main, list(args), env={**env, **overrides}, input=input,
+                                  catch_exceptions=False)
+    return invoke
+
+
+@pytest.fixture
 def mocked():
     """Strict: an unexpected request fails, and so does a stub that was never called."""
     with responses_lib.RequestsMock(assert_all_requests_are_fired=True) as rsps:

@@ -14,20 +14,6 @@ from tests.builders import POS_SECRET, POS_URL, accepted, an_order, pos_error
 
 
 @pytest.fixture
-def run(env, tmp_path, monkeypatch):
-    """Run a `bridge` command in-process with the test configuration as its environment."""
-    monkeypatch.chdir(tmp_path)
-    for name in env:
-        monkeypatch.delenv(name, raising=False)
-
-    def invoke(*args, **overrides):
-        result = CliRunner().invoke(main, list(args), env={**env, **overrides},
-                                    catch_exceptions=False)
-        return result
-    return invoke
-
-
-@pytest.fixture
 def plain_env(tmp_path, public_pem) -> dict[str, str]:
     """A production-shaped configuration on a SQLite file: these tests stop before the database."""
     return {"DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}", "WIX_APP_ID": "app-id",

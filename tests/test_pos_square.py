@@ -419,3 +419,36 @@ def test_a_missing_square_setting_stops_start_up_naming_it(square_env, missing):
 def test_a_signature_key_without_a_notification_url_is_a_configuration_error(square_env):
     with pytest.raises(ConfigError, match="POS_SQUARE_NOTIFICATION_URL"):
         bootstrap(load_config({**square_env, "POS_SQUARE_NOTIFICATION_URL": ""}))
+
+
+def test_a_paired_location_and_mapped_items_are_used_and_the_map_still_overrides(
+        sample, square_env):
+    import dataclasses
+    order = sample_pos_order(sample)
+    mapped = dataclasses.replace(
+        order, location_id="loc-elsewhere", pos_location_id="L-PAIRED",
+        items=tuple(dataclasses.replace(item, pos_item_id=f"SQ-{n}")
+                    for n, item in enumerate(order.items)))
+    settings = client_for(square_env).settings
+    body = create_order_body(mapped, settings, "k")["order"]
+    assert body["location_id"] == "L-PAIRED"
+    assert [line["catalog_object_id"] for line in body["line_items"]] == [
+        f"SQ-{n}" for n in range(len(order.items))]
+    overridden = dataclasses.replace(mapped, location_id=DOWNTOWN)
+    assert create_order_body(overridden, settings, "k")["order"]["location_id"] == "L-DOWNTOWN"
+
+
+@responses.activate
+def test_the_credentials_check_names_the_merchant_and_locations_are_listed(square_env):
+    from bridge.pos import base
+    client = client_for(square_env)
+    responses.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "MERCHANT-1"}})
+    responses.get(f"{SQUARE}/v2/locations", json={"locations": [
+        {"id": "L1", "name": "Uptown", "status": "ACTIVE"},
+        {"id": "L2", "name": "Closed", "status": "INACTIVE"}]})
+    assert base.check_credentials(client) == (True, "MERCHANT-1")
+    assert [(loc.id, loc.name) for loc in base.list_locations(client)] == [("L1", "Uptown")]
+    responses.replace(responses.GET, f"{SQUARE}/v2/merchants/me", status=401, json={"errors": [
+        {"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED", "detail": "bad token"}]})
+    with pytest.raises(PosRejected):
+        base.check_credentials(client)

@@ -56,6 +56,7 @@ def test_a_configuration_refreshed_from_wix_keeps_its_pairing(store):
 def test_an_order_location_picks_its_configuration(store):
     store.save_configuration("conf-1", "site-a")
     assert store.configuration_for_location("site-a", None).id == "conf-1"  # the only one
+    assert store.configuration_for_location("site-a", "loc-1").id == "conf-1"  # names none
     store.save_configuration("conf-2", "site-a")
     store.pair_configuration("conf-2", pos_location_id="L-2", wix_location_id="loc-2")
     assert store.configuration_for_location("site-a", None) is None  # which one? none

@@ -20,7 +20,8 @@ from typing import Mapping
 from bridge import logs
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import CallbackRejected, PosConfig, PosConfigurationError, Report, Setting
+from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosLocation,
+                             Report, Setting)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,12 @@ class DemoPos:
         if not known and self._report is not None:
             self._schedule(pos_order_id)
         return pos_order_id
+
+    def check_credentials(self) -> str:
+        return "demo-merchant"  # the demo takes any account
+
+    def list_locations(self) -> list[PosLocation]:
+        return [PosLocation("demo-kitchen", "The demo kitchen")]
 
     def cancel_order(self, wix_order_id: str, pos_order_id: str, *, idempotency_key: str) -> None:
         with self._lock:

@@ -28,8 +28,8 @@ from bridge import logs, timeouts
 from bridge.domain.money import AmountError, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
-                             PosUnavailable, PosUnreachable, Setting, read_timeout)
+from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosLocation,
+                             PosRejected, PosUnavailable, PosUnreachable, Setting, read_timeout)
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def create_order_body(order: PosOrder, settings: SquareSettings, idempotency_key
     line_items = []
     for item in order.items:
         line: dict[str, Any] = {"quantity": str(item.quantity)}
-        catalog_id = settings.catalog.get(item.catalog_item_id or "")
+        catalog_id = settings.catalog.get(item.catalog_item_id or "") or item.pos_item_id
         if catalog_id:
             line["catalog_object_id"] = catalog_id
         elif settings.unmapped_items == "reject":
@@ -269,7 +269,9 @@ def create_order_body(order: PosOrder, settings: SquareSettings, idempotency_key
                 {"name": m.name[:MAX_MODIFIER_NAME], "quantity": str(m.quantity),
                  "base_price_money": _money(m.price, currency)} for m in item.modifiers]
         line_items.append(line)
-    location = settings.locations.get(order.location_id or "", settings.location_id)
+    # POS_SQUARE_LOCATION_MAP overrides the site's pairing, which overrides the default.
+    location = settings.locations.get(order.location_id or "",
+                                      order.pos_location_id or settings.location_id)
     body = {
         "location_id": location,
         "reference_id": (order.number or order.id)[:MAX_REFERENCE_ID],
@@ -395,6 +397,16 @@ class SquarePos:
         status = status_of(order)
         return (StatusChange(pos_order_id, status, order.get("updated_at"),
                              sequence=_int(order.get("version"))) if status else None)
+
+    def check_credentials(self) -> str | None:
+        """The seller's merchant id, if the access token opens the account."""
+        merchant = self._call("GET", "/v2/merchants/me").get("merchant") or {}
+        return merchant.get("id")
+
+    def list_locations(self) -> list[PosLocation]:
+        return [PosLocation(loc["id"], loc.get("name"))
+                for loc in self._call("GET", "/v2/locations").get("locations") or []
+                if isinstance(loc, dict) and loc.get("id") and loc.get("status") != "INACTIVE"]
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
         key, url = self.settings.signature_key, self.settings.notification_url

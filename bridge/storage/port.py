@@ -352,7 +352,8 @@ class Configurations(Protocol):
 
     def configuration_for_location(self, instance_id: str, wix_location_id: str | None
                                    ) -> Configuration | None:
-        """The site's configuration for a business location (None: the site's only one)."""
+        """The site's configuration for a business location: the one paired with it, or the
+        site's only configuration when that one names no location."""
 
 
 class Identifiers(Protocol):

@@ -336,9 +336,14 @@ class SqlStore(ABC):
     def configuration_for_location(self, instance_id: str, wix_location_id: str | None
                                    ) -> Configuration | None:
         live = [c for c in self.list_configurations(instance_id) if not c.archived]
-        if wix_location_id:
-            return next((c for c in live if c.wix_location_id == wix_location_id), None)
-        return live[0] if len(live) == 1 else None
+        exact = next((c for c in live if wix_location_id
+                      and c.wix_location_id == wix_location_id), None)
+        if exact is not None:
+            return exact
+        # A site with one location: its configuration, unless it names another location.
+        if len(live) == 1 and (not wix_location_id or not live[0].wix_location_id):
+            return live[0]
+        return None
 
     def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None:
         _, now = self._now()

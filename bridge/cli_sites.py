@@ -1,0 +1,307 @@
+"""`bridge accounts ...` and `bridge configurations ...`: each site's POS account and location
+pairing, until the owner dashboard manages them. Credentials are given by `--set NAME=VALUE` or,
+to keep them out of shell history, `--settings-file` (dotenv lines; `-` reads standard input).
+No command prints a credential: listings name the settings an account has, never their values.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from bridge.cli import _bridge, _emit, _fail_cleanly, _store
+from bridge.credentials import new_key
+from bridge.pos import base
+from bridge.pos.base import PosError
+from bridge.service import configurations as wix_configurations
+from bridge.service.accounts import AccountError, SiteAccounts
+from bridge.storage.port import Account, Configuration, Store
+from bridge.wix.api import WixError
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(f"bridge: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings(pairs: tuple[str, ...], settings_file: str | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if settings_file:
+        from io import StringIO
+
+        from dotenv import dotenv_values
+        text = sys.stdin.read() if settings_file == "-" else open(settings_file).read()
+        values.update({k: v for k, v in dotenv_values(stream=StringIO(text)).items() if v})
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            _fail(f"--set {name.strip() or pair!r}: give NAME=VALUE", 2)
+        values[name.strip()] = value
+    return values
+
+
+def _account_row(account: Account, accounts: SiteAccounts | None = None) -> dict[str, Any]:
+    settings = None
+    if accounts is not None and accounts.keyring is not None:
+        try:
+            settings = sorted(accounts.credentials(account))
+        except AccountError:
+            settings = None
+    return {"id": account.id, "site": account.instance_id, "pos": account.pos_client,
+            "status": account.status, "authorized": account.authorized,
+            "merchant_id": account.merchant_id, "checked_at": account.checked_at,
+            "check_error": account.check_error, "version": account.version,
+            "settings": settings, "updated_at": account.updated_at}
+
+
+def _account_line(row: dict[str, Any]) -> str:
+    state = "authorised" if row["authorized"] else "not authorised"
+    return (f"{row['id']}  site={row['site']}  pos={row['pos']}  {row['status']}, {state}"
+            + (f"  merchant={row['merchant_id']}" if row["merchant_id"] else "")
+            + (f"  settings={','.join(row['settings'])}" if row["settings"] else "")
+            + (f"  error={row['check_error']}" if row["check_error"] else ""))
+
+
+def _show_account(row: dict[str, Any], as_json: bool) -> None:
+    click.echo(json.dumps(row) if as_json else _account_line(row))
+
+
+@click.group()
+def accounts() -> None:
+    """Each site's account with its POS (credentials stored encrypted)."""
+
+
+@accounts.command("new-key")
+def new_secret_key() -> None:
+    """Print a new key for BRIDGE_SECRET_KEY."""
+    click.echo(new_key())
+
+
+@accounts.command("list")
+@click.option("--site", help="Only this site's (Wix app instance id).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_fail_cleanly
+def list_accounts(site: str | None, as_json: bool) -> None:
+    """Accounts, with whether the POS accepted their credentials and which settings they hold."""
+    bridge = _bridge(create=False)
+    bridge.store.check_schema()
+    rows = [_account_row(a, bridge.accounts) for a in bridge.store.list_accounts(site)]
+    _emit(rows, [_account_line(r) for r in rows], as_json, "no accounts")
+
+
+@accounts.command("add")
+@click.argument("site")
+@click.option("--pos", "client", required=True, help="The POS client (`bridge pos list`).")
+@click.option("--account-id", help="The account id Wix will know (default: a new one, or the "
+                                   "site's current account).")
+@click.option("--set", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A setting of the client, e.g. POS_WEBHOOK_URL=https://...; repeatable.")
+@click.option("--settings-file", type=click.Path(allow_dash=True),
+              help="Settings as dotenv lines; - reads standard input.")
+@click.option("--no-check", is_flag=True, help="Do not ask the POS whether the credentials work.")
+@click.option("--json", "as_json", is_flag=True, help="The account as a JSON object.")
+@_fail_cleanly
+def add_account(site: str, client: str, account_id: str | None, pairs: tuple[str, ...],
+                settings_file: str | None, no_check: bool, as_json: bool) -> None:
+    """Give SITE its own POS account, or new credentials for the one it has (applied to the
+    next order, in every process, without a restart)."""
+    bridge = _bridge(create=False)
+    bridge.check()
+    try:
+        account = bridge.accounts.save(site, client, _settings(pairs, settings_file),
+                                       account_id=account_id, clients=bridge.pos)
+    except (AccountError, LookupError) as error:
+        _fail(str(error), 2)
+    if not no_check:
+        account = bridge.accounts.check(account, bridge.pos)
+    _show_account(_account_row(account, bridge.accounts), as_json)
+
+
+@accounts.command("check")
+@click.argument("account_id")
+@click.option("--json", "as_json", is_flag=True, help="The account as a JSON object.")
+@_fail_cleanly
+def check_account(account_id: str, as_json: bool) -> None:
+    """Ask the POS whether the account's credentials work, and keep its answer."""
+    bridge = _bridge(create=False)
+    bridge.check()
+    account = _account(bridge.store, account_id)
+    account = bridge.accounts.check(account, bridge.pos)
+    _show_account(_account_row(account, bridge.accounts), as_json)
+    if account.check_error:
+        sys.exit(1)
+
+
+@accounts.command("locations")
+@click.argument("account_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_fail_cleanly
+def pos_locations(account_id: str, as_json: bool) -> None:
+    """The POS's locations for the account, to pair with (when its client can list them)."""
+    bridge = _bridge(create=False)
+    bridge.check()
+    site = bridge.pos.of_account(bridge.accounts.pos_account(_account(bridge.store, account_id)))
+    try:
+        found = base.list_locations(site.client)
+    except PosError as error:
+        _fail(f"the POS did not list its locations: {error}")
+    if found is None:
+        _fail(f"the {site.account.client} client cannot list POS locations: pair with the id "
+              "the POS shows")
+    rows = [{"id": loc.id, "name": loc.name} for loc in found]
+    _emit(rows, [f"{r['id']}  {r['name'] or ''}" for r in rows], as_json, "no locations")
+
+
+@accounts.command("disconnect")
+@click.argument("account_id")
+@_fail_cleanly
+def disconnect_account(account_id: str) -> None:
+    """Disconnect the account: Wix is told, and no more orders go to it."""
+    bridge = _bridge(create=False)
+    bridge.store.check_schema()
+    _account(bridge.store, account_id)
+    try:
+        wix_configurations.disconnect_account(bridge.store, bridge.wix, account_id)
+    except WixError as error:
+        _fail(f"Wix refused the disconnection, nothing changed: {error}")
+    click.echo(f"account {account_id} disconnected"
+               + ("" if bridge.wix else " (no Wix credentials: Wix was not told)"))
+
+
+@accounts.command("reseal")
+@_fail_cleanly
+def reseal() -> None:
+    """Encrypt every account's credentials with the first key of BRIDGE_SECRET_KEY (after
+    putting a new key first); then the old key can be removed."""
+    bridge = _bridge(create=False)
+    bridge.check()
+    click.echo(f"{bridge.accounts.reseal()} account(s) resealed")
+
+
+def _account(store: Store, account_id: str) -> Account:
+    account = store.get_account(account_id)
+    if account is None:
+        _fail(f"no account {account_id!r} (`bridge accounts list`)")
+    return account
+
+
+# -- configurations ---------------------------------------------------------------------------
+
+def _configuration_row(configuration: Configuration, accounts: SiteAccounts) -> dict[str, Any]:
+    report = accounts.status(configuration.instance_id, configuration, time.time())
+    return {"id": configuration.id, "site": configuration.instance_id,
+            "account_id": configuration.account_id, "location_name": configuration.location_name,
+            "wix_location_id": configuration.wix_location_id,
+            "pos_location_id": configuration.pos_location_id,
+            "enabled": configuration.enabled, "archived": configuration.archived,
+            "catalog_id": configuration.catalog_id, "status": report.status.value,
+            "reason": report.reason, "updated_at": configuration.updated_at}
+
+
+def _configuration_line(row: dict[str, Any]) -> str:
+    return (f"{row['id']}  site={row['site']}  {row['location_name'] or '-'}"
+            f"  wix_location={row['wix_location_id'] or '-'}"
+            f"  pos_location={row['pos_location_id'] or '-'}  {row['status']}"
+            + (f" ({row['reason']})" if row["reason"] else "")
+            + ("" if row["enabled"] else "  disabled") + ("  archived" if row["archived"] else ""))
+
+
+@click.group()
+def configurations() -> None:
+    """Each site's Wix location configurations and the POS location each is paired with."""
+
+
+@configurations.command("list")
+@click.option("--site", help="Only this site's (Wix app instance id).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_fail_cleanly
+def list_configurations(site: str | None, as_json: bool) -> None:
+    """Configurations, their pairing, and the status Wix is told."""
+    store = _store()
+    accounts = SiteAccounts(store, None)
+    rows = [_configuration_row(c, accounts) for c in store.list_configurations(site)]
+    _emit(rows, [_configuration_line(r) for r in rows], as_json, "no configurations")
+
+
+@configurations.command("refresh")
+@click.argument("site")
+@_fail_cleanly
+def refresh_configurations(site: str) -> None:
+    """List SITE's configurations from Wix again and store them (pairings are kept)."""
+    bridge = _bridge(create=False)
+    bridge.store.check_schema()
+    if bridge.wix is None:
+        _fail("WIX_APP_ID and WIX_APP_SECRET are needed to ask Wix", 2)
+    try:
+        listed = wix_configurations.refresh(bridge.store, bridge.wix, site)
+    except WixError as error:
+        _fail(f"Wix did not list the configurations: {error}")
+    for configuration in listed:
+        click.echo(_configuration_line(_configuration_row(configuration, bridge.accounts)))
+    if not listed:
+        click.echo("Wix lists no configurations for this site")
+
+
+@configurations.command("add")
+@click.argument("configuration_id")
+@click.option("--site", required=True, help="The Wix app instance id it belongs to.")
+@click.option("--name", help="The location's name, for listings.")
+@_fail_cleanly
+def add_configuration(configuration_id: str, site: str, name: str | None) -> None:
+    """Store a configuration by hand (Wix's id for it), when it cannot be listed from Wix."""
+    store = _store()
+    account = store.account_for_instance(site)
+    existing = store.get_configuration(configuration_id)
+    if existing is not None and existing.instance_id != site:
+        _fail(f"configuration {configuration_id} belongs to site {existing.instance_id}", 2)
+    configuration = store.save_configuration(configuration_id, site, location_name=name,
+                                             account_id=account.id if account else None)
+    click.echo(_configuration_line(_configuration_row(configuration, SiteAccounts(store, None))))
+
+
+@configurations.command("pair")
+@click.argument("configuration_id")
+@click.option("--pos-location", required=True, help="The POS's id for the location.")
+@click.option("--wix-location", help="The Wix business location id its orders carry "
+                                     "(needed when the site has more than one location).")
+@_fail_cleanly
+def pair(configuration_id: str, pos_location: str, wix_location: str | None) -> None:
+    """Send the orders of a Wix location to a POS location (from the next order on)."""
+    store = _store()
+    configuration = store.pair_configuration(configuration_id, pos_location_id=pos_location,
+                                             wix_location_id=wix_location)
+    if configuration is None:
+        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    click.echo(_configuration_line(_configuration_row(configuration, SiteAccounts(store, None))))
+
+
+@configurations.command("unpair")
+@click.argument("configuration_id")
+@_fail_cleanly
+def unpair(configuration_id: str) -> None:
+    """Stop sending the location's orders anywhere: they fail, naming the location."""
+    store = _store()
+    if store.pair_configuration(configuration_id, pos_location_id=None) is None:
+        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    click.echo(f"configuration {configuration_id} unpaired")
+
+
+@configurations.command("disconnect")
+@click.argument("configuration_id")
+@_fail_cleanly
+def disconnect_configuration(configuration_id: str) -> None:
+    """Disconnect the configuration: Wix is told, and the location is unpaired."""
+    bridge = _bridge(create=False)
+    bridge.store.check_schema()
+    configuration = bridge.store.get_configuration(configuration_id)
+    if configuration is None:
+        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    try:
+        wix_configurations.disconnect_configuration(bridge.store, bridge.wix, configuration)
+    except WixError as error:
+        _fail(f"Wix refused the disconnection, nothing changed: {error}")
+    click.echo(f"configuration {configuration_id} disconnected"
+               + ("" if bridge.wix else " (no Wix credentials: Wix was not told)"))

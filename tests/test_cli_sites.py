@@ -1,0 +1,138 @@
+"""`bridge accounts` and `bridge configurations`: what an operator does to serve another site,
+with no credential ever printed."""
+import json
+
+import pytest
+
+from bridge.credentials import Keyring
+from tests.builders import WIX_URL
+from tests.sites import SECRET_KEY
+
+SITE = "site-a"
+SECRET = "whsec_" + "Y2xpLXNpdGUtc2VjcmV0LWZvci10aGUtdGVzdHMh"
+
+
+@pytest.fixture
+def sites_cli(run):
+    """The test configuration with a secret key, on a migrated database."""
+    def invoke(*args, **overrides):
+        return run(*args, **{"BRIDGE_SECRET_KEY": SECRET_KEY, **overrides})
+    assert invoke("migrate").exit_code == 0
+    return invoke
+
+
+def add(sites_cli, *extra, **overrides):
+    return sites_cli("accounts", "add", SITE, "--pos", "webhook", "--account-id", "acc-1",
+                     "--set", "POS_WEBHOOK_URL=https://pos.example.com/orders",
+                     "--settings-file", "-", *extra, input=f"POS_WEBHOOK_SECRET={SECRET}\n",
+                     **overrides)
+
+
+def test_an_account_is_added_from_stdin_and_listed_without_its_secrets(sites_cli):
+    added = add(sites_cli, "--json")
+    assert added.exit_code == 0, added.output
+    row = json.loads(added.output)
+    assert (row["id"], row["site"], row["pos"], row["status"]) == ("acc-1", SITE, "webhook",
+                                                                   "active")
+    assert row["authorized"] is True  # the webhook client has no check: taken as authorised
+    assert row["settings"] == ["POS_WEBHOOK_SECRET", "POS_WEBHOOK_URL"]
+    listed = sites_cli("accounts", "list")
+    assert "acc-1" in listed.output and "POS_WEBHOOK_SECRET" in listed.output
+    for output in (added.output, listed.output, sites_cli("accounts", "list", "--json").output):
+        assert SECRET not in output and "pos.example.com" not in output
+
+
+def test_credentials_replaced_are_a_new_version(sites_cli):
+    add(sites_cli)
+    again = add(sites_cli, "--json")
+    assert json.loads(again.output)["version"] == 2
+
+
+@pytest.mark.parametrize("args, overrides, says", [
+    (("--set", "POS_SQUARE_ACCESS_TOKEN=x"), {}, "POS_SQUARE_ACCESS_TOKEN is not a setting of "
+                                                 "the webhook client"),
+    (("--set", "POS_WEBHOOK_URL=ftp://nope"), {}, "POS_WEBHOOK_URL"),
+    (("--set", "NAME"), {}, "give NAME=VALUE"),
+    ((), {"BRIDGE_SECRET_KEY": ""}, "BRIDGE_SECRET_KEY is missing"),
+])
+def test_a_bad_account_is_refused_with_one_line_and_nothing_stored(sites_cli, args, overrides,
+                                                                   says):
+    refused = add(sites_cli, *args, **overrides)
+    assert refused.exit_code == 2 and says in refused.output, refused.output
+    assert sites_cli("accounts", "list").output.strip() == "no accounts"
+
+
+def test_start_up_commands_refuse_when_the_key_no_longer_opens_the_accounts(sites_cli):
+    add(sites_cli)
+    from bridge.credentials import new_key
+    refused = sites_cli("worker", "--once", BRIDGE_SECRET_KEY=new_key())
+    assert refused.exit_code == 2
+    assert "BRIDGE_SECRET_KEY is malformed: account acc-1" in refused.output
+    assert sites_cli("worker", "--once").exit_code == 0
+
+
+def test_a_location_is_paired_and_its_status_follows(sites_cli):
+    add(sites_cli)
+    assert sites_cli("configurations", "add", "conf-1", "--site", SITE,
+                     "--name", "Uptown").exit_code == 0
+    pending = json.loads(sites_cli("configurations", "list", "--json").output)
+    assert (pending["status"], pending["pos_location_id"]) == ("PENDING", None)
+    paired = sites_cli("configurations", "pair", "conf-1", "--pos-location", "L-1",
+                       "--wix-location", "loc-1")
+    assert paired.exit_code == 0 and "READY" in paired.output
+    row = json.loads(sites_cli("configurations", "list", "--site", SITE, "--json").output)
+    assert (row["status"], row["pos_location_id"], row["wix_location_id"]) == ("READY", "L-1",
+                                                                                "loc-1")
+    assert sites_cli("configurations", "unpair", "conf-1").exit_code == 0
+    assert "PENDING" in sites_cli("configurations", "list").output
+    missing = sites_cli("configurations", "pair", "conf-x", "--pos-location", "L")
+    assert missing.exit_code == 1 and "no configuration 'conf-x'" in missing.output
+
+
+def test_disconnecting_tells_wix_then_stops_the_account(sites_cli, mocked):
+    add(sites_cli)
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    told = mocked.post(f"{WIX_URL}/restaurants/v1/pos-integration/accounts/acc-1/disconnect",
+                       json={})
+    result = sites_cli("accounts", "disconnect", "acc-1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(told.calls[0].request.body) == {"appDefId": "app-id"}
+    assert json.loads(sites_cli("accounts", "list", "--json").output)["status"] == "disconnected"
+
+
+def test_wix_refusing_a_disconnection_changes_nothing(sites_cli, mocked):
+    add(sites_cli)
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    mocked.post(f"{WIX_URL}/restaurants/v1/pos-integration/accounts/acc-1/disconnect",
+                status=404, json={"message": "no such account"})
+    result = sites_cli("accounts", "disconnect", "acc-1")
+    assert result.exit_code == 1 and "nothing changed" in result.output
+    assert json.loads(sites_cli("accounts", "list", "--json").output)["status"] == "active"
+
+
+def test_configurations_are_refreshed_from_wix(sites_cli, mocked):
+    add(sites_cli)
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    mocked.get(f"{WIX_URL}/restaurants/v1/pos-integration/configurations", json={
+        "configurations": [{"id": "conf-9", "location": {"name": "Harbour"}, "enabled": True,
+                            "catalogId": "cat-9"}]})
+    result = sites_cli("configurations", "refresh", SITE)
+    assert result.exit_code == 0 and "conf-9" in result.output and "Harbour" in result.output
+    row = json.loads(sites_cli("configurations", "list", "--json").output)
+    assert (row["account_id"], row["catalog_id"]) == ("acc-1", "cat-9")
+
+
+def test_a_new_key_is_a_working_key_and_reseal_moves_accounts_to_it(sites_cli):
+    key = sites_cli("accounts", "new-key").output.strip()
+    assert Keyring([key]).open(Keyring([key]).seal({"a": "b"})) == {"a": "b"}
+    add(sites_cli)
+    both = f"{key} {SECRET_KEY}"
+    assert sites_cli("accounts", "reseal", BRIDGE_SECRET_KEY=both).output.strip() == \
+        "1 account(s) resealed"
+    assert sites_cli("worker", "--once", BRIDGE_SECRET_KEY=key).exit_code == 0
+
+
+def test_locations_say_when_a_client_cannot_list_them(sites_cli):
+    add(sites_cli)
+    result = sites_cli("accounts", "locations", "acc-1")
+    assert result.exit_code == 1 and "cannot list POS locations" in result.output
