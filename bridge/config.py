@@ -71,7 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
             "demo, on purpose. Without it, a missing WIX_PUBLIC_KEY stops start-up unless "
             "POS_CLIENT is demo"),
     Setting("BRIDGE_SECRET_KEY", None,
-            "Fernet key(s) that encrypt each site's POS credentials in the database; several "
+            "Fernet key(s), or random secrets of 32+ characters, that encrypt each site's POS "
+            "credentials in the database; several "
             "separated by spaces rotate (the first encrypts, any decrypts). Required once a site "
             "has an account (`bridge accounts new-key` makes one)"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",

@@ -7,6 +7,8 @@ what it holds; an error never quotes one.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Mapping
 
@@ -21,18 +23,28 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
+MIN_SECRET_CHARS = 32
+
+
+def _fernet(key: str, number: int, count: int) -> Fernet:
+    """A Fernet key as it is, or a long random secret (Heroku's `generator: secret` makes 64 hex
+    characters) turned into one: the key is its SHA-256."""
+    try:
+        return Fernet(key.encode())
+    except (ValueError, TypeError):
+        pass
+    if len(key) < MIN_SECRET_CHARS:
+        raise KeyringError(f"key {number} of {count} is neither a Fernet key (`bridge accounts "
+                           f"new-key` makes one) nor a random secret of at least "
+                           f"{MIN_SECRET_CHARS} characters")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+
+
 class Keyring:
     def __init__(self, keys: list[str]):
         if not keys:
             raise KeyringError("no key")
-        fernets = []
-        for number, key in enumerate(keys, 1):
-            try:
-                fernets.append(Fernet(key.encode()))
-            except (ValueError, TypeError):
-                raise KeyringError(f"key {number} of {len(keys)} is not a Fernet key (32 bytes, "
-                                   "url-safe base64: `bridge accounts new-key` makes one)") from None
-        self._fernet = MultiFernet(fernets)
+        self._fernet = MultiFernet([_fernet(key, n, len(keys)) for n, key in enumerate(keys, 1)])
 
     @classmethod
     def from_setting(cls, raw: str | None) -> "Keyring | None":

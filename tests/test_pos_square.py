@@ -452,3 +452,30 @@ def test_the_credentials_check_names_the_merchant_and_locations_are_listed(squar
         {"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED", "detail": "bad token"}]})
     with pytest.raises(PosRejected):
         base.check_credentials(client)
+
+
+@responses.activate
+def test_accounts_sharing_the_app_s_signature_key_are_told_apart_by_merchant(square_env,
+                                                                           make_bridge):
+    """Square signs every seller's events with the app's one key: the event's merchant_id says
+    which site's account it is about."""
+    from tests.sites import SECRET_KEY
+    bridge = make_bridge({**square_env, "BRIDGE_SECRET_KEY": SECRET_KEY})
+    for n in (1, 2):
+        responses.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": f"M{n}"}},
+                      match=[responses.matchers.header_matcher(
+                          {"Authorization": f"Bearer token-{n}"})])
+        account = bridge.accounts.save(f"site-{n}", "square",
+                                       {"POS_SQUARE_ACCESS_TOKEN": f"token-{n}"},
+                                       account_id=f"acc-{n}", clients=bridge.pos)
+        assert bridge.accounts.check(account, bridge.pos).merchant_id == f"M{n}"
+        bridge.store.save_order(wix_order_id=f"wix-{n}", instance_id=f"site-{n}", state="sent",
+                                snapshot={})
+        bridge.store.set_order_state(f"wix-{n}", "sent", pos_client=f"square@acc-{n}",
+                                     pos_order_id="SQ-1")  # ids alike: only the merchant differs
+    event = square_event("order.fulfillment.updated", "SQ-1", 2, "RESERVED")
+    event["merchant_id"] = "M2"
+    assert post_event(bridge, *signed(event)).status_code == 200
+    [update] = bridge.store.list_status_updates()
+    assert (update.pos_client, update.wix_order_id, update.state) == ("square@acc-2", "wix-2",
+                                                                      "queued")

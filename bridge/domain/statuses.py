@@ -37,6 +37,7 @@ class StatusChange:
     occurred_at: str | None = None
     callback_id: str | None = None   # the POS's own id for the callback, for dedupe when it has one
     sequence: int | None = None      # the POS's ordering of its reports (e.g. an order version)
+    merchant_id: str | None = None   # the POS account it is about, when the report says
 
 
 def parse_status(raw: object) -> PosStatus:

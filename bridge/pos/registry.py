@@ -57,6 +57,7 @@ class PosAccount:
     settings: Mapping[str, str]
     version: int
     instance_id: str | None = None
+    merchant_id: str | None = None   # the POS's own id for the account, once it said
 
 
 class Accounts(Protocol):

@@ -321,6 +321,7 @@ def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange]:
     """The status changes a (verified) Square webhook event reports."""
     kind = event.get("type")
     event_id = event.get("event_id")
+    merchant = event.get("merchant_id") if isinstance(event.get("merchant_id"), str) else None
     obj = ((event.get("data") or {}).get("object") or {})
     if kind == "order.fulfillment.updated":
         update = obj.get("order_fulfillment_updated") or {}
@@ -329,14 +330,14 @@ def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange]:
         if status is None or not update.get("order_id"):
             return []
         return [StatusChange(update["order_id"], status, update.get("updated_at"), event_id,
-                             _int(update.get("version")))]
+                             _int(update.get("version")), merchant)]
     if kind == "order.updated":
         update = obj.get("order_updated") or {}
         if not update.get("order_id"):
             return []
         status = PosStatus.CANCELED if update.get("state") == "CANCELED" else None
         return [StatusChange(update["order_id"], status, update.get("updated_at"), event_id,
-                             _int(update.get("version")))]
+                             _int(update.get("version")), merchant)]
     return []
 
 

@@ -73,7 +73,8 @@ class SiteAccounts:
 
     def pos_account(self, account: Account) -> PosAccount:
         return PosAccount(account_key(account.pos_client, account.id), account.pos_client,
-                          self.credentials(account), account.version, account.instance_id)
+                          self.credentials(account), account.version, account.instance_id,
+                          account.merchant_id)
 
     def credentials(self, account: Account) -> dict[str, str]:
         if not account.credentials:

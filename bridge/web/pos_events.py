@@ -50,9 +50,21 @@ def _verified(sites: list[Site], body: bytes) -> tuple[Site, list[StatusChange]]
     refusal = None
     for site in sites:
         try:
-            return site, site.client.parse_callback(request.headers, body)
+            changes = site.client.parse_callback(request.headers, body)
         except CallbackRejected as error:
             if error.status != 401:
                 raise
             refusal = refusal or error
+            continue
+        return _merchant_s(sites, changes) or site, changes
     raise refusal
+
+
+def _merchant_s(sites: list[Site], changes: list[StatusChange]) -> Site | None:
+    """Accounts of one POS app may share its webhook secret (Square's signature key is the
+    app's): then the merchant the report names tells whose it is."""
+    merchants = {c.merchant_id for c in changes if c.merchant_id}
+    if len(merchants) != 1:
+        return None
+    merchant = merchants.pop()
+    return next((s for s in sites if s.account and s.account.merchant_id == merchant), None)
