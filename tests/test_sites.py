@@ -159,3 +159,17 @@ def test_configurations_listed_by_wix_are_stored_with_their_pairing_kept(sites, 
     assert (kept.location_name, kept.pos_location_id, kept.catalog_id) == (
         "Uptown", "A-KITCHEN", "cat-1")
     assert sites.store.get_configuration("conf-a2").account_id == "acc-a"
+
+
+def test_a_disconnected_site_s_orders_fail_and_never_reach_the_environment_s_pos(
+        sites, signer, two_poses, mocked):
+    from bridge.service.configurations import disconnect_account
+    mocked.add_passthru("http://127.0.0.1")  # the loopback POSes; the environment's is mocked
+    disconnect_account(sites.store, None, "acc-a")
+    client = create_app(sites).test_client()
+    order = an_order(businessLocation={"id": "loc-a"})
+    deliver(client, signer, order, SITE_A)
+    sites.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    record = sites.store.get_order(order["id"])
+    assert record.state == "failed" and "webhook@acc-a is disconnected" in record.last_error
+    assert two_poses[0].orders() == []  # and the strict mock saw nothing sent to POS_URL

@@ -58,6 +58,7 @@ class PosAccount:
     version: int
     instance_id: str | None = None
     merchant_id: str | None = None   # the POS's own id for the account, once it said
+    active: bool = True              # False: disconnected; the site's orders go nowhere
 
 
 class Accounts(Protocol):

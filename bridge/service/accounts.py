@@ -64,17 +64,23 @@ class SiteAccounts:
     # -- what the POS clients read ---------------------------------------------------------
 
     def for_instance(self, instance_id: str) -> PosAccount | None:
+        """The site's active account; else its last one, disconnected: a site that had its own
+        POS never falls back to the environment's (another restaurant's, perhaps)."""
         account = self.store.account_for_instance(instance_id)
+        if account is None:
+            every = self.store.list_accounts(instance_id)
+            account = every[-1] if every else None
         return self.pos_account(account) if account else None
 
     def for_client(self, client: str) -> list[PosAccount]:
+        """Disconnected ones too: their POS may still report on orders it has."""
         return [self.pos_account(a) for a in self.store.list_accounts()
-                if a.pos_client == client and a.status == AccountState.ACTIVE]
+                if a.pos_client == client]
 
     def pos_account(self, account: Account) -> PosAccount:
         return PosAccount(account_key(account.pos_client, account.id), account.pos_client,
                           self.credentials(account), account.version, account.instance_id,
-                          account.merchant_id)
+                          account.merchant_id, account.status == AccountState.ACTIVE)
 
     def credentials(self, account: Account) -> dict[str, str]:
         if not account.credentials:
@@ -182,6 +188,9 @@ class SiteAccounts:
         location its Wix location is paired with. Raises AccountError naming an unpaired one."""
         if site.account is None:
             return order
+        if not site.account.active:
+            raise AccountError(f"the site's POS account {site.account.key} is disconnected: "
+                               "`bridge accounts add` gives it one again")
         configuration = self.store.configuration_for_location(order.instance_id,
                                                               order.location_id)
         where = f"location {order.location_id}" if order.location_id else "the order's location"
