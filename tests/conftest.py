@@ -33,6 +33,24 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(line, yellow=True, bold=True)
 
 
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Tests reach only this machine: a name that is not loopback fails to resolve, as it would
+    offline, instead of asking a DNS server (a URL a strict `responses` mock does not catch)."""
+    import socket
+    resolve = socket.getaddrinfo
+
+    def loopback(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in _LOOPBACK and name is not None:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {name}")
+        return resolve(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", loopback)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path) -> str:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema dropped afterwards."""

@@ -16,7 +16,7 @@ from bridge.service.replay import replay
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import (INSTANCE, POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids,
-                            pos_error)
+                            pos_error, WIX_URL)
 
 
 def deliver(client, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
@@ -281,7 +281,13 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
 
 
 def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(client, signer,
-                                                                           worker, store):
+                                                                           worker, store,
+                                                                           mocked):
+    # Each install lists the site's location configurations (POS Connectivity API).
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    listed = mocked.get(f"{WIX_URL}/restaurants/v1/pos-integration/configurations",
+                        json={"configurations": [{"id": "conf-1", "location": {"name": "Main"},
+                                                  "enabled": True}]})
     def lifecycle(event_type: str, signed_ago: int) -> str:
         data = ({"appId": "app", "originInstanceId": ""}
                 if event_type == wix_events.APP_INSTALLED else {"appId": "app"})
@@ -296,6 +302,9 @@ def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(clie
     assert len(inbox_ids(store)) == 3                            # the re-install is not a duplicate
     worker.drain()
     assert store.instance_status(INSTANCE) == "installed"
+    assert listed.call_count == 2  # both installs; the removal in between lists nothing
+    assert [(c.id, c.location_name) for c in store.list_configurations(INSTANCE)] == [
+        ("conf-1", "Main")]
     # A removal signed before the re-install, delivered late (Wix resends out of order), and
     # the first install delivered again: neither undoes the re-install.
     client.post("/webhooks/wix", data=lifecycle(wix_events.APP_REMOVED, 150))

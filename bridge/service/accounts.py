@@ -22,6 +22,7 @@ from bridge.domain.orders import PosOrder
 from bridge.pos import base
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable
 from bridge.pos.registry import PosAccount, PosClients, Site, account_key
+from bridge.timeouts import DeadlineExceeded
 from bridge.storage.port import Account, AccountState, Configuration, Store
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class SiteAccounts:
         except PosRejected as error:
             self.store.record_account_check(account.id, error=f"the POS refused the "
                                             f"credentials: {error}")
-        except PosUnavailable as error:
+        except (PosUnavailable, DeadlineExceeded) as error:
             self.store.record_account_check(account.id, error=f"the POS did not answer the "
                                             f"credentials check: {error}")
         else:
