@@ -172,3 +172,16 @@ def test_validate_order_checks_mapped_items_and_answers_a_status(spi):
 def test_catalog_calls_answer_honestly_until_the_catalog_sync_exists(spi):
     assert spi("sync-catalog", NAMED).get_json() == {}
     assert spi("get-catalog-sync-status", NAMED).get_json() == {"status": "UNKNOWN"}
+
+
+def test_without_an_app_id_no_call_is_trusted_and_the_answer_says_why(make_bridge, env,
+                                                                      private_key):
+    from bridge.web.app import create_app
+    sandbox = make_bridge({k: v for k, v in env.items()
+                           if k not in ("WIX_APP_ID", "WIX_APP_SECRET", "WIX_PUBLIC_KEY")}
+                          | {"BRIDGE_SANDBOX": "1"})
+    answer = create_app(sandbox).test_client().post(
+        "/spi/pos/account-ids", data=spi_token(private_key, {}, INSTANCE))
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "spi_not_configured"
+    assert "WIX_APP_ID" in answer.get_json()["error"]["message"]

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify
 from bridge import logs
 from bridge.service.spi import PosIntegration, SpiError
 from bridge.web.errors import error_response, request_body
-from bridge.wix.spi import BadSignature, MalformedCall, NotAJwt
+from bridge.wix.spi import BadSignature, MalformedCall, NotAJwt, NotConfigured
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("spi", __name__)
@@ -39,6 +39,9 @@ def answer(call: str):
     except NotAJwt as error:
         logs.warning(log, "spi_refused", call=call, reason="not_a_jwt")
         return error_response(400, "not_a_jwt", str(error))
+    except NotConfigured as error:
+        logs.warning(log, "spi_refused", call=call, reason="spi_not_configured")
+        return error_response(401, "spi_not_configured", str(error))
     except BadSignature as error:
         logs.warning(log, "spi_refused", call=call, reason="bad_token", detail=str(error))
         return error_response(401, "bad_token", "the SPI token does not verify: it must be "

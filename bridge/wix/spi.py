@@ -18,7 +18,12 @@ from bridge.wix.webhooks import CLOCK_SKEW_SECONDS, BadSignature, NotAJwt, Verif
 
 ISSUER = "wix.com"
 
-__all__ = ["BadSignature", "MalformedCall", "NotAJwt", "SpiCall", "SpiVerifier"]
+__all__ = ["BadSignature", "MalformedCall", "NotAJwt", "NotConfigured", "SpiCall",
+           "SpiVerifier"]
+
+
+class NotConfigured(BadSignature):
+    """No WIX_APP_ID to check the token's audience against: no call can be trusted (401)."""
 
 
 class MalformedCall(ValueError):
@@ -45,7 +50,8 @@ class SpiVerifier:
     def call(self, body: bytes) -> SpiCall:
         """Raises NotAJwt (400), BadSignature (401) or MalformedCall (400)."""
         if not self._app_id:
-            raise BadSignature("WIX_APP_ID is not set: SPI calls cannot be checked against it")
+            raise NotConfigured("WIX_APP_ID is not set: an SPI call's audience cannot be checked, "
+                                "so none is accepted (sandbox mode has no Wix app)")
         claims = self._verifier.claims(body, required=self._required)
         data = claims.get("data")
         if not isinstance(data, dict):
