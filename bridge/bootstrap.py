@@ -11,7 +11,7 @@ from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import configurations, jobs, orders, statuses
+from bridge.service import catalog, configurations, jobs, orders, statuses
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.spi import PosIntegration
 from bridge.service.breakers import Policy
@@ -150,6 +150,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         jobs.Kind.CANCEL_ORDER: orders.CancelOrder(store, pos),
         jobs.Kind.WIX_STATUS: statuses.SyncStatus(store, wix, pos),
         jobs.Kind.LIST_CONFIGURATIONS: configurations.RefreshConfigurations(store, wix),
+        jobs.Kind.SYNC_CATALOG: catalog.SyncCatalog(store, wix, pos, accounts),
     })
     return bridge
 

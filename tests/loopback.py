@@ -73,6 +73,7 @@ class PosServer:
         self.accepted: dict[str, str] = {}    # webhook-id -> POS order id
         self.lock = threading.Lock()
         self.hold: Callable[[dict], None] | None = None  # called before answering
+        self.menu: dict = {}                  # what it answers a menu request with
         pos = self
 
         class Handler(_JsonHandler):
@@ -90,6 +91,9 @@ class PosServer:
                     pos.deliveries.append(delivery)
                 if pos.hold:
                     pos.hold(delivery)
+                if "menu" in message:
+                    self.answer(200, {"value": {"menu": pos.menu}})
+                    return
                 with pos.lock:
                     order_id = pos.accepted.setdefault(delivery["id"],
                                                        f"P{len(pos.accepted) + 1}")
@@ -146,6 +150,8 @@ class WixServer:
         self.requests: list[dict] = []
         self.fulfillments: dict[str, list[dict]] = {}
         self.configurations: dict[str, list[dict]] = {}  # site -> its POS configurations
+        from tests.wix_menus import FakeMenus
+        self.menus = FakeMenus()
         self.lock = threading.Lock()
         self.hold: Callable[[dict], None] | None = None  # called before answering
         wix = self
@@ -161,6 +167,10 @@ class WixServer:
                     wix.requests.append(request)
                 if wix.hold:
                     wix.hold(request)
+                menus = wix.menus.handle(self.command, self.path, body)
+                if menus is not None:
+                    self.answer(*menus)
+                    return
                 if self.path == "/oauth2/token":
                     site = body.get("instance_id") if tokens_per_site else "local"
                     answer = {"access_token": f"OAUTH2.{site}", "expires_in": 14400}

@@ -7,7 +7,7 @@ vendor's package can hold per-restaurant accounts without the core changing shap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from bridge.config import Setting
 from bridge.domain.orders import PosOrder
@@ -16,7 +16,7 @@ from bridge.domain.statuses import StatusChange
 
 __all__ = ["CallbackRejected", "PosClient", "PosConfig", "PosConfigurationError", "PosError",
            "PosLocation", "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting",
-           "check_credentials", "list_locations", "read_timeout", "validate_order"]
+           "check_credentials", "fetch_menu", "list_locations", "read_timeout", "validate_order"]
 
 
 class PosConfigurationError(ValueError):
@@ -87,7 +87,8 @@ class PosClient(Protocol):
         callbacks can leave the status out need more than `return None`."""
 
     # Optional, asked through the functions below: `check_credentials() -> merchant id | None`,
-    # `list_locations() -> list[PosLocation]`, `validate_order(order)` raising PosRejected.
+    # `list_locations() -> list[PosLocation]`, `validate_order(order)` raising PosRejected,
+    # `fetch_menu(location_id) -> the menu's JSON form`.
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,13 @@ def validate_order(client: PosClient, order: PosOrder) -> None:
     method = getattr(client, "validate_order", None)
     if callable(method):
         method(order)
+
+
+def fetch_menu(client: PosClient, location_id: str | None) -> Mapping[str, Any] | None:
+    """The POS's menu for a location, in the JSON form `bridge.domain.menus` reads; None when
+    the client cannot send one (`fetch_menu()` is optional)."""
+    method = getattr(client, "fetch_menu", None)
+    return method(location_id) if callable(method) else None
 
 
 def read_timeout(settings: Mapping[str, str], name: str, default: float) -> float:

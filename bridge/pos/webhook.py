@@ -1,6 +1,7 @@
 """The `webhook` POS client: a generic POS speaking HTTP + JSON, signed with Standard Webhooks.
 
-Protocol (README.md, POS clients): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}` or `{"cancel": {...}}`;
+Protocol (README.md, POS clients): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}`, `{"cancel": {...}}`
+or `{"menu": {...}}`;
 answers as in the Wix Restaurants POS SPI. `classify_answer` is the one pure function that turns an
 answer into a value or a typed error; `_post` is the one place that does I/O.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -108,6 +110,15 @@ class WebhookPos:
 
     def cancel_order(self, wix_order_id: str, pos_order_id: str, *, idempotency_key: str) -> None:
         self._post({"cancel": {"id": wix_order_id, "orderId": pos_order_id}}, idempotency_key)
+
+    def fetch_menu(self, location_id: str | None) -> Mapping[str, Any]:
+        """`{"menu": {"locationId"}}`, answered `{"value": {"menu": MENU}}` (README.md)."""
+        value = self._post({"menu": {"locationId": location_id}},
+                           f"menu:{location_id or '-'}:{uuid.uuid4().hex}")
+        menu = value.get("menu")
+        if not isinstance(menu, dict):
+            raise PosUnavailable("POS answered the menu request without a menu")
+        return menu
 
     def _post(self, message: dict[str, Any], message_id: str) -> dict[str, Any]:
         body = json.dumps(message, separators=(",", ":"))

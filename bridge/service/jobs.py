@@ -20,6 +20,7 @@ class Kind(StrEnum):
     CANCEL_ORDER = "cancel_order"     # cancel it at the POS
     WIX_STATUS = "wix_status"         # tell Wix a status the POS reported
     LIST_CONFIGURATIONS = "list_configurations"  # store a site's location configurations
+    SYNC_CATALOG = "sync_catalog"     # write a configuration's POS menu to Wix
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -51,6 +52,14 @@ def list_configurations(instance_id: str, event_id: str) -> NewJob:
     """Queued by an install: a reinstall (another event) lists them again."""
     return NewJob(Kind.LIST_CONFIGURATIONS, key=f"configurations:{event_id}",
                   lane=f"configurations:{instance_id}", instance_id=instance_id,
+                  destination=wix_destination(instance_id))
+
+
+def sync_catalog(sync_id: int, instance_id: str, configuration_id: str) -> NewJob:
+    """One sync of a configuration at a time (its lane), resumed by any worker."""
+    return NewJob(Kind.SYNC_CATALOG, key=f"sync:{sync_id}", lane=f"catalog:{configuration_id}",
+                  instance_id=instance_id,
+                  payload={"sync_id": sync_id, "configuration_id": configuration_id},
                   destination=wix_destination(instance_id))
 
 

@@ -21,18 +21,13 @@ from bridge.domain.spi_orders import pos_order_from_spi
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
-from bridge.service import jobs, statuses
+from bridge.service import catalog, jobs, statuses
 from bridge.service.orders import order_key
 from bridge.service.accounts import AccountError, ConfigurationStatus, SiteAccounts
 from bridge.storage.port import Account, AccountState, Configuration, Store
 from bridge.wix.spi import SpiCall
 
 log = logging.getLogger(__name__)
-
-
-class CatalogSyncStatus:
-    """Get Catalog Sync Status's answers (the catalog sync itself is not built yet)."""
-    UNKNOWN = "UNKNOWN"
 
 
 @dataclass
@@ -77,15 +72,18 @@ class PosIntegration:
         return answer
 
     def sync_catalog(self, call: SpiCall) -> dict[str, Any]:
-        account, configuration = self._named(call)
-        logs.warning(log, "spi_catalog_sync_not_available", instance_id=call.instance_id,
-                     configuration=configuration.id,
-                     note="catalog sync is not built yet: nothing was changed")
+        """Queue a sync (the worker does it); Wix polls Get Catalog Sync Status."""
+        _, configuration = self._named(call)
+        try:
+            catalog.start(self.store, configuration)
+        except catalog.SyncRefused as error:
+            raise SpiError(409, error.code.lower(), str(error),
+                           {"configurationId": configuration.id}) from None
         return {}
 
     def catalog_sync_status(self, call: SpiCall) -> dict[str, Any]:
-        self._named(call)
-        return {"status": CatalogSyncStatus.UNKNOWN}
+        _, configuration = self._named(call)
+        return catalog.status(self.store, configuration.id, self.clock())
 
     def validate_order(self, call: SpiCall) -> dict[str, Any]:
         account, configuration = self._named(call)

@@ -194,6 +194,31 @@ class Configuration:
     error: str | None
     created_at: str
     updated_at: str
+    sync_confirmed_at: str | None = None  # the owner agreed a sync may hide the site's menus
+
+
+class SyncState(StrEnum):
+    """As Get Catalog Sync Status names them."""
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class Sync:
+    """One catalog sync of a configuration: the POS's menu written to Wix."""
+    id: int
+    instance_id: str
+    configuration_id: str
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    error: str | None
+    error_code: str | None
+    counts: dict[str, int]
+    created_at: str
+    updated_at: str
 
 
 def iso(epoch: float) -> str:
@@ -356,6 +381,28 @@ class Configurations(Protocol):
         site's only configuration when that one names no location."""
 
 
+class Syncs(Protocol):
+    def start_sync(self, instance_id: str, configuration_id: str) -> tuple[Sync, bool]:
+        """A new pending sync, or the one still open for the configuration (False)."""
+
+    def get_sync(self, sync_id: int) -> Sync | None: ...
+
+    def list_syncs(self, configuration_id: str | None = None, limit: int = 50) -> list[Sync]:
+        """Newest first."""
+
+    def set_sync(self, sync_id: int, status: str, *, error: str | None = None,
+                 code: str | None = None, counts: dict[str, int] | None = None) -> None:
+        """Moving to IN_PROGRESS stamps the start (once); SYNCED or FAILED the end."""
+
+    def log_sync(self, sync_id: int, action: str, *, kind: str | None = None,
+                 pos_id: str | None = None, wix_id: str | None = None,
+                 note: str | None = None) -> None: ...
+
+    def sync_log(self, sync_id: int) -> list[dict[str, Any]]: ...
+
+    def confirm_sync(self, configuration_id: str) -> None: ...
+
+
 class Identifiers(Protocol):
     def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None: ...
 
@@ -368,7 +415,7 @@ class Identifiers(Protocol):
 
 
 class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
-            Configurations, Identifiers, Protocol):
+            Configurations, Identifiers, Syncs, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

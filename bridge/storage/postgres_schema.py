@@ -185,4 +185,33 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         "CREATE INDEX identifiers_pos ON identifiers (instance_id, kind, pos_id)",
     ]),
+    ("pg005_syncs", [
+        # As SQLite's m009: catalog syncs, their log, and the owner's confirmation.
+        """CREATE TABLE syncs (
+            id bigserial PRIMARY KEY,
+            instance_id text NOT NULL,
+            configuration_id text NOT NULL,
+            status text NOT NULL,
+            started_at text,
+            ended_at text,
+            error text,
+            error_code text,
+            counts text,
+            created_at text NOT NULL,
+            updated_at text NOT NULL
+        )""",
+        "CREATE INDEX syncs_configuration ON syncs (configuration_id, id)",
+        """CREATE TABLE sync_log (
+            id bigserial PRIMARY KEY,
+            sync_id bigint NOT NULL,
+            at text NOT NULL,
+            kind text,
+            action text NOT NULL,
+            pos_id text,
+            wix_id text,
+            note text
+        )""",
+        "CREATE INDEX sync_log_sync ON sync_log (sync_id, id)",
+        "ALTER TABLE configurations ADD COLUMN sync_confirmed_at text",
+    ]),
 ]

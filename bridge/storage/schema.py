@@ -221,3 +221,38 @@ def m008_accounts(db: Database) -> None:
             PRIMARY KEY (instance_id, kind, wix_id)
         )""")
     db.execute("CREATE INDEX identifiers_pos ON identifiers (instance_id, kind, pos_id)")
+
+
+@migrations()
+def m009_syncs(db: Database) -> None:
+    # Catalog syncs (a POS menu written to Wix), one open at a time per configuration, and the
+    # log of what each changed. The owner's confirmation that a first sync may hide the menus
+    # already on the site is kept on the configuration.
+    db.execute("""
+        CREATE TABLE syncs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            instance_id TEXT NOT NULL,
+            configuration_id TEXT NOT NULL,
+            status TEXT NOT NULL,              -- PENDING | IN_PROGRESS | SYNCED | FAILED
+            started_at TEXT,
+            ended_at TEXT,
+            error TEXT,
+            error_code TEXT,
+            counts TEXT,                       -- JSON: writes by kind and action
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX syncs_configuration ON syncs (configuration_id, id)")
+    db.execute("""
+        CREATE TABLE sync_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sync_id INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            kind TEXT,                         -- item | section | menu | ...
+            action TEXT NOT NULL,              -- created | updated | hidden | adopted | skipped | ...
+            pos_id TEXT,
+            wix_id TEXT,
+            note TEXT
+        )""")
+    db.execute("CREATE INDEX sync_log_sync ON sync_log (sync_id, id)")
+    db.execute("ALTER TABLE configurations ADD COLUMN sync_confirmed_at TEXT")

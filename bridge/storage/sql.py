@@ -16,7 +16,7 @@ from typing import Any, Callable, Collection, Iterator, Sequence
 
 from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Job,
                                  JobState, NewJob, OrderRecord, Outcome, SchemaOutOfDate,
-                                 StatusUpdate, StoredEvent, iso)
+                                 StatusUpdate, StoredEvent, Sync, SyncState, iso)
 
 # The state a job is left in by each attempt outcome.
 _STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
@@ -67,7 +67,9 @@ _ACCOUNT_COLUMNS = ("id, instance_id, pos_client, status, authorized, merchant_i
                     " version, checked_at, check_error, created_at, updated_at")
 _CONFIGURATION_COLUMNS = ("id, instance_id, account_id, location_name, wix_location_id,"
                           " pos_location_id, enabled, archived, catalog_id, error, created_at,"
-                          " updated_at")
+                          " updated_at, sync_confirmed_at")
+_SYNC_COLUMNS = ("id, instance_id, configuration_id, status, started_at, ended_at, error,"
+                 " error_code, counts, created_at, updated_at")
 _EVENT_COLUMNS = ("id, instance_id, event_type, entity_id, order_id, sequence, event_time,"
                   " domain_event, payload")
 
@@ -370,6 +372,73 @@ class SqlStore(ABC):
         rows = self._execute("SELECT wix_id, pos_id FROM identifiers"
                              " WHERE instance_id = ? AND kind = ?", [instance_id, kind]).rows
         return dict(rows)
+
+    # -- catalog syncs ---------------------------------------------------------------------
+
+    @staticmethod
+    def _sync(row) -> Sync:
+        values = list(row)
+        values[8] = json.loads(values[8]) if values[8] else {}
+        return Sync(*values)
+
+    def start_sync(self, instance_id: str, configuration_id: str) -> tuple[Sync, bool]:
+        _, now = self._now()
+        with self.transaction():
+            self.serialize(f"sync:{configuration_id}")
+            row = self._execute(
+                f"SELECT {_SYNC_COLUMNS} FROM syncs WHERE configuration_id = ?"
+                " AND status IN (?, ?) ORDER BY id DESC",
+                [configuration_id, SyncState.PENDING, SyncState.IN_PROGRESS]).one()
+            if row is not None:
+                return self._sync(row), False
+            row = self._execute(
+                "INSERT INTO syncs (instance_id, configuration_id, status, created_at, updated_at)"
+                f" VALUES (?, ?, ?, ?, ?) RETURNING {_SYNC_COLUMNS}",
+                [instance_id, configuration_id, SyncState.PENDING, now, now]).one()
+        return self._sync(row), True
+
+    def get_sync(self, sync_id: int) -> Sync | None:
+        row = self._execute(f"SELECT {_SYNC_COLUMNS} FROM syncs WHERE id = ?", [sync_id]).one()
+        return self._sync(row) if row else None
+
+    def list_syncs(self, configuration_id: str | None = None, limit: int = 50) -> list[Sync]:
+        where, args = (("WHERE configuration_id = ?", [configuration_id]) if configuration_id
+                       else ("", []))
+        rows = self._execute(f"SELECT {_SYNC_COLUMNS} FROM syncs {where} ORDER BY id DESC"
+                             " LIMIT ?", [*args, limit]).rows
+        return [self._sync(r) for r in rows]
+
+    def set_sync(self, sync_id: int, status: str, *, error: str | None = None,
+                 code: str | None = None, counts: dict[str, int] | None = None) -> None:
+        _, now = self._now()
+        ended = status in (SyncState.SYNCED, SyncState.FAILED)
+        with self.transaction():
+            self._execute(
+                "UPDATE syncs SET status = ?, error = ?, error_code = ?,"
+                " counts = coalesce(?, counts),"
+                " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
+                " ended_at = CASE WHEN ? THEN ? ELSE ended_at END, updated_at = ? WHERE id = ?",
+                [status, error, code, json.dumps(counts) if counts is not None else None,
+                 status == SyncState.IN_PROGRESS, now, ended, now, now, sync_id])
+
+    def log_sync(self, sync_id: int, action: str, *, kind: str | None = None,
+                 pos_id: str | None = None, wix_id: str | None = None,
+                 note: str | None = None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("INSERT INTO sync_log (sync_id, at, kind, action, pos_id, wix_id, note)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [sync_id, now, kind, action, pos_id, wix_id, note])
+
+    def sync_log(self, sync_id: int) -> list[dict[str, Any]]:
+        return self._execute("SELECT at, kind, action, pos_id, wix_id, note FROM sync_log"
+                             " WHERE sync_id = ? ORDER BY id", [sync_id], named=True).dicts()
+
+    def confirm_sync(self, configuration_id: str) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE configurations SET sync_confirmed_at = coalesce("
+                          "sync_confirmed_at, ?) WHERE id = ?", [now, configuration_id])
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -168,13 +168,17 @@ class WixApi:
     # -- calls -----------------------------------------------------------------------------
 
     def call(self, method: str, path: str, instance_id: str,
-             body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """An authorised call; a 401 drops the token and tries once more with a new one."""
+             body: dict[str, Any] | None = None, *, repeatable: bool = True) -> dict[str, Any]:
+        """An authorised call; a 401 drops the token and tries once more with a new one.
+
+        `repeatable=False` for a call that would do its work twice if sent again after Wix did
+        it but the answer was lost (a create): it is not retried here; the caller looks before
+        trying again."""
         for renewed in (False, True):
             token = self.token(instance_id)
+            send = (lambda token=token: self._send(method, path, instance_id, token, body))
             try:
-                return self._retrying(
-                    lambda token=token: self._send(method, path, instance_id, token, body))
+                return self._retrying(send) if repeatable else send()
             except WixUnauthorized:
                 self.forget_token(instance_id)
                 if renewed:

@@ -1,0 +1,408 @@
+"""Catalog sync: a configuration's POS menu written to Wix Restaurants menus, as durable work.
+
+Sync Catalog (SPI) or `bridge sync` starts one (one open per configuration); a `sync_catalog` job
+does it in the worker. Each kind is written in an order where references already exist
+(modifiers, variants, groups, items, sections, menus), matched to Wix's entities through the
+identifiers table (kind, Wix id <-> POS id). An entity is created once, updated only where the
+fields the POS owns differ (with Wix's current revision; a stale one is read again), and hidden
+when it vanished from the POS. So a second sync of an unchanged menu writes nothing, and a sync
+cut short (Wix down, the worker killed) resumes where it was: what was created is mapped the
+moment Wix answers, and a create whose answer was lost is found again (an item by its external
+reference, another entity by its name among those this sync created) instead of made twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from bridge import logs
+from bridge.domain.menus import Catalog, InvalidCatalog, parse_catalog
+from bridge.pos import base
+from bridge.pos.base import PosRejected, PosUnavailable
+from bridge.pos.registry import PosClients
+from bridge.service import jobs
+from bridge.service.accounts import SiteAccounts
+from bridge.service.worker import Fail, Retry, Wait
+from bridge.storage.port import Configuration, Job, Store, Sync, SyncState
+from bridge.wix import menus as wix_menus
+from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
+from bridge.wix.menus import BULK_LIMIT, KINDS, Kind, MenusApi
+
+log = logging.getLogger(__name__)
+NO_CREDENTIALS_RECHECK_SECONDS = 300
+STALE_RETRIES = 3
+
+
+class SyncRefused(Exception):
+    """A sync that cannot start: `code` names why (the SPI's and the CLI's answer)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def start(store: Store, configuration: Configuration) -> tuple[Sync, bool]:
+    """Queue a sync of the configuration, or answer the one still open (False)."""
+    if configuration.sync_confirmed_at is None:
+        raise SyncRefused(
+            f"the first sync of configuration {configuration.id} hides the menus already on "
+            "the site for its location: the owner must confirm it first (`bridge sync "
+            f"{configuration.id} --confirm`)", "CONFIRMATION_REQUIRED")
+    with store.transaction():
+        sync, new = store.start_sync(configuration.instance_id, configuration.id)
+        if new:
+            store.enqueue(jobs.sync_catalog(sync.id, configuration.instance_id, configuration.id))
+    logs.info(log, "catalog_sync_queued" if new else "catalog_sync_already_open",
+              sync=sync.id, configuration=configuration.id)
+    return sync, new
+
+
+def confirm(store: Store, configuration: Configuration) -> None:
+    if configuration.sync_confirmed_at is None:
+        store.confirm_sync(configuration.id)
+        logs.warning(log, "catalog_sync_confirmed", configuration=configuration.id,
+                     note="the owner agreed that syncing hides the menus already on the site "
+                          "for this location")
+
+
+def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
+    """Get Catalog Sync Status's answer, from the newest sync."""
+    syncs = store.list_syncs(configuration_id, limit=1)
+    if not syncs:
+        return {"status": "UNKNOWN"}
+    sync = syncs[0]
+    answer: dict[str, Any] = {"status": sync.status}
+    if sync.status in (SyncState.PENDING, SyncState.IN_PROGRESS):
+        since = _epoch(sync.started_at or sync.created_at)
+        answer["inProgress"] = {"elapsedSeconds": max(0, int(now - since))}
+    elif sync.status == SyncState.SYNCED:
+        answer["synced"] = {"lastSyncDate": sync.ended_at}
+    else:
+        answer["failed"] = {"reason": sync.error, "code": sync.error_code}
+    return answer
+
+
+class SyncCatalog:
+    """The `sync_catalog` job: fetch the menu from the site's POS, write it to Wix."""
+
+    def __init__(self, store: Store, wix: WixApi | None, pos: PosClients,
+                 accounts: SiteAccounts):
+        self.store = store
+        self.wix = wix
+        self.pos = pos
+        self.accounts = accounts
+
+    def run(self, job: Job) -> None:
+        sync = self.store.get_sync(job.payload["sync_id"])
+        configuration = self.store.get_configuration(job.payload["configuration_id"])
+        if sync is None or configuration is None:
+            raise Fail("the sync or its configuration is not stored")
+        if sync.status in (SyncState.SYNCED, SyncState.FAILED):
+            return
+        if self.wix is None:
+            raise Wait("waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)",
+                       NO_CREDENTIALS_RECHECK_SECONDS)
+        self.store.set_sync(sync.id, SyncState.IN_PROGRESS)
+        sync = self.store.get_sync(sync.id)
+        site = self.pos.site(configuration.instance_id)
+        try:
+            raw = base.fetch_menu(site.client, configuration.pos_location_id)
+        except PosRejected as error:
+            raise Fail(f"the POS refused the menu request: {error}") from None
+        except PosUnavailable as error:
+            raise Retry(f"the POS did not send its menu: {error}") from None
+        if raw is None:
+            self._failed(sync, f"the {site.key} POS client cannot send its menu", "UNSUPPORTED")
+            return
+        try:
+            catalog = parse_catalog(raw)
+        except InvalidCatalog as error:
+            self._failed(sync, str(error), error.code)
+            return
+        for reason in catalog.skipped:
+            self.store.log_sync(sync.id, "skipped", note=reason)
+        try:
+            counts = Writer(self.store, MenusApi(self.wix), sync, configuration).write(catalog)
+        except WixUnavailable as error:
+            raise Retry(f"Wix: {error}; the sync resumes where it was",
+                        after=error.retry_after) from None
+        except WixUnauthorized as error:
+            raise Fail(f"Wix refused the app's credentials: {error}") from None
+        except WixRejected as error:
+            self._failed(sync, f"Wix refused a menu write: {error}", "WIX_REJECTED")
+            return
+        counts["skipped"] = len(catalog.skipped)
+        self.store.set_sync(sync.id, SyncState.SYNCED, counts=counts)
+        logs.info(log, "catalog_synced", sync=sync.id, configuration=configuration.id,
+                  **{k.replace(".", "_"): v for k, v in counts.items()})
+
+    def _failed(self, sync: Sync, reason: str, code: str) -> None:
+        self.store.set_sync(sync.id, SyncState.FAILED, error=reason, code=code)
+        self.store.log_sync(sync.id, "failed", note=reason)
+        logs.warning(log, "catalog_sync_failed", sync=sync.id, code=code, reason=reason)
+
+    def failed(self, job: Job, reason: str) -> None:
+        sync = self.store.get_sync(job.payload["sync_id"])
+        if sync is not None and sync.status not in (SyncState.SYNCED, SyncState.FAILED):
+            self._failed(sync, reason, "SYNC_ERROR")
+
+
+class Writer:
+    """Writes one catalog for one configuration; every write is recorded as it lands."""
+
+    def __init__(self, store: Store, menus: MenusApi, sync: Sync, configuration: Configuration):
+        self.store = store
+        self.menus = menus
+        self.sync = sync
+        self.configuration = configuration
+        self.instance_id = configuration.instance_id
+        self.ids: dict[str, dict[str, str]] = {}     # kind -> POS id -> Wix id
+        self.counts: Counter[str] = Counter()
+
+    def write(self, catalog: Catalog) -> dict[str, int]:
+        first = not any(s.status == SyncState.SYNCED
+                        for s in self.store.list_syncs(self.configuration.id, limit=100))
+        for kind in KINDS:
+            self._kind(kind, dict(self._desired(kind, catalog)))
+        if first:
+            self._hide_menus_not_ours()
+        return dict(self.counts)
+
+    # -- what the POS says each entity is ---------------------------------------------------
+
+    def _desired(self, kind: Kind, catalog: Catalog) -> Iterable[tuple[str, dict[str, Any]]]:
+        ids = self.ids
+        if kind is wix_menus.MODIFIER:
+            for m in catalog.modifiers:
+                yield m.pos_id, {"name": m.name, "inStock": m.in_stock}
+        elif kind is wix_menus.VARIANT:
+            for v in catalog.variants:
+                yield v.pos_id, {"name": v.name}
+        elif kind is wix_menus.MODIFIER_GROUP:
+            for g in catalog.modifier_groups:
+                rule: dict[str, Any] = {"required": g.required, "minSelections": g.min_selections}
+                if g.max_selections is not None:
+                    rule["maxSelections"] = g.max_selections
+                yield g.pos_id, {"name": g.name, "rule": rule, "modifiers": [
+                    {"id": ids["modifier"][c.modifier_id], "preSelected": c.preselected,
+                     "additionalChargeInfo": {"additionalCharge": _money(c.price)}}
+                    for c in g.choices if c.modifier_id in ids["modifier"]]}
+        elif kind is wix_menus.ITEM:
+            for i in catalog.items:
+                fields: dict[str, Any] = {
+                    "name": i.name, "visible": i.visible,
+                    "modifierGroups": [{"id": ids["modifier_group"][g]}
+                                       for g in i.modifier_group_ids
+                                       if g in ids["modifier_group"]],
+                    "orderSettings": {"inStock": i.in_stock},
+                    "externalReferenceInfo": {"externalEntityId": i.pos_id, "connected": True}}
+                if i.price is not None:
+                    fields["priceInfo"] = {"price": _money(i.price)}
+                else:
+                    fields["priceVariants"] = {"variants": [
+                        {"variantId": ids["variant"][v], "priceInfo": {"price": _money(p)}}
+                        for v, p in i.variant_prices if v in ids["variant"]]}
+                if i.description:
+                    fields["description"] = i.description
+                yield i.pos_id, fields
+        elif kind is wix_menus.SECTION:
+            for s in catalog.sections:
+                fields = {"name": s.name, "visible": True,
+                          "itemIds": [ids["item"][i] for i in s.item_ids if i in ids["item"]]}
+                if s.description:
+                    fields["description"] = s.description
+                yield s.pos_id, fields
+        elif kind is wix_menus.MENU:
+            for m in catalog.menus:
+                fields = {"name": m.name, "visible": True,
+                          "sectionIds": [ids["section"][s] for s in m.section_ids
+                                         if s in ids["section"]]}
+                if m.description:
+                    fields["description"] = m.description
+                if self.configuration.wix_location_id:
+                    fields["businessLocationId"] = self.configuration.wix_location_id
+                # Each configuration (location) has its own menus; the rest is shared.
+                yield f"{self.configuration.id}/{m.pos_id}", fields
+
+    # -- writing a kind ---------------------------------------------------------------------
+
+    def _kind(self, kind: Kind, desired: dict[str, dict[str, Any]]) -> None:
+        mapped = {pos: wix for wix, pos in self.store.identifiers(self.instance_id,
+                                                                  kind.name).items()}
+        existing = {e["id"]: e for e in self.menus.query(self.instance_id, kind) if e.get("id")}
+        missing = [p for p in desired if mapped.get(p) not in existing]
+        if missing:
+            for pos_id, wix_id in self._found_again(kind, missing, mapped, existing,
+                                                    desired).items():
+                mapped[pos_id] = wix_id
+        creates = [p for p in desired if mapped.get(p) not in existing]
+        for chunk in _chunks(creates):
+            outcomes = self.menus.bulk_create(self.instance_id, kind,
+                                              [desired[p] for p in chunk])
+            with self.store.transaction():
+                for outcome in outcomes:
+                    pos_id = chunk[outcome.index]
+                    if outcome.wix_id:
+                        self.store.set_identifier(self.instance_id, kind.name, outcome.wix_id,
+                                                  pos_id)
+                        mapped[pos_id] = outcome.wix_id
+                        self._log(kind, "created", pos_id, outcome.wix_id)
+                    else:
+                        self._log(kind, "refused", pos_id, None, _error(outcome.error))
+        updates = [(p, desired[p]) for p in desired
+                   if p not in creates and mapped.get(p) in existing
+                   and _changed(desired[p], existing[mapped[p]])]
+        vanished = [(p, w) for p, w in mapped.items() if p not in desired and w in existing
+                    and self._owned(kind, p)]
+        hides = [(p, _hidden(kind)) for p, w in vanished
+                 if _hidden(kind) and _changed(_hidden(kind), existing[w])]
+        self._update(kind, [(p, f, "updated") for p, f in updates]
+                     + [(p, f, "hidden") for p, f in hides], mapped, existing)
+        self.ids[kind.name] = {p: w for p, w in mapped.items() if p in desired}
+
+    def _owned(self, kind: Kind, pos_id: str) -> bool:
+        """Menus belong to one configuration; everything else to the site."""
+        return kind is not wix_menus.MENU or pos_id.startswith(f"{self.configuration.id}/")
+
+    def _update(self, kind: Kind, writes: list[tuple[str, dict[str, Any], str]],
+                mapped: dict[str, str], existing: dict[str, dict[str, Any]]) -> None:
+        for attempt in range(STALE_RETRIES):
+            stale = []
+            for chunk in _chunks(writes):
+                updates = []
+                for pos_id, fields, _ in chunk:
+                    current = existing[mapped[pos_id]]
+                    mask = sorted(k for k in fields if _changed({k: fields[k]}, current))
+                    updates.append(({**fields, "id": current["id"],
+                                     "revision": current.get("revision")}, mask))
+                outcomes = self.menus.bulk_update(self.instance_id, kind, updates)
+                with self.store.transaction():
+                    for outcome in outcomes:
+                        pos_id, _, action = chunk[outcome.index]
+                        if outcome.error is None:
+                            self._log(kind, action, pos_id, mapped[pos_id])
+                        elif outcome.stale and attempt + 1 < STALE_RETRIES:
+                            stale.append(chunk[outcome.index])
+                        else:
+                            self._log(kind, "refused", pos_id, mapped[pos_id],
+                                      _error(outcome.error))
+            if not stale:
+                return
+            # Someone changed them since they were read: read them again, and write once more.
+            wanted = [mapped[p] for p, _, _ in stale]
+            for entity in self.menus.query(self.instance_id, kind, {"id": {"$in": wanted}}):
+                existing[entity["id"]] = entity
+            writes = stale
+            self.counts[f"{kind.name}.stale"] += len(stale)
+
+    def _found_again(self, kind: Kind, missing: list[str], mapped: dict[str, str],
+                     existing: dict[str, dict[str, Any]], desired: dict[str, dict[str, Any]]
+                     ) -> dict[str, str]:
+        """Entities this sync created whose answer was lost: an item names its POS id; any
+        other is known by its name among those created since the sync started."""
+        taken = set(mapped.values())
+        since = self.sync.started_at
+        found: dict[str, str] = {}
+        by_name: dict[str, list[str]] = {}
+        for wix_id, entity in existing.items():
+            if wix_id in taken:
+                continue
+            reference = (entity.get("externalReferenceInfo") or {}).get("externalEntityId")
+            if kind is wix_menus.ITEM and reference in missing:
+                found[reference] = wix_id
+            elif kind is not wix_menus.ITEM and since and _created_since(entity, since):
+                by_name.setdefault(entity.get("name"), []).append(wix_id)
+        if kind is not wix_menus.ITEM and by_name:
+            for pos_id in missing:
+                candidates = by_name.get(desired[pos_id].get("name"))
+                if candidates:
+                    found[pos_id] = candidates.pop(0)
+        with self.store.transaction():
+            for pos_id, wix_id in found.items():
+                self.store.set_identifier(self.instance_id, kind.name, wix_id, pos_id)
+                self._log(kind, "found_again", pos_id, wix_id,
+                          "created before its answer was lost; not created twice")
+        return found
+
+    def _hide_menus_not_ours(self) -> None:
+        """Syncing takes the location's menus over: the ones already there are hidden (the
+        owner confirmed it before the first sync)."""
+        ours = set(self.store.identifiers(self.instance_id, "menu"))
+        location = self.configuration.wix_location_id
+        hides = []
+        for menu in self.menus.query(self.instance_id, wix_menus.MENU):
+            if menu.get("id") in ours or menu.get("visible") is False:
+                continue
+            if location and menu.get("businessLocationId") not in (None, location):
+                continue
+            hides.append(({"id": menu["id"], "revision": menu.get("revision"),
+                           "visible": False}, ["visible"]))
+        for chunk in _chunks(hides):
+            self.menus.bulk_update(self.instance_id, wix_menus.MENU, chunk)
+            with self.store.transaction():
+                for entity, _ in chunk:
+                    self._log(wix_menus.MENU, "hidden", None, entity["id"],
+                              "on the site before the first sync")
+
+    def _log(self, kind: Kind, action: str, pos_id: str | None, wix_id: str | None,
+             note: str | None = None) -> None:
+        self.counts[f"{kind.name}.{action}"] += 1
+        self.store.log_sync(self.sync.id, action, kind=kind.name, pos_id=pos_id, wix_id=wix_id,
+                            note=note)
+
+
+def _hidden(kind: Kind) -> dict[str, Any] | None:
+    """How a vanished entity is hidden (kept, so orders that name it still map)."""
+    if kind in (wix_menus.ITEM, wix_menus.SECTION, wix_menus.MENU):
+        return {"visible": False}
+    if kind is wix_menus.MODIFIER:
+        return {"inStock": False}
+    return None  # groups and variants: nothing shows them once nothing refers to them
+
+
+def _changed(desired: dict[str, Any], current: dict[str, Any]) -> bool:
+    return any(_normal(value) != _normal(current.get(key)) for key, value in desired.items())
+
+
+def _normal(value: Any) -> Any:
+    """Compare as Wix means: "7.5" and "7.50" are one price; key order does not matter."""
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return Decimal(value).normalize() if value and value[0].isdigit() else value
+        except InvalidOperation:
+            return value
+    return value
+
+
+def _money(amount: Decimal) -> str:
+    return format(amount, "f")
+
+
+def _chunks(entries: list) -> Iterable[list]:
+    for start in range(0, len(entries), BULK_LIMIT):
+        yield entries[start:start + BULK_LIMIT]
+
+
+def _error(error: dict[str, Any] | None) -> str:
+    error = error or {}
+    return f"{error.get('code', 'UNKNOWN')}: {error.get('description', '')}".strip(": ")
+
+
+def _epoch(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp()
+
+
+def _created_since(entity: dict[str, Any], since: str) -> bool:
+    created = entity.get("createdDate")
+    try:
+        return bool(created) and _epoch(str(created).replace("Z", "+00:00")) >= _epoch(since) - 5
+    except ValueError:
+        return False
+

@@ -1,0 +1,207 @@
+"""Catalog sync: a site's POS menu written to Wix menus (a loopback Wix keeping them in memory),
+as durable work, with its status, its log, and orders that use what it mapped."""
+import copy
+
+import pytest
+
+from bridge.bootstrap import bootstrap
+from bridge.config import load_config
+from bridge.service import catalog
+from bridge.web.app import create_app
+from bridge.wix import events as wix_events
+from tests.builders import an_order
+from tests.loopback import PosServer, WixServer
+from tests.sites import SECRET_KEY, add_site, spi_token
+from tests.wix_menus import a_menu
+
+SITE = "site-menu"
+
+
+@pytest.fixture
+def wix():
+    server = WixServer(tokens_per_site=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def site_pos():
+    server = PosServer("whsec_" + "bWVudS1wb3Mtc2VjcmV0LWZvci10aGUtdGVzdHMh")
+    server.menu = a_menu()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def bridge(env, wix, site_pos):
+    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix.url,
+                                   "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=4)
+    wired.store.migrate()
+    add_site(wired, SITE, site_pos, account_id="acc-m", configuration_id="conf-m",
+             wix_location_id="loc-m", pos_location_id="KITCHEN")
+    yield wired
+    wired.store.close()
+
+
+def synced(bridge, *, confirm=True):
+    """Start a sync of the configuration and let the worker run it."""
+    configuration = bridge.store.get_configuration("conf-m")
+    if confirm:
+        catalog.confirm(bridge.store, configuration)
+        configuration = bridge.store.get_configuration("conf-m")
+    sync, _ = catalog.start(bridge.store, configuration)
+    bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    return bridge.store.get_sync(sync.id)
+
+
+def actions(bridge, sync) -> list[tuple]:
+    return [(r["kind"], r["action"], r["pos_id"]) for r in bridge.store.sync_log(sync.id)]
+
+
+def test_the_first_sync_creates_everything_and_records_its_identifiers(bridge, wix):
+    sync = synced(bridge)
+    assert sync.status == "SYNCED", sync.error
+    menus = wix.menus.entities
+    assert len(menus["item"]) == 6 and len(menus["section"]) == 2 and len(menus["menu"]) == 1
+    assert len(menus["modifier_group"]) == 2 and len(menus["modifier"]) == 6
+    items = {e["externalReferenceInfo"]["externalEntityId"]: e for e in menus["item"].values()}
+    assert items["item-1"]["priceInfo"] == {"price": "8.25"}
+    sizes = items["item-0"]["priceVariants"]["variants"]
+    assert [v["priceInfo"]["price"] for v in sizes] == ["9.50", "13.25"]
+    assert {v["variantId"] for v in sizes} == set(menus["variant"])
+    [menu] = menus["menu"].values()
+    assert menu["businessLocationId"] == "loc-m" and len(menu["sectionIds"]) == 2
+    section = menus["section"][menu["sectionIds"][0]]
+    assert [menus["item"][i]["name"] for i in section["itemIds"]] == ["Dish 0", "Dish 2", "Dish 4"]
+    mapped = bridge.store.identifiers(SITE, "item")
+    assert sorted(mapped.values()) == [f"item-{i}" for i in range(6)]
+    # One bulk create per kind: the bulk minimum.
+    assert all(wix.menus.calls[f"{kind}.create"] == 1 for kind in
+               ("item", "section", "menu", "modifier", "modifier_group", "variant"))
+    assert sync.counts["item.created"] == 6
+
+
+def test_a_second_sync_of_an_unchanged_menu_writes_nothing(bridge, wix):
+    synced(bridge)
+    writes = wix.menus.writes()
+    again = synced(bridge)
+    assert again.status == "SYNCED" and wix.menus.writes() == writes
+    assert actions(bridge, again) == []
+
+
+def test_changes_at_the_pos_become_exactly_those_writes(bridge, wix, site_pos):
+    synced(bridge)
+    menu = copy.deepcopy(site_pos.menu)
+    menu["items"][1]["price"] = "9.99"                     # a price
+    menu["items"][2]["name"] = "Dish two, renamed"         # a name
+    menu["items"] = [i for i in menu["items"] if i["id"] != "item-5"]  # removed
+    menu["items"].append({"id": "item-new", "name": "Newcomer", "price": "4.00"})  # added
+    menu["sections"][1]["itemIds"] = ["item-1", "item-3", "item-new"]
+    site_pos.menu = menu
+    sync = synced(bridge)
+    assert sorted(actions(bridge, sync)) == sorted([
+        ("item", "created", "item-new"), ("item", "updated", "item-1"),
+        ("item", "updated", "item-2"), ("item", "hidden", "item-5"),
+        ("section", "updated", "sec-1")])
+    items = {e["externalReferenceInfo"]["externalEntityId"]: e
+             for e in wix.menus.entities["item"].values()}
+    assert items["item-1"]["priceInfo"]["price"] == "9.99"
+    assert items["item-5"]["visible"] is False   # hidden, kept: orders naming it still map
+
+
+def test_a_stale_revision_is_read_again_and_written(bridge, wix, site_pos):
+    synced(bridge)
+    site_pos.menu["items"][3]["price"] = "1.50"
+    stored = next(e for e in wix.menus.entities["item"].values()
+                  if e["externalReferenceInfo"]["externalEntityId"] == "item-3")
+    original = wix.menus._update
+
+    def someone_else_first(kind, body):
+        if kind.name == "item" and stored["revision"] == "1":
+            stored["revision"] = "2"                  # the owner edited it meanwhile
+            stored["description"] = "edited in Wix"
+        return original(kind, body)
+    wix.menus._update = someone_else_first
+    sync = synced(bridge)
+    assert sync.status == "SYNCED" and sync.counts["item.stale"] == 1
+    assert stored["priceInfo"]["price"] == "1.50" and stored["revision"] == "3"
+
+
+def test_wix_failing_mid_sync_then_resuming_creates_nothing_twice(bridge, wix):
+    # Wix does the items' bulk create but its answer is lost; then sections fail outright.
+    wix.menus.faults = [("item.create", "lose"), ("section.create", "fail")]
+    sync = synced(bridge)
+    assert sync.status == "SYNCED", sync.error
+    assert len(wix.menus.entities["item"]) == 6       # not 12
+    assert len(wix.menus.entities["section"]) == 2
+    found = [a for a in actions(bridge, sync) if a[1] == "found_again"]
+    assert len(found) == 6
+    assert sorted(bridge.store.identifiers(SITE, "item").values()) == [
+        f"item-{i}" for i in range(6)]
+
+
+def test_bad_entries_are_skipped_with_a_reason_and_the_rest_is_written(bridge, wix, site_pos):
+    site_pos.menu["items"] += [{"id": "bad-price", "name": "Gold", "price": "-1"},
+                               {"id": "no-name", "price": "3.00"},
+                               {"id": "floaty", "name": "Float", "price": 1.5}]
+    sync = synced(bridge)
+    assert sync.status == "SYNCED" and sync.counts["skipped"] == 3
+    notes = [r["note"] for r in bridge.store.sync_log(sync.id) if r["action"] == "skipped"]
+    assert any("bad-price" in n and "negative" in n for n in notes)
+    assert any("no-name" in n and "no name" in n for n in notes)
+    assert len(wix.menus.entities["item"]) == 6
+
+
+def test_a_menu_with_nothing_to_write_fails_the_sync_with_a_code(bridge, wix, site_pos):
+    site_pos.menu = {"menus": [{"id": "m", "name": ""}]}
+    sync = synced(bridge)
+    assert (sync.status, sync.error_code) == ("FAILED", "EMPTY_MENU")
+    assert wix.menus.writes() == 0
+
+
+def test_the_first_sync_needs_the_owner_s_word_and_hides_the_site_s_menus(bridge, wix):
+    old = {"id": "old-menu", "name": "Our old menu", "visible": True, "revision": "1",
+           "businessLocationId": "loc-m"}
+    wix.menus.entities["menu"]["old-menu"] = old
+    with pytest.raises(catalog.SyncRefused) as refused:
+        synced(bridge, confirm=False)
+    assert refused.value.code == "CONFIRMATION_REQUIRED"
+    sync = synced(bridge)
+    assert old["visible"] is False
+    assert ("menu", "hidden", None) in actions(bridge, sync)
+
+
+def test_the_spi_starts_a_sync_and_reports_it_through_its_life(bridge, private_key):
+    client = create_app(bridge).test_client()
+    named = {"accountId": "acc-m", "configurationId": "conf-m"}
+
+    def spi(call):
+        return client.post(f"/spi/pos/{call}", data=spi_token(private_key, named, SITE))
+    assert spi("get-catalog-sync-status").get_json() == {"status": "UNKNOWN"}
+    refused = spi("sync-catalog")
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "confirmation_required"
+
+    catalog.confirm(bridge.store, bridge.store.get_configuration("conf-m"))
+    assert spi("sync-catalog").get_json() == {}
+    assert spi("sync-catalog").get_json() == {}          # one open sync at a time
+    pending = spi("get-catalog-sync-status").get_json()
+    assert pending["status"] == "PENDING" and pending["inProgress"]["elapsedSeconds"] >= 0
+    assert len(bridge.store.list_syncs("conf-m")) == 1
+    bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    done = spi("get-catalog-sync-status").get_json()
+    assert done["status"] == "SYNCED" and done["synced"]["lastSyncDate"]
+
+
+def test_orders_carry_the_pos_ids_the_sync_recorded(bridge, wix, site_pos, signer):
+    synced(bridge)
+    wix_item = next(w for w, p in bridge.store.identifiers(SITE, "item").items()
+                    if p == "item-3")
+    order = an_order(restaurant=1, other=0, businessLocation={"id": "loc-m"})
+    order["lineItems"][0]["catalogReference"]["catalogItemId"] = wix_item
+    client = create_app(bridge).test_client()
+    token = signer.order_webhook(order, wix_events.ORDER_CREATED, 1, SITE)
+    assert client.post("/webhooks/wix", data=token).status_code == 200
+    bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    [sent] = site_pos.orders()
+    assert sent["items"][0]["posItemId"] == "item-3"
