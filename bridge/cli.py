@@ -348,10 +348,11 @@ def send_sample(url: str | None, status: str) -> None:
 
 
 def _add_site_commands() -> None:
-    """`accounts` and `configurations` live in their own module, which builds on this one."""
-    from bridge.cli_sites import accounts, configurations
-    main.add_command(accounts)
-    main.add_command(configurations)
+    """`accounts`, `configurations`, `sync` and `syncs` live in their own module, which builds
+    on this one."""
+    from bridge.cli_sites import accounts, configurations, sync, syncs
+    for command in (accounts, configurations, sync, syncs):
+        main.add_command(command)
 
 
 _add_site_commands()

@@ -305,3 +305,67 @@ def disconnect_configuration(configuration_id: str) -> None:
         _fail(f"Wix refused the disconnection, nothing changed: {error}")
     click.echo(f"configuration {configuration_id} disconnected"
                + ("" if bridge.wix else " (no Wix credentials: Wix was not told)"))
+
+
+# -- catalog syncs ---------------------------------------------------------------------------
+
+def _sync_row(sync) -> dict[str, Any]:
+    return {"id": sync.id, "site": sync.instance_id, "configuration_id": sync.configuration_id,
+            "status": sync.status, "started_at": sync.started_at, "ended_at": sync.ended_at,
+            "error": sync.error, "error_code": sync.error_code, "counts": sync.counts,
+            "created_at": sync.created_at}
+
+
+def _sync_line(row: dict[str, Any]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items()) if v)
+    return (f"#{row['id']}  {row['configuration_id']}  {row['status']:<11}"
+            f"  {row['ended_at'] or row['started_at'] or row['created_at']}"
+            + (f"  {counts}" if counts else "")
+            + (f"  {row['error_code']}: {row['error']}" if row["error"] else ""))
+
+
+@click.command("sync")
+@click.argument("configuration_id")
+@click.option("--confirm", is_flag=True,
+              help="The owner agrees that the first sync hides the menus already on the site "
+                   "for this location (needed once per configuration).")
+@_fail_cleanly
+def sync(configuration_id: str, confirm: bool) -> None:
+    """Write the POS's menu for a configuration to Wix (queued: a worker does it)."""
+    from bridge.service import catalog
+    store = _store()
+    configuration = store.get_configuration(configuration_id)
+    if configuration is None:
+        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    if confirm:
+        catalog.confirm(store, configuration)
+        configuration = store.get_configuration(configuration_id)
+    try:
+        queued, new = catalog.start(store, configuration)
+    except catalog.SyncRefused as error:
+        _fail(str(error), 2)
+    click.echo(f"sync #{queued.id} of {configuration_id} "
+               + ("queued" if new else f"is already {queued.status}: not queued again"))
+
+
+@click.command("syncs")
+@click.option("--configuration", "configuration_id", help="Only this configuration's.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="At most this many, newest first.")
+@click.option("--log", "log_of", type=int, help="Every change one sync made, by its number.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_fail_cleanly
+def syncs(configuration_id: str | None, limit: int, log_of: int | None, as_json: bool) -> None:
+    """Catalog syncs with their status and counts, or (--log N) what one of them changed."""
+    store = _store()
+    if log_of is not None:
+        if store.get_sync(log_of) is None:
+            _fail(f"no sync #{log_of}")
+        rows = store.sync_log(log_of)
+        lines = [f"{r['at']}  {r['action']:<11} {r['kind'] or '-':<15} pos={r['pos_id'] or '-'}"
+                 f"  wix={r['wix_id'] or '-'}" + (f"  {r['note']}" if r["note"] else "")
+                 for r in rows]
+        _emit(rows, lines, as_json, "it changed nothing")
+        return
+    rows = [_sync_row(s) for s in store.list_syncs(configuration_id, limit)]
+    _emit(rows, [_sync_line(r) for r in rows], as_json, "no syncs")

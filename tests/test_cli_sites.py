@@ -136,3 +136,34 @@ def test_locations_say_when_a_client_cannot_list_them(sites_cli):
     add(sites_cli)
     result = sites_cli("accounts", "locations", "acc-1")
     assert result.exit_code == 1 and "cannot list POS locations" in result.output
+
+
+def test_a_sync_is_queued_once_confirmed_run_by_the_worker_and_listed(sites_cli, mocked):
+    sites_cli("accounts", "add", SITE, "--pos", "demo")
+    sites_cli("configurations", "add", "conf-1", "--site", SITE)
+    refused = sites_cli("sync", "conf-1")
+    assert refused.exit_code == 2 and "--confirm" in refused.output
+    queued = sites_cli("sync", "conf-1", "--confirm")
+    assert queued.exit_code == 0 and "sync #1 of conf-1 queued" in queued.output
+    assert "already PENDING" in sites_cli("sync", "conf-1").output
+
+    created = iter(range(1, 1000))
+
+    def bulk_create(request):
+        body = json.loads(request.body)
+        entities = next(v for k, v in body.items() if isinstance(v, list))
+        return 200, {}, json.dumps({"results": [
+            {"itemMetadata": {"id": f"w{next(created)}", "originalIndex": n, "success": True}}
+            for n in range(len(entities))]})
+    import re
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    mocked.add_callback("POST", re.compile(rf"{WIX_URL}/restaurants/.*/query"),
+                        callback=lambda r: (200, {}, json.dumps({})))
+    mocked.add_callback("POST", re.compile(rf"{WIX_URL}/restaurants/.*/create"),
+                        callback=bulk_create)
+    assert sites_cli("worker", "--once").exit_code == 0
+    row = json.loads(sites_cli("syncs", "--json").output)
+    assert row["status"] == "SYNCED", row
+    assert row["counts"]["item.created"] == 7          # the demo pizzeria
+    log = sites_cli("syncs", "--log", "1").output
+    assert "created" in log and "margherita" in log

@@ -479,3 +479,65 @@ def test_accounts_sharing_the_app_s_signature_key_are_told_apart_by_merchant(squ
     [update] = bridge.store.list_status_updates()
     assert (update.pos_client, update.wix_order_id, update.state) == ("square@acc-2", "wix-2",
                                                                       "queued")
+
+
+def _variation(vid, name, cents, **extra):
+    return {"type": "ITEM_VARIATION", "id": vid, "present_at_all_locations": True,
+            "item_variation_data": {"name": name, "pricing_type": "FIXED_PRICING",
+                                    "price_money": {"amount": cents, "currency": "USD"}},
+            **extra}
+
+
+CATALOG_PAGES = [
+    {"objects": [
+        {"type": "CATEGORY", "id": "CAT-PIZZA", "category_data": {"name": "Pizza"}},
+        {"type": "ITEM", "id": "IT-MARG", "present_at_all_locations": True, "item_data": {
+            "name": "Margherita", "description": "Tomato, mozzarella",
+            "categories": [{"id": "CAT-PIZZA"}],
+            "variations": [_variation("V-MARG-S", "Small", 1100),
+                           _variation("V-MARG-L", "Large", 1400)],
+            "modifier_list_info": [{"modifier_list_id": "ML-TOP", "enabled": True}]}},
+    ], "cursor": "page-2"},
+    {"objects": [
+        {"type": "ITEM", "id": "IT-LEMON", "present_at_all_locations": True, "item_data": {
+            "name": "Lemonade", "variations": [_variation("V-LEMON", "Regular", 350)]}},
+        {"type": "ITEM", "id": "IT-ELSEWHERE", "present_at_all_locations": False,
+         "present_at_location_ids": ["L-OTHER"], "item_data": {
+             "name": "Only uptown", "variations": [_variation("V-X", "Regular", 100)]}},
+        {"type": "ITEM", "id": "IT-MARKET", "present_at_all_locations": True, "item_data": {
+            "name": "Market fish", "variations": [{
+                "type": "ITEM_VARIATION", "id": "V-FISH", "present_at_all_locations": True,
+                "item_variation_data": {"name": "Regular",
+                                        "pricing_type": "VARIABLE_PRICING"}}]}},
+        {"type": "MODIFIER_LIST", "id": "ML-TOP", "present_at_all_locations": True,
+         "modifier_list_data": {"name": "Toppings", "selection_type": "MULTIPLE",
+                                "modifiers": [{"type": "MODIFIER", "id": "MOD-BASIL",
+                                               "modifier_data": {"name": "Basil", "price_money":
+                                                                 {"amount": 100,
+                                                                  "currency": "USD"}}}]}},
+    ]},
+]
+
+
+@responses.activate
+def test_the_catalog_is_read_page_by_page_into_the_bridge_s_menu(square_env):
+    from bridge.domain.menus import parse_catalog
+    from bridge.pos import base
+    responses.get(f"{SQUARE}/v2/catalog/list", json=CATALOG_PAGES[1],
+                  match=[responses.matchers.query_param_matcher(
+                      {"types": "ITEM,CATEGORY,MODIFIER_LIST", "cursor": "page-2"})])
+    responses.get(f"{SQUARE}/v2/catalog/list", json=CATALOG_PAGES[0],
+                  match=[responses.matchers.query_param_matcher(
+                      {"types": "ITEM,CATEGORY,MODIFIER_LIST"})])
+    menu = base.fetch_menu(client_for(square_env), "L-DOWNTOWN")
+    catalog = parse_catalog(menu)
+    items = {i.pos_id: i for i in catalog.items}
+    assert set(items) == {"IT-MARG", "V-LEMON"}  # a lone variation is the item: orders send it
+    assert str(items["V-LEMON"].price) == "3.50"
+    assert [(v, str(p)) for v, p in items["IT-MARG"].variant_prices] == [
+        ("V-MARG-S", "11.00"), ("V-MARG-L", "14.00")]
+    assert items["IT-MARG"].modifier_group_ids == ("ML-TOP",)
+    assert [(s.name, s.item_ids) for s in catalog.sections] == [
+        ("Pizza", ("IT-MARG",)), ("Other", ("V-LEMON",))]
+    assert any("V-FISH" in reason and "no price" in reason for reason in catalog.skipped)
+    assert str(catalog.modifier_groups[0].choices[0].price) == "1.00"

@@ -35,3 +35,8 @@ def minor_units(amount: Decimal, currency: str) -> int:
     if scaled != scaled.to_integral_value():
         raise AmountError(f"{amount} {currency} has more decimals than {currency} allows")
     return int(scaled)
+
+
+def from_minor_units(amount: int, currency: str) -> Decimal:
+    """1400 USD -> 14.00; 1500 JPY -> 1500."""
+    return Decimal(amount).scaleb(-decimals(currency))

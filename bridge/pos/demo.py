@@ -8,6 +8,7 @@ would, so the demo shows statuses flowing back.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import heapq
 import itertools
@@ -20,6 +21,7 @@ from typing import Mapping
 from bridge import logs
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
+from bridge.pos import demo_menu
 from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosLocation,
                              Report, Setting)
 
@@ -71,6 +73,9 @@ class DemoPos:
 
     def list_locations(self) -> list[PosLocation]:
         return [PosLocation("demo-kitchen", "The demo kitchen")]
+
+    def fetch_menu(self, location_id: str | None) -> dict:
+        return copy.deepcopy(demo_menu.MENU)
 
     def cancel_order(self, wix_order_id: str, pos_order_id: str, *, idempotency_key: str) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import requests
 
@@ -30,6 +31,7 @@ from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
 from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosLocation,
                              PosRejected, PosUnavailable, PosUnreachable, Setting, read_timeout)
+from bridge.pos.square_catalog import menu_from_catalog
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +405,19 @@ class SquarePos:
         """The seller's merchant id, if the access token opens the account."""
         merchant = self._call("GET", "/v2/merchants/me").get("merchant") or {}
         return merchant.get("id")
+
+    def fetch_menu(self, location_id: str | None) -> dict[str, Any]:
+        """Every catalog page (items, categories, modifier lists), as the bridge's menu."""
+        objects: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = "types=ITEM,CATEGORY,MODIFIER_LIST" + (f"&cursor={quote(cursor)}"
+                                                           if cursor else "")
+            page = self._call("GET", f"/v2/catalog/list?{query}")
+            objects += [o for o in page.get("objects") or [] if isinstance(o, dict)]
+            cursor = page.get("cursor")
+            if not cursor:
+                return menu_from_catalog(objects, location_id or self.settings.location_id)
 
     def list_locations(self) -> list[PosLocation]:
         return [PosLocation(loc["id"], loc.get("name"))
