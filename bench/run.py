@@ -252,6 +252,7 @@ class Bench:
             self.ingest(tokens_file, "ingest.db", "ingest")
             self.deliver("deliver.db")
             self.slow_pos()
+            self.menu_sync()
             if self.full:
                 self.growth(tokens_file)
         except BaseException:
@@ -455,6 +456,52 @@ class Bench:
                             status_p99_ms=round(percentile(times, 99), 1))
         self.note("status: POS callback -> Wix PATCH, 20/s",
                   f"p50 {percentile(times, 50):.1f} ms  p99 {percentile(times, 99):.1f} ms")
+
+    def menu_sync(self) -> None:
+        """A 500-item menu (20 sections, 50 modifier groups) from a POS to a loopback Wix, in
+        this process: the first sync's wall time and Wix calls, then the writes of a second,
+        unchanged sync (the target is none)."""
+        from bridge.bootstrap import bootstrap
+        from bridge.config import load_config
+        from bridge.credentials import new_key
+        from bridge.service import catalog
+        from tests.sites import add_site
+        from tests.wix_menus import a_menu
+        wix = WixServer(tokens_per_site=True)
+        pos = PosServer(POS_SECRET)
+        pos.menu = a_menu(items=500, sections=20, groups=50)
+        env = {**self.env(free_port(), "menu.db"), "WIX_API_BASE": wix.url,
+               "BRIDGE_SECRET_KEY": new_key()}
+        bridge = bootstrap(load_config(env), pool_size=2)
+        try:
+            bridge.store.migrate()
+            add_site(bridge, "bench-site", pos, account_id="acc-bench",
+                     configuration_id="conf-bench", wix_location_id="loc-bench")
+            catalog.confirm(bridge.store, bridge.store.get_configuration("conf-bench"))
+            worker = bridge.worker(poll_seconds=0.01)
+
+            def one_sync() -> tuple[float, object]:
+                sync, _ = catalog.start(bridge.store,
+                                        bridge.store.get_configuration("conf-bench"))
+                started = time.monotonic()
+                worker.drain(120)
+                return time.monotonic() - started, bridge.store.get_sync(sync.id)
+            took, first = one_sync()
+            if first.status != "SYNCED":
+                raise SystemExit(f"menu sync: {first.status} {first.error}")
+            calls = sum(wix.menus.calls.values())
+            writes = wix.menus.writes()
+            _, second = one_sync()
+            rewrites = wix.menus.writes() - writes
+        finally:
+            bridge.store.close()
+            wix.close()
+            pos.close()
+        self.results.update(menu_sync_500_s=round(took, 2), menu_sync_calls=calls,
+                            menu_sync_writes=writes, menu_resync_writes=rewrites)
+        self.note("menu sync: 500 items, 20 sections, 50 groups",
+                  f"{took:.2f} s, {calls} Wix calls ({writes} writes)")
+        self.note("menu sync again, unchanged", f"{rewrites} writes")
 
     def growth(self, tokens_file: Path) -> None:
         for name in ("grown-ingest.db", "grown-deliver.db"):

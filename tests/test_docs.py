@@ -100,3 +100,13 @@ def test_the_readme_s_order_example_has_the_fields_the_webhook_client_sends():
 
     sent["fulfillment"]["address"] = None  # the example is a pickup; the builder's order too
     assert shape(example) == shape(sent)
+
+
+def test_the_readme_s_menu_example_is_a_menu_the_bridge_reads_whole():
+    import json
+
+    from bridge.domain.menus import parse_catalog
+    example = json.loads(re.search(r"MENU being the menu keyed by.*?```json\n(.*?)\n```", README,
+                                   re.DOTALL).group(1))
+    catalog = parse_catalog(example)
+    assert catalog.skipped == () and len(catalog.items) == 2
