@@ -106,7 +106,7 @@ def test_the_readme_s_menu_example_is_a_menu_the_bridge_reads_whole():
     import json
 
     from bridge.domain.menus import parse_catalog
-    example = json.loads(re.search(r"MENU being the menu keyed by.*?```json\n(.*?)\n```", README,
+    example = json.loads(re.search(r"MENU being the\s+menu keyed by.*?```json\n(.*?)\n```", README,
                                    re.DOTALL).group(1))
     catalog = parse_catalog(example)
     assert catalog.skipped == () and len(catalog.items) == 2
