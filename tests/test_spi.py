@@ -169,8 +169,11 @@ def test_validate_order_checks_mapped_items_and_answers_a_status(spi):
     assert spi("validate-order", {**NAMED, "order": spi_order()}).status_code == 200
 
 
-def test_catalog_calls_answer_honestly_until_the_catalog_sync_exists(spi):
-    assert spi("sync-catalog", NAMED).get_json() == {}
+def test_catalog_calls_before_any_sync_and_before_the_owner_confirmed(spi):
+    assert spi("get-catalog-sync-status", NAMED).get_json() == {"status": "UNKNOWN"}
+    refused = spi("sync-catalog", NAMED)
+    assert refused.status_code == 409
+    assert refused.get_json()["errors"][0]["code"] == "confirmation_required"
     assert spi("get-catalog-sync-status", NAMED).get_json() == {"status": "UNKNOWN"}
 
 
