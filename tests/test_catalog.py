@@ -205,3 +205,28 @@ def test_orders_carry_the_pos_ids_the_sync_recorded(bridge, wix, site_pos, signe
     bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
     [sent] = site_pos.orders()
     assert sent["items"][0]["posItemId"] == "item-3"
+
+
+def test_an_item_the_owner_deleted_in_wix_is_made_again_and_mapped_alone(bridge, wix):
+    synced(bridge)
+    gone = next(w for w, p in bridge.store.identifiers(SITE, "item").items() if p == "item-2")
+    del wix.menus.entities["item"][gone]
+    sync = synced(bridge)
+    assert ("item", "created", "item-2") in actions(bridge, sync)
+    mapped = bridge.store.identifiers(SITE, "item")
+    assert gone not in mapped and sorted(mapped.values()) == [f"item-{i}" for i in range(6)]
+    section = next(s for s in wix.menus.entities["section"].values()
+                   if s["name"] == "Section 0")
+    assert gone not in section["itemIds"] and len(section["itemIds"]) == 3
+
+
+def test_fields_wix_adds_by_itself_do_not_make_a_sync_write(bridge, wix):
+    synced(bridge)
+    for item in wix.menus.entities["item"].values():
+        item["externalReferenceInfo"]["externalAppId"] = "app-id"   # Wix's own additions
+        item["updatedDate"] = "2026-12-02T10:00:00Z"
+        if "priceInfo" in item:                                      # "8.25" read back as such,
+            item["priceInfo"]["price"] = str(float(item["priceInfo"]["price"]))  # "9.0" too
+    writes = wix.menus.writes()
+    synced(bridge)
+    assert wix.menus.writes() == writes

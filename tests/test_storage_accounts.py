@@ -70,8 +70,9 @@ def test_an_order_location_picks_its_configuration(store):
 
 
 def test_identifiers_map_both_ways_per_site_and_kind(store):
+    store.set_identifier("site-a", "item", "wix-item-0", "pos-2")
     store.set_identifier("site-a", "item", "wix-item-1", "pos-1")
-    store.set_identifier("site-a", "item", "wix-item-1", "pos-2")  # remapped
+    store.set_identifier("site-a", "item", "wix-item-1", "pos-2")  # remapped; wix-item-0 gone
     store.set_identifier("site-a", "modifier", "wix-item-1", "pos-m")
     store.set_identifier("site-b", "item", "wix-item-1", "pos-b")
     assert store.pos_id("site-a", "item", "wix-item-1") == "pos-2"

@@ -364,18 +364,26 @@ def _hidden(kind: Kind) -> dict[str, Any] | None:
 
 
 def _changed(desired: dict[str, Any], current: dict[str, Any]) -> bool:
-    return any(_normal(value) != _normal(current.get(key)) for key, value in desired.items())
+    return not _matches(desired, current)
 
 
-def _normal(value: Any) -> Any:
-    """Compare as Wix means: "7.5" and "7.50" are one price; key order does not matter."""
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    if isinstance(value, str):
+def _matches(desired: Any, current: Any) -> bool:
+    """Whether Wix already has what the POS says. Only the fields the bridge writes count (Wix
+    adds its own: dates, its app id in a reference), and "7.5" and "7.50" are one price."""
+    if isinstance(desired, dict):
+        return isinstance(current, dict) and all(
+            _matches(value, current.get(key)) for key, value in desired.items()
+            if value is not None)
+    if isinstance(desired, list):
+        return (isinstance(current, list) and len(desired) == len(current)
+                and all(_matches(d, c) for d, c in zip(desired, current)))
+    return _scalar(desired) == _scalar(current)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, str) and value[:1].isdigit():
         try:
-            return Decimal(value).normalize() if value and value[0].isdigit() else value
+            return Decimal(value).normalize()
         except InvalidOperation:
             return value
     return value

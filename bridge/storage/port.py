@@ -404,7 +404,9 @@ class Syncs(Protocol):
 
 
 class Identifiers(Protocol):
-    def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None: ...
+    def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None:
+        """Map a Wix id and a POS id, one to one: an older Wix id for the POS id is forgotten
+        (the entity was made again), and the Wix id's older POS id replaced."""
 
     def pos_id(self, instance_id: str, kind: str, wix_id: str) -> str | None: ...
 

@@ -350,6 +350,8 @@ class SqlStore(ABC):
     def set_identifier(self, instance_id: str, kind: str, wix_id: str, pos_id: str) -> None:
         _, now = self._now()
         with self.transaction():
+            self._execute("DELETE FROM identifiers WHERE instance_id = ? AND kind = ?"
+                          " AND pos_id = ? AND wix_id <> ?", [instance_id, kind, pos_id, wix_id])
             self._execute("INSERT INTO identifiers (instance_id, kind, wix_id, pos_id, updated_at)"
                           " VALUES (?, ?, ?, ?, ?) ON CONFLICT (instance_id, kind, wix_id)"
                           " DO UPDATE SET pos_id = excluded.pos_id,"
