@@ -158,6 +158,16 @@ def worker(bridge):
 
 
 @pytest.fixture
+def wix():
+    """Wix on loopback, handing each site a token of its own (`OAUTH2.<instance id>`), with the
+    POS Connectivity API and menus (tests/wix_menus.py)."""
+    from tests.loopback import WixServer
+    server = WixServer(tokens_per_site=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def pos():
     """A real POS on loopback speaking the `webhook` protocol (tests/loopback.py)."""
     server = PosServer(POS_SECRET)

@@ -10,18 +10,11 @@ from bridge.service import catalog
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import an_order
-from tests.loopback import PosServer, WixServer
+from tests.loopback import PosServer
 from tests.sites import SECRET_KEY, add_site, spi_token
 from tests.wix_menus import a_menu
 
 SITE = "site-menu"
-
-
-@pytest.fixture
-def wix():
-    server = WixServer(tokens_per_site=True)
-    yield server
-    server.close()
 
 
 @pytest.fixture

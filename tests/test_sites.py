@@ -9,17 +9,10 @@ from bridge.service.configurations import refresh
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import an_order, signed_callback
-from tests.loopback import PosServer, WixServer
+from tests.loopback import PosServer
 from tests.sites import SECRET_KEY, add_site
 
 SITE_A, SITE_B = "site-a", "site-b"
-
-
-@pytest.fixture
-def wix():
-    server = WixServer(tokens_per_site=True)
-    yield server
-    server.close()
 
 
 @pytest.fixture

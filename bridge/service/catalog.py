@@ -194,9 +194,8 @@ class Writer:
             for i in catalog.items:
                 fields: dict[str, Any] = {
                     "name": i.name, "visible": i.visible,
-                    "modifierGroups": [{"id": ids["modifier_group"][g]}
-                                       for g in i.modifier_group_ids
-                                       if g in ids["modifier_group"]],
+                    "modifierGroups": [{"id": g} for g in self._refs("modifier_group",
+                                                                       i.modifier_group_ids)],
                     "orderSettings": {"inStock": i.in_stock},
                     "externalReferenceInfo": {"externalEntityId": i.pos_id, "connected": True}}
                 if i.price is not None:
@@ -211,21 +210,25 @@ class Writer:
         elif kind is wix_menus.SECTION:
             for s in catalog.sections:
                 fields = {"name": s.name, "visible": True,
-                          "itemIds": [ids["item"][i] for i in s.item_ids if i in ids["item"]]}
+                          "itemIds": self._refs("item", s.item_ids)}
                 if s.description:
                     fields["description"] = s.description
                 yield s.pos_id, fields
         elif kind is wix_menus.MENU:
             for m in catalog.menus:
                 fields = {"name": m.name, "visible": True,
-                          "sectionIds": [ids["section"][s] for s in m.section_ids
-                                         if s in ids["section"]]}
+                          "sectionIds": self._refs("section", m.section_ids)}
                 if m.description:
                     fields["description"] = m.description
                 if self.configuration.wix_location_id:
                     fields["businessLocationId"] = self.configuration.wix_location_id
                 # Each configuration (location) has its own menus; the rest is shared.
                 yield f"{self.configuration.id}/{m.pos_id}", fields
+
+    def _refs(self, kind: str, pos_ids: Iterable[str]) -> list[str]:
+        """The Wix ids of entities written before (one Wix refused is left out)."""
+        mapped = self.ids[kind]
+        return [mapped[p] for p in pos_ids if p in mapped]
 
     # -- writing a kind ---------------------------------------------------------------------
 
