@@ -11,7 +11,7 @@ from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import catalog, configurations, jobs, orders, statuses
+from bridge.service import catalog, configurations, imports, jobs, orders, statuses
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.spi import PosIntegration
 from bridge.service.breakers import Policy
@@ -127,9 +127,12 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     if pos is None:
         def record(key, changes):
             statuses.record_changes(store, key, changes)
+
+        def record_orders(key, instance_id, reports):
+            imports.record(store, key, instance_id, reports)
         try:
             pos = PosClients.from_settings(config.pos_client, config.pos_settings, record,
-                                           accounts=accounts)
+                                           accounts=accounts, record_orders=record_orders)
             pos.check()
         except UnknownPosClient as error:
             raise ConfigError(f"POS_CLIENT is malformed: {error}") from None
@@ -145,12 +148,14 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     bridge = Bridge(config, store, pos, public_key, wix, accounts,
                     warnings=startup_warnings(config))
     bridge.handlers.update({
-        jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store),
+        jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store, app_id=config.wix_app_id),
         jobs.Kind.SEND_ORDER: orders.SendOrder(store, pos, accounts),
         jobs.Kind.CANCEL_ORDER: orders.CancelOrder(store, pos),
         jobs.Kind.WIX_STATUS: statuses.SyncStatus(store, wix, pos),
         jobs.Kind.LIST_CONFIGURATIONS: configurations.RefreshConfigurations(store, wix),
         jobs.Kind.SYNC_CATALOG: catalog.SyncCatalog(store, wix, pos, accounts),
+        jobs.Kind.IMPORT_ORDER: imports.ImportOrder(store, wix, pos,
+                                                    notify_buyer=config.import_notify_buyer),
     })
     return bridge
 

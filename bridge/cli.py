@@ -18,8 +18,8 @@ from bridge.domain.lifecycle import OrderState
 from bridge.pos import registry
 from bridge.service import jobs
 from bridge.service.breakers import explain
-from bridge.storage.port import (BreakerState, SchemaOutOfDate, Store, StoreUnavailable,
-                                 UpdateState)
+from bridge.storage.port import (BreakerState, Direction, ImportState, SchemaOutOfDate, Store,
+                                 StoreUnavailable, UpdateState)
 
 
 def _fail_cleanly(command):
@@ -175,7 +175,8 @@ def _listing(states: type, what: str):
 @_listing(OrderState, "orders")
 @_fail_cleanly
 def list_orders(state: str | None, limit: int, as_json: bool) -> None:
-    """List orders, newest first, with their state and POS id."""
+    """List orders, newest first, with their state, direction (out: sent to the POS; in: taken
+    at the POS and imported into Wix) and POS id."""
     store = _store()
     records = store.list_orders(state, limit)
     held = _held_destinations(store)
@@ -185,10 +186,12 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
         return explain(breaker) if breaker and record.state in _WAITING_FOR_POS else None
 
     rows = [{"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
+             "direction": r.direction or Direction.EXPORTED,
              "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
              "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
              "last_error": r.last_error, "pos_held": pos_held(r)} for r in records]
-    lines = [f"{r['updated_at']}  {r['state']:<9}  #{r['number'] or '-':<8} {r['wix_order_id']}  "
+    lines = [f"{r['updated_at']}  {r['state']:<9}  {'in ' if r['direction'] == 'imported' else 'out'}"
+             f"  #{r['number'] or '-':<8} {r['wix_order_id']}  "
              f"pos={r['pos_order_id'] or '-'}  kitchen={r['pos_status'] or '-'}  "
              f"wix={r['wix_fulfillment_status'] or '-'}"
              + (f"  error={r['last_error']}" if r["last_error"] else "")
@@ -243,7 +246,8 @@ def show(order: str, as_json: bool) -> None:
                    "wix_fulfillment_status": record.wix_fulfillment_status,
                    "wix_fulfillment_id": record.wix_fulfillment_id,
                    "last_error": record.last_error, "created_at": record.created_at,
-                   "updated_at": record.updated_at}
+                   "updated_at": record.updated_at,
+                   "direction": record.direction or Direction.EXPORTED}
         breaker = _held_destinations(store).get(jobs.pos_destination(record.instance_id))
         if breaker and record.state in _WAITING_FOR_POS:
             summary["pos_held"] = explain(breaker)
@@ -252,7 +256,10 @@ def show(order: str, as_json: bool) -> None:
         return
     for key, value in summary.items():
         click.echo(f"{key:>22}: {value if value is not None else '-'}")
-    for section in ("events", "jobs", "attempts", "status_updates"):
+    for section in ("events", "jobs", "attempts", "status_updates", "import",
+                    "import_attempts"):
+        if section.startswith("import") and not history[section]:
+            continue
         click.echo(f"\n{section}:")
         for row in history[section]:
             click.echo("  " + "  ".join(f"{k}={v}" for k, v in row.items() if v is not None))
@@ -271,18 +278,38 @@ def statuses(state: str | None, limit: int, as_json: bool) -> None:
           "no status updates" + (f" in state {state}" if state else ""))
 
 
+@main.command("imports")
+@_listing(ImportState, "imports")
+@_fail_cleanly
+def list_imports(state: str | None, limit: int, as_json: bool) -> None:
+    """Orders taken at the POS on their way into Wix, newest first, with why one failed."""
+    rows = [{"id": i.id, "site": i.instance_id or None, "pos": i.pos_client,
+             "pos_order_id": i.pos_order_id, "state": i.state, "wix_order_id": i.wix_order_id,
+             "error": i.error, "updated_at": i.updated_at}
+            for i in _store().list_imports(state, limit)]
+    lines = [f"{r['updated_at']}  #{r['id']:<6} {r['state']:<8}  pos={r['pos']}:{r['pos_order_id']}"
+             f"  wix={r['wix_order_id'] or '-'}" + (f"  error={r['error']}" if r["error"] else "")
+             for r in rows]
+    _emit(rows, lines, as_json, "no imports" + (f" in state {state}" if state else ""))
+
+
 @main.command()
 @click.argument("order_id", required=False)
 @click.option("--job", "job_id", type=int, help="Replay one failed job by id (see `bridge show`).")
 @click.option("--status", "status_id", type=int,
               help="Replay one failed status update by id (see `bridge statuses`).")
+@click.option("--import", "import_id", type=int,
+              help="Replay one failed import by id (see `bridge imports`).")
 @_fail_cleanly
-def replay(order_id: str | None, job_id: int | None, status_id: int | None) -> None:
-    """Send failed work again with fresh attempts: an order's, one job, or one status update."""
+def replay(order_id: str | None, job_id: int | None, status_id: int | None,
+           import_id: int | None) -> None:
+    """Send failed work again with fresh attempts: an order's, one job, one status update, or
+    one import (an order taken at the POS)."""
     from bridge.service.replay import replay as replay_work
-    if sum(x is not None for x in (order_id, job_id, status_id)) != 1:
-        raise click.UsageError("give one of ORDER_ID, --job ID or --status ID")
-    ids = replay_work(_store(), order_id=order_id, job_id=job_id, status_update_id=status_id)
+    if sum(x is not None for x in (order_id, job_id, status_id, import_id)) != 1:
+        raise click.UsageError("give one of ORDER_ID, --job ID, --status ID or --import ID")
+    ids = replay_work(_store(), order_id=order_id, job_id=job_id, status_update_id=status_id,
+                      import_id=import_id)
     if not ids:
         click.echo("nothing failed to replay", err=True)
         sys.exit(1)

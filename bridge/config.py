@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_SPI_DEADLINE", "8",
             "seconds a POS Integration SPI call that reaches the POS (Create Order, Validate "
             "Order, a credentials check) may take: Wix gets an error answer rather than a late one"),
+    Setting("BRIDGE_IMPORT_NOTIFY_BUYER", "0",
+            "1: Wix emails the buyer about an order taken at the POS and imported into Wix "
+            "(a walk-in customer usually has no need of it)"),
     Setting("BRIDGE_BREAKER_FAILURES", "5",
             "connection failures or timeouts in a row that open a site's POS circuit breaker: "
             "its orders then wait (uncounted, never failed) while one probe tries again"),
@@ -106,6 +109,7 @@ class Config:
     connect_timeout: float = 3.05
     attempt_deadline: float = 20.0
     spi_deadline: float = 8.0
+    import_notify_buyer: bool = False
     breaker_failures: int = 5
     breaker_seconds: float = 30.0
     stop_seconds: float = 25.0
@@ -225,6 +229,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         connect_timeout=_number("BRIDGE_CONNECT_TIMEOUT", get("BRIDGE_CONNECT_TIMEOUT"), float,
                                 0.1, 60),
         attempt_deadline=deadline,
+        import_notify_buyer=_flag("BRIDGE_IMPORT_NOTIFY_BUYER", get("BRIDGE_IMPORT_NOTIFY_BUYER")),
         spi_deadline=_number("BRIDGE_SPI_DEADLINE", get("BRIDGE_SPI_DEADLINE"), float, 0.5, 60),
         breaker_failures=_number("BRIDGE_BREAKER_FAILURES", get("BRIDGE_BREAKER_FAILURES"), int,
                                  1, 1000),

@@ -150,6 +150,10 @@ class WixServer:
         self.requests: list[dict] = []
         self.fulfillments: dict[str, list[dict]] = {}
         self.configurations: dict[str, list[dict]] = {}  # site -> its POS configurations
+        self.orders: dict[str, dict] = {}                 # orders created through the API
+        self.operations: list[dict] = []                  # Restaurants operations
+        self.order_faults: list[str] = []                 # "lose": create, then answer 504
+        self.on_order_created: Callable[[dict], None] | None = None
         from tests.wix_menus import FakeMenus
         self.menus = FakeMenus()
         self.lock = threading.Lock()
@@ -174,6 +178,18 @@ class WixServer:
                 if self.path == "/oauth2/token":
                     site = body.get("instance_id") if tokens_per_site else "local"
                     answer = {"access_token": f"OAUTH2.{site}", "expires_in": 14400}
+                elif self.command == "POST" and self.path == "/ecom/v1/orders":
+                    order = wix.create_order(body)
+                    if wix.order_faults and wix.order_faults.pop(0) == "lose":
+                        self.answer(504, {"message": "timed out"})
+                        return
+                    answer = {"order": order}
+                elif self.path == "/ecom/v1/orders/search":
+                    wanted = body["search"]["filter"]["channelInfo.externalOrderId"]["$eq"]
+                    answer = {"orders": [o for o in wix.orders.values()
+                                         if o["channelInfo"].get("externalOrderId") == wanted]}
+                elif self.path == "/restaurants-operations/v1/operations":
+                    answer = {"operations": wix.operations}
                 elif self.path.startswith(CONNECTIVITY):
                     answer = wix.connectivity(self.command, self.path[len(CONNECTIVITY):],
                                               self.headers.get("Authorization", ""))
@@ -182,7 +198,12 @@ class WixServer:
                     answer = {"orderWithFulfillments": {
                         "orderId": order_id, "fulfillments": wix.fulfillments.get(order_id, [])}}
                 elif self.path.endswith("/create-fulfillment"):
-                    answer = {"fulfillmentId": "f-created", "orderWithFulfillments": {}}
+                    order_id = self.path.split("/")[-2]
+                    with wix.lock:
+                        made = wix.fulfillments.setdefault(order_id, [])
+                        made.append({**(body or {}).get("fulfillment", {}),
+                                     "id": "f-created" if not made else f"f-created-{len(made)}"})
+                    answer = {"fulfillmentId": made[-1]["id"], "orderWithFulfillments": {}}
                 else:
                     answer = {"orderWithFulfillments": {}}
                 self.answer(200, answer)
@@ -190,6 +211,19 @@ class WixServer:
             do_GET = do_POST = do_PATCH = _handle
 
         self.server, self.url = _serve(Handler)
+
+    def create_order(self, body: dict) -> dict:
+        """As Wix does: ids for the order and its line items, a number, the creating app."""
+        with self.lock:
+            n = len(self.orders) + 1
+            order = {**body["order"], "id": f"wix-import-{n}", "number": str(20000 + n),
+                     "createdBy": {"appId": "app-id"}, "settings": body.get("settings")}
+            order["lineItems"] = [{**li, "id": f"li-{n}-{i}"}
+                                  for i, li in enumerate(order.get("lineItems") or [])]
+            self.orders[order["id"]] = order
+        if self.on_order_created:
+            self.on_order_created(order)
+        return order
 
     def connectivity(self, method: str, path: str, authorization: str) -> dict:
         """The POS Connectivity API, for the site whose token called (tokens_per_site)."""

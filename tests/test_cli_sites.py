@@ -167,3 +167,23 @@ def test_a_sync_is_queued_once_confirmed_run_by_the_worker_and_listed(sites_cli,
     assert row["counts"]["item.created"] == 7          # the demo pizzeria
     log = sites_cli("syncs", "--log", "1").output
     assert "created" in log and "margherita" in log
+
+
+
+def test_a_failed_import_is_listed_with_its_reason_and_replayed(sites_cli, env):
+    from bridge.domain.imports import PosOrderCreated
+    from bridge.service import imports
+    from bridge.storage import open_store
+    store = open_store(env["DATABASE_URL"], create=False)
+    order = {"orderId": "T-7", "items": [{"itemId": "cake", "name": "Cake", "quantity": 1,
+                                          "price": "5.00"}], "totals": {"total": "5.00"}}
+    imports.record(store, "webhook", SITE, [PosOrderCreated("T-7", order)])
+    assert sites_cli("worker", "--once").exit_code == 0   # fails before any call to Wix
+    row = json.loads(sites_cli("imports", "--state", "failed", "--json").output)
+    assert (row["pos_order_id"], row["site"]) == ("T-7", SITE)
+    assert "Cake (cake)" in row["error"]
+    store.set_identifier(SITE, "item", "wix-cake", "cake")
+    store.close()
+    replayed = sites_cli("replay", "--import", str(row["id"]))
+    assert replayed.exit_code == 0 and "replaying job(s)" in replayed.output
+    assert json.loads(sites_cli("imports", "--json").output)["state"] == "creating"

@@ -110,3 +110,13 @@ def test_the_readme_s_menu_example_is_a_menu_the_bridge_reads_whole():
                                    re.DOTALL).group(1))
     catalog = parse_catalog(example)
     assert catalog.skipped == () and len(catalog.items) == 2
+
+
+def test_the_readme_s_pos_order_example_is_an_order_the_bridge_imports():
+    import json
+
+    from bridge.domain.imports import parse_pos_order
+    example = json.loads(re.search(r"POS_ORDER being the POS's own order.*?```json\n(.*?)\n```",
+                                   README, re.DOTALL).group(1))
+    order = parse_pos_order(example)
+    assert order.pos_order_id == "T-1001" and str(order.total) == "13.02"

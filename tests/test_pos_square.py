@@ -541,3 +541,37 @@ def test_the_catalog_is_read_page_by_page_into_the_bridge_s_menu(square_env):
         ("Pizza", ("IT-MARG",)), ("Other", ("V-LEMON",))]
     assert any("V-FISH" in reason and "no price" in reason for reason in catalog.skipped)
     assert str(catalog.modifier_groups[0].choices[0].price) == "1.00"
+
+
+def test_an_order_taken_at_square_is_reported_and_fetched_in_the_import_form(square,
+                                                                            square_env):
+    from bridge.domain.imports import PosOrderCreated, parse_pos_order
+    from bridge.pos.base import NotAnImport
+    from bridge.pos.square import changes_from_event, import_form
+    event = {"merchant_id": "M1", "type": "order.created", "event_id": "ev-1",
+             "data": {"type": "order_created", "id": "SQ-77", "object": {"order_created": {
+                 "order_id": "SQ-77", "location_id": "L-DOWNTOWN", "state": "OPEN"}}}}
+    assert changes_from_event(event) == [PosOrderCreated("SQ-77", None, "L-DOWNTOWN", "ev-1",
+                                                         "M1")]
+    taken = {"id": "SQ-77", "location_id": "L-DOWNTOWN", "created_at": "2026-12-02T12:00:00Z",
+             "line_items": [{"uid": "u1", "catalog_object_id": "V-MARG-S", "name": "Margherita",
+                             "quantity": "2", "base_price_money": {"amount": 1100,
+                                                                   "currency": "USD"},
+                             "modifiers": [{"catalog_object_id": "MOD-BASIL", "name": "Basil",
+                                            "base_price_money": {"amount": 100,
+                                                                 "currency": "USD"}}]}],
+             "fulfillments": [{"type": "PICKUP", "pickup_details": {"recipient": {
+                 "display_name": "Ada Lovelace", "phone_number": "+12125550100"}}}],
+             "total_money": {"amount": 2460, "currency": "USD"},
+             "total_tax_money": {"amount": 160, "currency": "USD"},
+             "total_discount_money": {"amount": 0, "currency": "USD"}}
+    order = parse_pos_order(import_form(taken))
+    assert (order.pos_order_id, order.location_id, str(order.total), str(order.subtotal)) == (
+        "SQ-77", "L-DOWNTOWN", "24.60", "23.00")
+    assert [(i.pos_id, i.quantity, str(i.price)) for i in order.items] == [("V-MARG-S", 2,
+                                                                            "11.00")]
+    assert order.customer.first_name == "Ada" and order.items[0].modifiers[0].pos_id == \
+        "MOD-BASIL"
+    ours = {**taken, "source": {"name": "Wix"}, "metadata": {"wix_order_id": "wix-1"}}
+    with pytest.raises(NotAnImport, match="wix-1"):
+        import_form(ours)

@@ -16,7 +16,8 @@ from bridge.domain.statuses import StatusChange
 
 __all__ = ["CallbackRejected", "PosClient", "PosConfig", "PosConfigurationError", "PosError",
            "PosLocation", "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting",
-           "check_credentials", "fetch_menu", "list_locations", "read_timeout", "validate_order"]
+           "NotAnImport", "check_credentials", "fetch_menu", "fetch_order", "list_locations",
+           "read_timeout", "validate_order"]
 
 
 class PosConfigurationError(ValueError):
@@ -44,6 +45,10 @@ class PosRejected(PosError):
     """The POS refused the order for good (e.g. `invalid_item_mapping`, `cc_rejected`)."""
 
 
+class NotAnImport(Exception):
+    """`fetch_order` found an order that is not to be imported (the bridge created it)."""
+
+
 class CallbackRejected(ValueError):
     """A status callback that must not be stored. `status` is the HTTP answer: 400 or 401."""
 
@@ -58,10 +63,13 @@ Report = Callable[[list[StatusChange]], None]
 @dataclass(frozen=True)
 class PosConfig:
     """What a factory gets: the instance it serves, every `POS_*` setting, and `report`, which
-    stores status changes a client learns without a callback (by polling, or in-process)."""
+    stores status changes a client learns without a callback (by polling, or in-process);
+    `report_orders` does the same for orders taken at the POS."""
     instance_id: str | None
     settings: Mapping[str, str] = field(default_factory=dict)
     report: Report | None = None
+    # Stores orders the POS took itself (PosOrderCreated), learnt without a callback.
+    report_orders: Callable[[list[Any]], None] | None = None
 
 
 class PosClient(Protocol):
@@ -88,7 +96,9 @@ class PosClient(Protocol):
 
     # Optional, asked through the functions below: `check_credentials() -> merchant id | None`,
     # `list_locations() -> list[PosLocation]`, `validate_order(order)` raising PosRejected,
-    # `fetch_menu(location_id) -> the menu's JSON form`.
+    # `fetch_menu(location_id) -> the menu's JSON form`, `fetch_order(pos_order_id) -> an order
+    # taken at the POS, in the import form`. `parse_callback` may also return PosOrderCreated
+    # reports (orders taken at the POS) beside its StatusChanges.
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,14 @@ def fetch_menu(client: PosClient, location_id: str | None) -> Mapping[str, Any] 
     the client cannot send one (`fetch_menu()` is optional)."""
     method = getattr(client, "fetch_menu", None)
     return method(location_id) if callable(method) else None
+
+
+def fetch_order(client: PosClient, pos_order_id: str) -> Mapping[str, Any] | None:
+    """An order the POS took itself, in the import form `bridge.domain.imports` reads; None when
+    the client cannot fetch orders (`fetch_order()` is optional: its reports then carry them).
+    Raises NotAnImport for an order the bridge itself created there."""
+    method = getattr(client, "fetch_order", None)
+    return method(pos_order_id) if callable(method) else None
 
 
 def read_timeout(settings: Mapping[str, str], name: str, default: float) -> float:

@@ -15,10 +15,12 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import Mapping
 
 from bridge import logs
+from bridge.domain.imports import PosOrderCreated
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
 from bridge.pos import demo_menu
@@ -33,10 +35,16 @@ KITCHEN_STEPS = (PosStatus.ACCEPTED, PosStatus.READY, PosStatus.FULFILLED)
 class DemoPos:
     name = "demo"
     settings = (Setting("POS_DEMO_STEP_SECONDS", "5",
-                        "seconds between the demo kitchen's steps (ACCEPTED, READY, FULFILLED)"),)
+                        "seconds between the demo kitchen's steps (ACCEPTED, READY, FULFILLED)"),
+                Setting("POS_DEMO_WALK_IN_SECONDS", "0",
+                        "every this many seconds a walk-in order is taken at the demo counter "
+                        "and imported into Wix (0: never)"))
 
-    def __init__(self, report: Report | None = None, step_seconds: float = 5.0):
+    def __init__(self, report: Report | None = None, step_seconds: float = 5.0, *,
+                 report_orders=None, walk_in_seconds: float = 0.0):
         self._report = report
+        self._report_orders = report_orders
+        self._walk_ins = itertools.count(1)
         self._step_seconds = step_seconds
         self._lock = threading.Condition()
         self._due: list[tuple[float, int, StatusChange]] = []
@@ -55,7 +63,46 @@ class DemoPos:
         except ValueError:
             raise PosConfigurationError(f"POS_DEMO_STEP_SECONDS is malformed: {raw!r} is not a "
                                         "number of seconds between 0 and 3600") from None
-        return cls(config.report, step)
+        walk_in = _seconds(config.settings, "POS_DEMO_WALK_IN_SECONDS")
+        client = cls(config.report, step, report_orders=config.report_orders,
+                     walk_in_seconds=walk_in)
+        if walk_in and config.report_orders is not None:
+            threading.Thread(target=client._counter, args=(walk_in,), name="demo-counter",
+                             daemon=True).start()
+        return client
+
+    # -- the counter: orders taken at the POS ----------------------------------------------
+
+    def walk_in(self) -> str:
+        """Take an order at the counter (a Margherita and a lemonade) and report it, as a POS
+        reports the orders it took itself; the kitchen then cooks it. Its POS order id."""
+        number = next(self._walk_ins)
+        pos_order_id = f"walkin-{number}-{uuid.uuid4().hex[:6]}"
+        order = {"orderId": pos_order_id, "locationId": "demo-kitchen",
+                 "createdAt": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "currency": "USD", "note": "Walk-in", "fulfillmentType": "PICKUP",
+                 "customer": {"firstName": "Walk-in", "lastName": f"#{number}"},
+                 "items": [{"itemId": "margherita", "name": "Margherita Pizza", "quantity": 1,
+                            "price": "11.00"},
+                           {"itemId": "lemonade", "name": "Lemonade", "quantity": 2,
+                            "price": "3.50"}],
+                 "totals": {"subtotal": "18.00", "tax": "1.53", "discount": "0",
+                            "total": "19.53"}}
+        if self._report_orders is not None:
+            self._report_orders([PosOrderCreated(pos_order_id, order, "demo-kitchen",
+                                                 f"{pos_order_id}:created")])
+        logs.info(log, "demo_pos_walk_in", pos_order_id=pos_order_id)
+        if self._report is not None:
+            self._schedule(pos_order_id)
+        return pos_order_id
+
+    def _counter(self, every: float) -> None:
+        while True:
+            time.sleep(every)
+            try:
+                self.walk_in()
+            except Exception:
+                log.exception("%s", logs.fields("demo_pos_walk_in_failed"))
 
     def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
         pos_order_id = "demo-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:12]
@@ -122,3 +169,15 @@ class DemoPos:
             except Exception:
                 log.exception("%s", logs.fields("demo_pos_report_failed",
                                                 pos_order_id=change.pos_order_id))
+
+
+def _seconds(settings, name: str) -> float:
+    raw = (settings.get(name) or "0").strip() or "0"
+    try:
+        value = float(raw)
+        if not 0 <= value <= 86400:
+            raise ValueError
+    except ValueError:
+        raise PosConfigurationError(f"{name} is malformed: {raw!r} is not a number of seconds "
+                                    "between 0 and 86400") from None
+    return value

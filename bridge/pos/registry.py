@@ -78,6 +78,8 @@ class Site:
 
 
 Record = Callable[[str, list[StatusChange]], None]
+# (the POS's key, the site when known, orders it took itself) -> stored
+RecordOrders = Callable[[str, "str | None", list], None]
 
 
 class PosClients:
@@ -90,11 +92,13 @@ class PosClients:
 
     def __init__(self, name: str, factory: Factory, settings: Mapping[str, str],
                  record: Record | None = None, *, accounts: Accounts | None = None,
-                 load_client: Callable[[str], Factory] | None = None):
+                 load_client: Callable[[str], Factory] | None = None,
+                 record_orders: RecordOrders | None = None):
         self.name = name
         self._factory = factory
         self._settings = dict(settings)
         self._record = record
+        self._record_orders = record_orders
         self._accounts = accounts
         self._load = load_client or load
         self._built: dict[tuple, PosClient] = {}
@@ -102,8 +106,10 @@ class PosClients:
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, str], record: Record | None = None,
-                      *, accounts: Accounts | None = None) -> "PosClients":
-        return cls(name, load(name), settings, record, accounts=accounts)
+                      *, accounts: Accounts | None = None,
+                      record_orders: RecordOrders | None = None) -> "PosClients":
+        return cls(name, load(name), settings, record, accounts=accounts,
+                   record_orders=record_orders)
 
     def site(self, instance_id: str | None) -> Site:
         account = (self._accounts.for_instance(instance_id)
@@ -136,11 +142,15 @@ class PosClients:
         with self._lock:
             client = self._built.get(stamp)
             if client is None:
-                report = None
+                report = report_orders = None
                 if self._record is not None:
                     record = self._record
                     report = lambda changes: record(key, changes)  # noqa: E731
-                client = factory(PosConfig(instance_id, settings, report))
+                if self._record_orders is not None:
+                    record_orders = self._record_orders
+                    report_orders = (  # noqa: E731
+                        lambda reports: record_orders(key, instance_id, reports))
+                client = factory(PosConfig(instance_id, settings, report, report_orders))
                 if stamp[0] == "account":  # one client per account: drop older versions'
                     for old in [s for s in self._built if s[:2] == stamp[:2]]:
                         del self._built[old]

@@ -26,11 +26,13 @@ from urllib.parse import quote
 import requests
 
 from bridge import logs, timeouts
-from bridge.domain.money import AmountError, minor_units
+from bridge.domain.imports import PosOrderCreated
+from bridge.domain.money import AmountError, from_minor_units, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosLocation,
-                             PosRejected, PosUnavailable, PosUnreachable, Setting, read_timeout)
+from bridge.pos.base import (CallbackRejected, NotAnImport, PosConfig, PosConfigurationError,
+                             PosLocation, PosRejected, PosUnavailable, PosUnreachable, Setting,
+                             read_timeout)
 from bridge.pos.square_catalog import menu_from_catalog
 
 log = logging.getLogger(__name__)
@@ -319,8 +321,8 @@ def signature(signature_key: str, notification_url: str, body: bytes) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange]:
-    """The status changes a (verified) Square webhook event reports."""
+def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange | PosOrderCreated]:
+    """The status changes (and orders taken at Square) a verified webhook event reports."""
     kind = event.get("type")
     event_id = event.get("event_id")
     merchant = event.get("merchant_id") if isinstance(event.get("merchant_id"), str) else None
@@ -333,6 +335,13 @@ def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange]:
             return []
         return [StatusChange(update["order_id"], status, update.get("updated_at"), event_id,
                              _int(update.get("version")), merchant)]
+    if kind == "order.created":
+        created = obj.get("order_created") or {}
+        if not created.get("order_id"):
+            return []
+        # An order taken at Square (or one the bridge made: the import finds that out).
+        return [PosOrderCreated(created["order_id"], None, created.get("location_id"), event_id,
+                                merchant)]
     if kind == "order.updated":
         update = obj.get("order_updated") or {}
         if not update.get("order_id"):
@@ -341,6 +350,48 @@ def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange]:
         return [StatusChange(update["order_id"], status, update.get("updated_at"), event_id,
                              _int(update.get("version")), merchant)]
     return []
+
+
+def import_form(order: Mapping[str, Any]) -> dict[str, Any]:
+    """A Square order as `bridge.domain.imports` reads it. Raises NotAnImport for an order the
+    bridge created (its source is Wix, its metadata names the Wix order)."""
+    wix_order_id = (order.get("metadata") or {}).get("wix_order_id")
+    if wix_order_id or (order.get("source") or {}).get("name") == "Wix":
+        raise NotAnImport(f"Square order {order.get('id')} was made by the bridge for Wix order "
+                          f"{wix_order_id or '?'}")
+    currency = (order.get("total_money") or {}).get("currency") or "USD"
+
+    def money(value: Any) -> str:
+        amount = (value or {}).get("amount") if isinstance(value, Mapping) else None
+        return format(from_minor_units(amount if isinstance(amount, int) else 0, currency), "f")
+
+    fulfillment = (order.get("fulfillments") or [{}])[0] or {}
+    details = fulfillment.get("pickup_details") or fulfillment.get("delivery_details") or {}
+    recipient = details.get("recipient") or {}
+    first, _, last = (recipient.get("display_name") or "").partition(" ")
+    total = (order.get("total_money") or {}).get("amount") or 0
+    tax = (order.get("total_tax_money") or {}).get("amount") or 0
+    discount = (order.get("total_discount_money") or {}).get("amount") or 0
+    return {
+        "orderId": order.get("id"), "locationId": order.get("location_id"),
+        "createdAt": order.get("created_at"), "currency": currency,
+        "fulfillmentType": "DELIVERY" if fulfillment.get("type") in ("DELIVERY", "SHIPMENT")
+        else "PICKUP",
+        "customer": {"firstName": first or None, "lastName": last or None,
+                     "phone": recipient.get("phone_number"),
+                     "email": recipient.get("email_address")},
+        "items": [{"itemId": li.get("catalog_object_id") or li.get("uid"),
+                   "name": li.get("name"), "quantity": li.get("quantity"),
+                   "price": money(li.get("base_price_money")),
+                   "modifiers": [{"modifierId": m.get("catalog_object_id"), "name": m.get("name"),
+                                  "quantity": m.get("quantity") or 1,
+                                  "price": money(m.get("base_price_money"))}
+                                 for m in li.get("modifiers") or []]}
+                  for li in order.get("line_items") or []],
+        "totals": {"subtotal": money({"amount": total - tax + discount}), "tax": money(
+            order.get("total_tax_money")), "discount": money(order.get("total_discount_money")),
+                   "total": money(order.get("total_money"))},
+    }
 
 
 def _int(raw: Any) -> int | None:
@@ -405,6 +456,11 @@ class SquarePos:
         """The seller's merchant id, if the access token opens the account."""
         merchant = self._call("GET", "/v2/merchants/me").get("merchant") or {}
         return merchant.get("id")
+
+    def fetch_order(self, pos_order_id: str) -> dict[str, Any]:
+        """An order taken at Square, in the import form; NotAnImport for one the bridge made."""
+        order = self._call("GET", f"/v2/orders/{pos_order_id}").get("order") or {}
+        return import_form(order)
 
     def fetch_menu(self, location_id: str | None) -> dict[str, Any]:
         """Every catalog page (items, categories, modifier lists), as the bridge's menu."""

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 import requests
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from bridge.domain.orders import PosOrder, to_json
+from bridge.domain.imports import PosOrderCreated, parse_pos_order
+from bridge.domain.orders import InvalidOrder, PosOrder, to_json
 from bridge.domain.statuses import StatusChange, parse_status
 from bridge import timeouts
 from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
@@ -141,7 +142,8 @@ class WebhookPos:
     def current_status(self, pos_order_id: str) -> StatusChange | None:
         return None  # its callbacks always carry the status
 
-    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[StatusChange]:
+    def parse_callback(self, headers: Mapping[str, str], body: bytes
+                       ) -> list[StatusChange | PosOrderCreated]:
         lowered = {k.lower(): v for k, v in headers.items()}
         if not any(self._verifies(v, body, lowered) for v in self._verifiers):
             raise CallbackRejected("signature, timestamp or webhook headers do not verify", 401)
@@ -151,6 +153,8 @@ class WebhookPos:
             raise CallbackRejected("body is not JSON") from None
         if not isinstance(message, dict):
             raise CallbackRejected("body is not a JSON object")
+        if "orderCreated" in message:
+            return [self._order_created(message["orderCreated"], lowered.get("webhook-id"))]
         pos_order_id = message.get("orderId")
         if not isinstance(pos_order_id, (str, int)) or pos_order_id == "":
             raise CallbackRejected("orderId is missing")
@@ -162,6 +166,15 @@ class WebhookPos:
         return [StatusChange(str(pos_order_id), status,
                              occurred_at if isinstance(occurred_at, str) else None,
                              callback_id=lowered.get("webhook-id"))]
+
+    @staticmethod
+    def _order_created(order: Any, callback_id: str | None) -> PosOrderCreated:
+        """An order taken at the POS, to import into Wix: checked whole before it is stored."""
+        try:
+            parsed = parse_pos_order(order)
+        except InvalidOrder as error:
+            raise CallbackRejected(f"orderCreated: {error}") from None
+        return PosOrderCreated(parsed.pos_order_id, order, parsed.location_id, callback_id)
 
     @staticmethod
     def _verifies(verifier: Webhook, body: bytes, headers: dict[str, str]) -> bool:

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     WIX_STATUS = "wix_status"         # tell Wix a status the POS reported
     LIST_CONFIGURATIONS = "list_configurations"  # store a site's location configurations
     SYNC_CATALOG = "sync_catalog"     # write a configuration's POS menu to Wix
+    IMPORT_ORDER = "import_order"     # create an order taken at the POS in Wix
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -61,6 +62,16 @@ def sync_catalog(sync_id: int, instance_id: str, configuration_id: str) -> NewJo
                   instance_id=instance_id,
                   payload={"sync_id": sync_id, "configuration_id": configuration_id},
                   destination=wix_destination(instance_id))
+
+
+def import_order(import_id: int, instance_id: str) -> NewJob:
+    return NewJob(Kind.IMPORT_ORDER, key=import_key(import_id), lane=f"import:{import_id}",
+                  instance_id=instance_id or None, payload={"import_id": import_id},
+                  destination=wix_destination(instance_id) if instance_id else None)
+
+
+def import_key(import_id: int) -> str:
+    return f"import:{import_id}"
 
 
 def pos_destination(instance_id: str) -> str:

@@ -21,20 +21,14 @@ from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
 from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import PosClients
-from bridge.service import inbox, jobs, statuses
+from bridge.service import imports, inbox, jobs, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.service.worker import Fail, Retry, Unreachable
-from bridge.storage.port import Job, Store
+from bridge.storage.port import Direction, Import, Job, Store
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
 
 log = logging.getLogger(__name__)
-
-
-def order_key(order_id: str) -> str:
-    """Applying a Wix event and recording the POS's answer both read the order's state and then
-    write it; on a database that runs writers side by side they are serialized on this key."""
-    return f"order:{order_id}"
 
 
 @contextmanager
@@ -59,8 +53,9 @@ def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.De
 
 
 class ProcessEvent:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, app_id: str | None = None):
         self.store = store
+        self.app_id = app_id  # to know the orders this app created in Wix (imports)
 
     def run(self, job: Job) -> None:
         event = inbox.load(self.store, job.payload["event_id"])
@@ -91,8 +86,10 @@ class ProcessEvent:
             raise Fail(f"{event.event_type} event {event.id} names no order")
         order = dict(event.order or {})
         with self.store.transaction():
-            self.store.serialize(order_key(order_id))
+            self.store.serialize(statuses.order_key(order_id))
             current = self.store.get_order(order_id)
+            if current is None and order and self._own_import(event, order):
+                return
             state = OrderState(current.state) if current else None
             if event.event_type == wix_events.ORDER_CANCELED:
                 decision = lifecycle.on_order_canceled(state)
@@ -114,6 +111,25 @@ class ProcessEvent:
         logs.info(log, "order_event_applied", event_id=event.id, type=event.event_type,
                   order_id=order_id, state=decision.state.value,
                   action=decision.action.value if decision.action != Action.NONE else None)
+
+    def _own_import(self, event: WixEvent, order: dict) -> bool:
+        """Wix sends the orders the bridge imported back as new: recorded, never sent to the
+        POS (the import job records the rest once it has Wix's answer)."""
+        found = imports.own_import(self.store, event.instance_id, order, self.app_id)
+        if not found:
+            return False
+        self.store.save_order(wix_order_id=event.order_id, instance_id=event.instance_id,
+                              state=OrderState.SENT.value, snapshot=order,
+                              wix_status=order.get("status"), sequence=event.sequence,
+                              number=str(order["number"]) if order.get("number") else None,
+                              direction=Direction.IMPORTED)
+        if isinstance(found, Import):
+            self.store.set_order_state(event.order_id, OrderState.SENT.value,
+                                       pos_client=found.pos_client,
+                                       pos_order_id=found.pos_order_id)
+        logs.info(log, "import_echo_recorded", event_id=event.id, type=event.event_type,
+                  order_id=event.order_id, note="an order the bridge imported: not sent to the POS")
+        return True
 
     def failed(self, job: Job, reason: str) -> None:
         pass  # the event stays stored; `bridge show` lists the failed job with its reason
@@ -146,7 +162,7 @@ class SendOrder:
         with pos_answers():
             pos_order_id = site.client.create_order(pos_order, idempotency_key=job.key)
         with self.store.transaction():
-            self.store.serialize(order_key(record.wix_order_id),
+            self.store.serialize(statuses.order_key(record.wix_order_id),
                                  statuses.pos_order_key(site.key, pos_order_id))
             # Stored under the POS's key, as its callbacks are: the entry point name for the
             # environment's POS, name@account for a site's own (a client's `name` may differ).

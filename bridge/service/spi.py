@@ -22,7 +22,6 @@ from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import catalog, jobs, statuses
-from bridge.service.orders import order_key
 from bridge.service.accounts import AccountError, ConfigurationStatus, SiteAccounts
 from bridge.storage.port import Account, AccountState, Configuration, Store
 from bridge.wix.spi import SpiCall
@@ -176,7 +175,7 @@ class PosIntegration:
 
     def _store_sent(self, call: SpiCall, order, pos_key: str, pos_order_id: str) -> None:
         with self.store.transaction():
-            self.store.serialize(order_key(order.id), statuses.pos_order_key(pos_key,
+            self.store.serialize(statuses.order_key(order.id), statuses.pos_order_key(pos_key,
                                                                              pos_order_id))
             self.store.save_order(wix_order_id=order.id, instance_id=call.instance_id,
                                   state=OrderState.SENT.value,

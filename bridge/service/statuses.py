@@ -60,6 +60,12 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
     return stored
 
 
+def order_key(order_id: str) -> str:
+    """Applying a Wix event and recording the POS's answer both read the order's state and then
+    write it; on a database that runs writers side by side they are serialized on this key."""
+    return f"order:{order_id}"
+
+
 def pos_order_key(pos_client: str, pos_order_id: str) -> str:
     """Storing a POS order's mapping and matching a status to it are serialized on this key:
     otherwise a status stored while the mapping is being written matches nothing, and then

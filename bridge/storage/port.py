@@ -138,6 +138,35 @@ class OrderRecord:
     pos_status: str | None = None
     wix_fulfillment_status: str | None = None
     wix_fulfillment_id: str | None = None
+    direction: str | None = None   # Direction; None on rows older than imports: exported
+
+
+class Direction(StrEnum):
+    EXPORTED = "exported"   # a Wix order the bridge sent to the POS
+    IMPORTED = "imported"   # a POS order the bridge created in Wix
+
+
+class ImportState(StrEnum):
+    PENDING = "pending"     # reported by the POS; the Wix order is not made yet
+    CREATING = "creating"   # the create call to Wix may have gone: search before another
+    CREATED = "created"     # Wix has the order; its fulfillment may still be missing
+    DONE = "done"
+    FAILED = "failed"       # kept with the reason (an unmapped item, ...), replayable
+
+
+@dataclass(frozen=True)
+class Import:
+    """An order taken at the POS, on its way into Wix."""
+    id: int
+    instance_id: str
+    pos_client: str
+    pos_order_id: str
+    state: str
+    wix_order_id: str | None
+    pos_order: dict[str, Any] | None
+    error: str | None
+    created_at: str
+    updated_at: str
 
 
 @dataclass(frozen=True)
@@ -270,7 +299,8 @@ class Orders(Protocol):
 
     def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
                    snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
-                   sequence: int | None = None, number: str | None = None) -> None: ...
+                   sequence: int | None = None, number: str | None = None,
+                   direction: str | None = None) -> None: ...
 
     def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
                         pos_client: str | None = None, pos_order_id: str | None = None) -> None: ...
@@ -334,6 +364,8 @@ class Instances(Protocol):
 
     def instance_status(self, instance_id: str) -> str | None: ...
 
+    def installed_instances(self) -> list[str]: ...
+
 
 class Accounts(Protocol):
     def save_account(self, account_id: str, instance_id: str, pos_client: str,
@@ -381,6 +413,23 @@ class Configurations(Protocol):
         site's only configuration when that one names no location."""
 
 
+class Imports(Protocol):
+    def add_import(self, instance_id: str, pos_client: str, pos_order_id: str,
+                   pos_order: dict[str, Any] | None) -> tuple[Import, bool]:
+        """Record a POS order to import; the one recorded before (False) for a repeat."""
+
+    def get_import(self, import_id: int) -> Import | None: ...
+
+    def find_import(self, instance_id: str, pos_order_id: str) -> Import | None:
+        """The site's import of a POS order (how Wix's echo of an import is recognised)."""
+
+    def set_import(self, import_id: int, state: str, *, wix_order_id: str | None = None,
+                   error: str | None = None, pos_order: dict[str, Any] | None = None) -> None:
+        ...
+
+    def list_imports(self, state: str | None = None, limit: int = 50) -> list[Import]: ...
+
+
 class Syncs(Protocol):
     def start_sync(self, instance_id: str, configuration_id: str) -> tuple[Sync, bool]:
         """A new pending sync, or the one still open for the configuration (False)."""
@@ -417,7 +466,7 @@ class Identifiers(Protocol):
 
 
 class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
-            Configurations, Identifiers, Syncs, Protocol):
+            Configurations, Identifiers, Syncs, Imports, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -214,4 +214,22 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX sync_log_sync ON sync_log (sync_id, id)",
         "ALTER TABLE configurations ADD COLUMN sync_confirmed_at text",
     ]),
+    ("pg006_imports", [
+        # As SQLite's m010: orders taken at the POS, created in Wix by the bridge.
+        """CREATE TABLE imports (
+            id bigserial PRIMARY KEY,
+            instance_id text NOT NULL,
+            pos_client text NOT NULL,
+            pos_order_id text NOT NULL,
+            state text NOT NULL,
+            wix_order_id text,
+            pos_order text,
+            error text,
+            created_at text NOT NULL,
+            updated_at text NOT NULL,
+            UNIQUE (pos_client, pos_order_id)
+        )""",
+        "CREATE INDEX imports_instance ON imports (instance_id, pos_order_id)",
+        "ALTER TABLE orders ADD COLUMN direction text",
+    ]),
 ]

@@ -256,3 +256,26 @@ def m009_syncs(db: Database) -> None:
         )""")
     db.execute("CREATE INDEX sync_log_sync ON sync_log (sync_id, id)")
     db.execute("ALTER TABLE configurations ADD COLUMN sync_confirmed_at TEXT")
+
+
+@migrations()
+def m010_imports(db: Database) -> None:
+    # Orders taken at the POS, created in Wix by the bridge: written before the Wix call, so a
+    # crash between Wix's answer and the commit is found again (by the external id), never
+    # created twice. Orders get their direction (NULL: exported, as every older row).
+    db.execute("""
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            instance_id TEXT NOT NULL,
+            pos_client TEXT NOT NULL,          -- the POS's key (client, or client@account)
+            pos_order_id TEXT NOT NULL,
+            state TEXT NOT NULL,               -- pending | creating | created | done | failed
+            wix_order_id TEXT,
+            pos_order TEXT,                    -- the POS's order (JSON), once known
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (pos_client, pos_order_id)
+        )""")
+    db.execute("CREATE INDEX imports_instance ON imports (instance_id, pos_order_id)")
+    db.execute("ALTER TABLE orders ADD COLUMN direction TEXT")

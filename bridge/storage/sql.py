@@ -14,9 +14,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterator, Sequence
 
-from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Job,
-                                 JobState, NewJob, OrderRecord, Outcome, SchemaOutOfDate,
-                                 StatusUpdate, StoredEvent, Sync, SyncState, iso)
+from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Import,
+                                 ImportState, Job, JobState, NewJob, OrderRecord, Outcome,
+                                 SchemaOutOfDate, StatusUpdate, StoredEvent, Sync, SyncState, iso)
 
 # The state a job is left in by each attempt outcome.
 _STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
@@ -59,7 +59,9 @@ CLAIM_JOB = ("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker
              f" RETURNING {_JOB_COLUMNS}")
 _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
                   " pos_client, pos_order_id, last_error, created_at, updated_at, pos_status,"
-                  " wix_fulfillment_status, wix_fulfillment_id")
+                  " wix_fulfillment_status, wix_fulfillment_id, direction")
+_IMPORT_COLUMNS = ("id, instance_id, pos_client, pos_order_id, state, wix_order_id, pos_order,"
+                   " error, created_at, updated_at")
 _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
                    " received_at, wix_order_id, state, note, sequence")
 _BREAKER_COLUMNS = ("destination, state, failures, cooldown, open_until, opened_at, last_error")
@@ -221,6 +223,11 @@ class SqlStore(ABC):
                             [instance_id]).one()
         return row[0] if row else None
 
+    def installed_instances(self) -> list[str]:
+        rows = self._execute("SELECT instance_id FROM instances WHERE status = 'installed'"
+                             " ORDER BY instance_id").rows
+        return [r[0] for r in rows]
+
     # -- accounts, configurations, identifiers ---------------------------------------------
 
     @staticmethod
@@ -374,6 +381,59 @@ class SqlStore(ABC):
         rows = self._execute("SELECT wix_id, pos_id FROM identifiers"
                              " WHERE instance_id = ? AND kind = ?", [instance_id, kind]).rows
         return dict(rows)
+
+    # -- imports ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _import(row) -> Import:
+        values = list(row)
+        values[6] = json.loads(values[6]) if values[6] else None
+        return Import(*values)
+
+    def add_import(self, instance_id: str, pos_client: str, pos_order_id: str,
+                   pos_order: dict[str, Any] | None) -> tuple[Import, bool]:
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO imports (instance_id, pos_client, pos_order_id, state, pos_order,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                f" ON CONFLICT (pos_client, pos_order_id) DO NOTHING RETURNING {_IMPORT_COLUMNS}",
+                [instance_id, pos_client, pos_order_id, ImportState.PENDING,
+                 json.dumps(pos_order) if pos_order is not None else None, now, now]).one()
+            if row is not None:
+                return self._import(row), True
+            row = self._execute(f"SELECT {_IMPORT_COLUMNS} FROM imports"
+                                " WHERE pos_client = ? AND pos_order_id = ?",
+                                [pos_client, pos_order_id]).one()
+        return self._import(row), False
+
+    def get_import(self, import_id: int) -> Import | None:
+        row = self._execute(f"SELECT {_IMPORT_COLUMNS} FROM imports WHERE id = ?",
+                            [import_id]).one()
+        return self._import(row) if row else None
+
+    def find_import(self, instance_id: str, pos_order_id: str) -> Import | None:
+        row = self._execute(f"SELECT {_IMPORT_COLUMNS} FROM imports"
+                            " WHERE instance_id = ? AND pos_order_id = ? ORDER BY id",
+                            [instance_id, pos_order_id]).one()
+        return self._import(row) if row else None
+
+    def set_import(self, import_id: int, state: str, *, wix_order_id: str | None = None,
+                   error: str | None = None, pos_order: dict[str, Any] | None = None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE imports SET state = ?, error = ?,"
+                          " wix_order_id = coalesce(?, wix_order_id),"
+                          " pos_order = coalesce(?, pos_order), updated_at = ? WHERE id = ?",
+                          [state, error, wix_order_id,
+                           json.dumps(pos_order) if pos_order is not None else None, now,
+                           import_id])
+
+    def list_imports(self, state: str | None = None, limit: int = 50) -> list[Import]:
+        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self._execute(f"SELECT {_IMPORT_COLUMNS} FROM imports {where}"
+                             " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
+        return [self._import(r) for r in rows]
 
     # -- catalog syncs ---------------------------------------------------------------------
 
@@ -630,22 +690,25 @@ class SqlStore(ABC):
 
     def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
                    snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
-                   sequence: int | None = None, number: str | None = None) -> None:
+                   sequence: int | None = None, number: str | None = None,
+                   direction: str | None = None) -> None:
         """Insert or update an order; the snapshot is replaced only when given."""
         _, now = self._now()
         fresh = snapshot is not None
         with self.transaction():
             self._execute(
                 "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status, sequence,"
-                " snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " snapshot, created_at, updated_at, direction)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (wix_order_id) DO UPDATE SET state = excluded.state,"
                 "   number = coalesce(excluded.number, orders.number),"
+                "   direction = coalesce(excluded.direction, orders.direction),"
                 "   wix_status = coalesce(excluded.wix_status, orders.wix_status),"
                 "   sequence = CASE WHEN ? THEN excluded.sequence ELSE orders.sequence END,"
                 "   snapshot = CASE WHEN ? THEN excluded.snapshot ELSE orders.snapshot END,"
                 "   updated_at = excluded.updated_at",
                 [wix_order_id, instance_id, number, state, wix_status, sequence,
-                 json.dumps(snapshot or {}), now, now, fresh, fresh])
+                 json.dumps(snapshot or {}), now, now, direction, fresh, fresh])
 
     def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
                         pos_client: str | None = None, pos_order_id: str | None = None) -> None:
@@ -740,4 +803,12 @@ class SqlStore(ABC):
             "status_updates": rows("SELECT id, status, sequence, occurred_at, received_at, state,"
                                    " note"
                                    " FROM status_updates WHERE wix_order_id = ? ORDER BY id"),
+            # An order taken at the POS: its import, and the attempts that brought it into Wix.
+            "import": rows("SELECT id, pos_client, pos_order_id, state, error, created_at,"
+                           " updated_at FROM imports WHERE wix_order_id = ? ORDER BY id"),
+            "import_attempts": rows(
+                "SELECT a.job_id, a.worker, a.started_at, a.finished_at, a.outcome, a.error"
+                " FROM attempts AS a JOIN jobs AS j ON j.id = a.job_id"
+                " JOIN imports AS i ON j.key = 'import:' || i.id"
+                " WHERE i.wix_order_id = ? ORDER BY a.id"),
         }

@@ -1,4 +1,5 @@
-"""`POST /pos/<client>/events`: a POS status callback, verified by its own client, then stored.
+"""`POST /pos/<client>/events`: a POS callback (a status change, or an order taken at the POS),
+verified by its own client, then stored.
 
 The answer comes once the change is stored; the Wix call happens in the worker.
 """
@@ -9,9 +10,11 @@ import logging
 from flask import Blueprint, current_app, request
 
 from bridge import logs
+from bridge.domain.imports import PosOrderCreated
 from bridge.domain.statuses import StatusChange
 from bridge.pos.base import CallbackRejected
 from bridge.pos.registry import Site
+from bridge.service import imports
 from bridge.service.statuses import record_changes
 from bridge.web.errors import error_response, request_body
 from bridge.web.waking import wake_worker
@@ -37,7 +40,12 @@ def receive(client: str):
         code = _CODES.get(error.status, "callback_refused")
         logs.warning(log, "callback_refused", pos=client, reason=code, detail=str(error))
         return error_response(error.status, code, str(error))
-    stored = record_changes(bridge.store, site.key, changes)
+    created = [c for c in changes if isinstance(c, PosOrderCreated)]
+    stored = record_changes(bridge.store, site.key,
+                            [c for c in changes if isinstance(c, StatusChange)])
+    if created:
+        stored += imports.record(bridge.store, site.key,
+                                 site.account.instance_id if site.account else None, created)
     if stored:
         wake_worker()
     return {}

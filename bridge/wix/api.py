@@ -233,6 +233,27 @@ class WixApi:
         self.call("PATCH", f"/ecom/v1/fulfillments/{fulfillment_id}/orders/{order_id}",
                   instance_id, {"fulfillment": fulfillment})
 
+    # -- orders ----------------------------------------------------------------------------
+
+    def create_order(self, instance_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create Order has no idempotency key: it is sent once; search before sending again."""
+        answer = self.call("POST", "/ecom/v1/orders", instance_id, body, repeatable=False)
+        order = answer.get("order")
+        if not isinstance(order, dict) or not order.get("id"):
+            raise WixUnavailable("Wix answered Create Order without an order id")
+        return order
+
+    def find_order_by_external_id(self, instance_id: str, external_id: str
+                                  ) -> dict[str, Any] | None:
+        answer = self.call("POST", "/ecom/v1/orders/search", instance_id, {"search": {
+            "filter": {"channelInfo.externalOrderId": {"$eq": external_id}}}})
+        found = [o for o in answer.get("orders") or [] if isinstance(o, dict) and o.get("id")]
+        return found[0] if found else None
+
+    def list_operations(self, instance_id: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", "/restaurants-operations/v1/operations", instance_id)
+        return [o for o in answer.get("operations") or [] if isinstance(o, dict)]
+
     # -- POS Connectivity API ---------------------------------------------------------------
 
     def list_configurations(self, instance_id: str) -> list[dict[str, Any]]:

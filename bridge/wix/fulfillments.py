@@ -26,6 +26,12 @@ def create_body(status: PosStatus, line_items: Iterable[Mapping[str, Any]]) -> d
             "completed": status == PosStatus.FULFILLED}
 
 
+def pending_body(line_items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The `Pending` fulfillment of an order the bridge created in Wix (an import)."""
+    return {"lineItems": [{"id": li["id"], "quantity": int(li.get("quantity") or 1)}
+                          for li in line_items], "status": "Pending"}
+
+
 def pick(fulfillments: Iterable[Mapping[str, Any]], line_item_ids: set[str]) -> str | None:
     """The fulfillment sharing the most line items with the restaurant items, if any does."""
     best, best_overlap = None, 0

@@ -1,0 +1,203 @@
+"""POS orders into Wix: an order taken at the POS becomes one Wix order, exactly once, and Wix's
+echo of it never goes back to the POS. Wix and the POS on loopback; both databases."""
+import json
+
+import pytest
+
+from bridge.bootstrap import bootstrap
+from bridge.config import load_config
+from bridge.service import replay as replays
+from bridge.web.app import create_app
+from bridge.wix import events as wix_events
+from tests.builders import signed_callback
+from tests.loopback import PosServer
+from tests.sites import SECRET_KEY, add_site
+
+SITE = "site-counter"
+
+
+@pytest.fixture
+def site_pos():
+    server = PosServer("whsec_" + "Y291bnRlci1wb3Mtc2VjcmV0LWZvci10ZXN0cyEh")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def bridge(env, wix, site_pos):
+    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix.url,
+                                   "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=4)
+    wired.store.migrate()
+    wired.store.set_instance(SITE, "installed")
+    add_site(wired, SITE, site_pos, account_id="acc-c", configuration_id="conf-c",
+             wix_location_id="loc-c", pos_location_id="COUNTER")
+    for wix_id, pos_id in (("wix-marg", "margherita"), ("wix-lemon", "lemonade")):
+        wired.store.set_identifier(SITE, "item", wix_id, pos_id)
+    wired.store.set_identifier(SITE, "modifier", "wix-basil", "basil")
+    wix.operations = [{"id": "op-elsewhere", "businessLocationId": "loc-x", "default": True},
+                      {"id": "op-c", "businessLocationId": "loc-c"}]
+    yield wired
+    wired.store.close()
+
+
+def walk_in(pos_order_id="T-1", items=None) -> dict:
+    return {"orderId": pos_order_id, "locationId": "COUNTER", "createdAt": "2026-12-02T12:00:00Z",
+            "currency": "USD", "note": "Table by the window",
+            "customer": {"firstName": "Ada", "lastName": "Lovelace", "phone": "+1 212 555 0100"},
+            "items": items or [
+                {"itemId": "margherita", "name": "Margherita Pizza", "quantity": 1,
+                 "price": "11.00", "modifiers": [{"modifierId": "basil", "name": "Extra basil",
+                                                  "price": "1.00"}]},
+                {"itemId": "lemonade", "name": "Lemonade", "quantity": 2, "price": "3.50"}],
+            "totals": {"subtotal": "19.00", "tax": "1.62", "discount": "0", "total": "20.62"}}
+
+
+def report(client, pos, order) -> int:
+    body, headers = signed_callback({"orderCreated": order}, secret=pos.secret)
+    return client.post("/pos/webhook/events", data=body, headers=headers).status_code
+
+
+def drain(bridge):
+    bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+
+
+def test_a_walk_in_order_becomes_one_wix_order_with_its_items_location_and_totals(
+        bridge, wix, site_pos):
+    client = create_app(bridge).test_client()
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    [order] = wix.orders.values()
+    assert order["status"] == "APPROVED"
+    assert order["channelInfo"] == {"type": "OTHER_PLATFORM", "externalOrderId": "T-1"}
+    assert order["businessLocation"] == {"id": "loc-c"}
+    assert order["priceSummary"]["total"] == {"amount": "20.62"}
+    assert [(li["catalogReference"]["catalogItemId"], li["quantity"], li["price"]["amount"])
+            for li in order["lineItems"]] == [("wix-marg", 1, "11.00"), ("wix-lemon", 2, "3.50")]
+    assert all(li["catalogReference"]["options"] == {"operationId": "op-c"}
+               for li in order["lineItems"])
+    assert order["lineItems"][0]["modifierGroups"][0]["modifiers"][0]["id"] == "wix-basil"
+    assert order["settings"]["notifications"]["sendNotificationToBuyer"] is False
+    assert order["billingInfo"]["contactDetails"]["firstName"] == "Ada"
+    # Its Pending fulfillment, made since Wix made none.
+    assert [f["status"] for f in wix.fulfillments[order["id"]]] == ["Pending"]
+    record = bridge.store.get_order(order["id"])
+    assert (record.direction, record.state, record.pos_order_id, record.pos_client) == (
+        "imported", "sent", "T-1", "webhook@acc-c")
+    [imported] = bridge.store.list_imports()
+    assert (imported.state, imported.wix_order_id) == ("done", order["id"])
+
+
+def test_wix_s_echo_of_an_import_never_reaches_the_pos(bridge, wix, site_pos, signer):
+    client = create_app(bridge).test_client()
+    echoes = []
+
+    def echo(order):  # Wix fires the webhooks while the bridge still waits for its answer
+        for event_type, sequence in ((wix_events.ORDER_CREATED, 1),
+                                     (wix_events.ORDER_APPROVED, 2)):
+            echoes.append(signer.order_webhook(order, event_type, sequence, SITE))
+        for token in echoes[-2:]:
+            assert create_app(bridge).test_client().post("/webhooks/wix",
+                                                         data=token).status_code == 200
+        bridge.worker(name="second", wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    wix.on_order_created = echo
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    for token in echoes:  # and again later, as Wix resends
+        client.post("/webhooks/wix", data=token)
+    drain(bridge)
+    assert site_pos.orders() == []
+    [order] = wix.orders.values()
+    record = bridge.store.get_order(order["id"])
+    assert (record.direction, record.state, record.pos_order_id) == ("imported", "sent", "T-1")
+
+
+def test_a_lost_answer_then_a_retry_finds_the_order_instead_of_making_another(bridge, wix,
+                                                                             site_pos):
+    wix.order_faults = ["lose"]     # Wix makes the order, its answer never arrives
+    client = create_app(bridge).test_client()
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    assert len(wix.orders) == 1
+    [imported] = bridge.store.list_imports()
+    assert imported.state == "done" and imported.wix_order_id == "wix-import-1"
+    searches = [r for r in wix.requests if r["path"] == "/ecom/v1/orders/search"]
+    assert len(searches) == 1
+
+
+def test_the_same_order_reported_twice_is_imported_once(bridge, wix, site_pos):
+    client = create_app(bridge).test_client()
+    assert report(client, site_pos, walk_in()) == 200
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    assert len(wix.orders) == 1 and len(bridge.store.list_imports()) == 1
+
+
+def test_an_unmapped_item_fails_the_import_naming_it_then_a_replay_imports_it(
+        bridge, wix, site_pos):
+    client = create_app(bridge).test_client()
+    order = walk_in(items=[{"itemId": "tiramisu", "name": "Tiramisu", "quantity": 1,
+                            "price": "6.00"}])
+    assert report(client, site_pos, order) == 200
+    drain(bridge)
+    [imported] = bridge.store.list_imports()
+    assert imported.state == "failed" and "Tiramisu (tiramisu)" in imported.error
+    assert wix.orders == {}
+    bridge.store.set_identifier(SITE, "item", "wix-tiramisu", "tiramisu")
+    assert replays.replay(bridge.store, import_id=imported.id)
+    drain(bridge)
+    assert bridge.store.get_import(imported.id).state == "done" and len(wix.orders) == 1
+
+
+def test_the_kitchen_s_progress_on_an_import_moves_its_wix_fulfillment(bridge, wix, site_pos):
+    client = create_app(bridge).test_client()
+    report(client, site_pos, walk_in())
+    drain(bridge)
+    [order] = wix.orders.values()
+    for status in ("ACCEPTED", "READY", "ACCEPTED"):   # the last one is backwards: not sent
+        body, headers = signed_callback({"orderId": "T-1", "status": status},
+                                        secret=site_pos.secret)
+        assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+    drain(bridge)
+    patches = [r["body"] for r in wix.requests if r["method"] == "PATCH"]
+    assert patches == [{"fulfillment": {"status": "Accepted"}},
+                       {"fulfillment": {"status": "Ready"}}]
+    assert bridge.store.get_order(order["id"]).wix_fulfillment_status == "READY"
+
+
+def test_an_import_for_a_site_whose_app_was_removed_is_not_sent(bridge, wix, site_pos):
+    bridge.store.set_instance(SITE, "removed")
+    client = create_app(bridge).test_client()
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    [imported] = bridge.store.list_imports()
+    assert imported.state == "failed" and "removed" in imported.error
+    assert wix.orders == {}
+
+
+@pytest.mark.parametrize("body, secret, status", [
+    ({"orderCreated": {"orderId": "T-9"}}, None, 400),            # no items, no totals
+    ({"orderCreated": walk_in("T-9")}, "whsec_" + "d3Jvbmctc2VjcmV0LWZvci10aGUtdGVzdHMhIQ==", 401),
+])
+def test_a_malformed_or_unsigned_report_is_refused_and_nothing_stored(bridge, site_pos, body,
+                                                                      secret, status):
+    client = create_app(bridge).test_client()
+    raw, headers = signed_callback(body, secret=secret or site_pos.secret)
+    assert client.post("/pos/webhook/events", data=raw, headers=headers).status_code == status
+    assert bridge.store.list_imports() == []
+
+
+def test_the_demo_counter_s_walk_in_is_imported(env, wix):
+    demo = bootstrap(load_config({**env, "WIX_API_BASE": wix.url, "POS_CLIENT": "demo",
+                                  "POS_DEMO_STEP_SECONDS": "3600"}), pool_size=2)
+    demo.store.migrate()
+    demo.store.set_instance("site-demo", "installed")
+    for wix_id, pos_id in (("w-m", "margherita"), ("w-l", "lemonade")):
+        demo.store.set_identifier("site-demo", "item", wix_id, pos_id)
+    pos_order_id = demo.pos.for_instance("site-demo").walk_in()
+    demo.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    [order] = wix.orders.values()
+    demo.store.close()
+    assert order["channelInfo"]["externalOrderId"] == pos_order_id
+    assert json.dumps(order).count("w-m") == 1
