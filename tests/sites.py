@@ -28,6 +28,19 @@ def add_site(bridge, instance_id: str, pos, *, account_id: str, configuration_id
     return account
 
 
+def site_bridge(env: dict, wix_url: str, pos, instance_id: str, *, account_id: str,
+                configuration_id: str, wix_location_id: str, pos_location_id: str):
+    """A migrated bridge talking to a loopback Wix, serving one site with its own account."""
+    from bridge.bootstrap import bootstrap
+    from bridge.config import load_config
+    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix_url,
+                                   "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=4)
+    wired.store.migrate()
+    add_site(wired, instance_id, pos, account_id=account_id, configuration_id=configuration_id,
+             wix_location_id=wix_location_id, pos_location_id=pos_location_id)
+    return wired
+
+
 def spi_token(private_key, request: dict[str, Any], instance_id: str, *, aud: Any = SPI_APP,
               iss: str | None = "wix.com", expires_in: float | None = 300, key=None,
               algorithm: str = "RS256", data: Any = None) -> str:

@@ -4,14 +4,12 @@ import copy
 
 import pytest
 
-from bridge.bootstrap import bootstrap
-from bridge.config import load_config
 from bridge.service import catalog
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import an_order
 from tests.loopback import PosServer
-from tests.sites import SECRET_KEY, add_site, spi_token
+from tests.sites import site_bridge, spi_token
 from tests.wix_menus import a_menu
 
 SITE = "site-menu"
@@ -27,11 +25,9 @@ def site_pos():
 
 @pytest.fixture
 def bridge(env, wix, site_pos):
-    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix.url,
-                                   "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=4)
-    wired.store.migrate()
-    add_site(wired, SITE, site_pos, account_id="acc-m", configuration_id="conf-m",
-             wix_location_id="loc-m", pos_location_id="KITCHEN")
+    wired = site_bridge(env, wix.url, site_pos, SITE, account_id="acc-m",
+                        configuration_id="conf-m", wix_location_id="loc-m",
+                        pos_location_id="KITCHEN")
     yield wired
     wired.store.close()
 

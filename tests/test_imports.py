@@ -11,7 +11,7 @@ from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import signed_callback
 from tests.loopback import PosServer
-from tests.sites import SECRET_KEY, add_site
+from tests.sites import site_bridge
 
 SITE = "site-counter"
 
@@ -25,12 +25,10 @@ def site_pos():
 
 @pytest.fixture
 def bridge(env, wix, site_pos):
-    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix.url,
-                                   "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=4)
-    wired.store.migrate()
+    wired = site_bridge(env, wix.url, site_pos, SITE, account_id="acc-c",
+                        configuration_id="conf-c", wix_location_id="loc-c",
+                        pos_location_id="COUNTER")
     wired.store.set_instance(SITE, "installed")
-    add_site(wired, SITE, site_pos, account_id="acc-c", configuration_id="conf-c",
-             wix_location_id="loc-c", pos_location_id="COUNTER")
     for wix_id, pos_id in (("wix-marg", "margherita"), ("wix-lemon", "lemonade")):
         wired.store.set_identifier(SITE, "item", wix_id, pos_id)
     wired.store.set_identifier(SITE, "modifier", "wix-basil", "basil")

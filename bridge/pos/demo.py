@@ -55,15 +55,8 @@ class DemoPos:
 
     @classmethod
     def from_config(cls, config: PosConfig) -> "DemoPos":
-        raw = config.settings.get("POS_DEMO_STEP_SECONDS", "5")
-        try:
-            step = float(raw)
-            if not 0 <= step <= 3600:
-                raise ValueError
-        except ValueError:
-            raise PosConfigurationError(f"POS_DEMO_STEP_SECONDS is malformed: {raw!r} is not a "
-                                        "number of seconds between 0 and 3600") from None
-        walk_in = _seconds(config.settings, "POS_DEMO_WALK_IN_SECONDS")
+        step = _seconds(config.settings, "POS_DEMO_STEP_SECONDS", "5", 3600)
+        walk_in = _seconds(config.settings, "POS_DEMO_WALK_IN_SECONDS", "0", 86400)
         client = cls(config.report, step, report_orders=config.report_orders,
                      walk_in_seconds=walk_in)
         if walk_in and config.report_orders is not None:
@@ -171,13 +164,13 @@ class DemoPos:
                                                 pos_order_id=change.pos_order_id))
 
 
-def _seconds(settings, name: str) -> float:
-    raw = (settings.get(name) or "0").strip() or "0"
+def _seconds(settings, name: str, default: str, most: float) -> float:
+    raw = (settings.get(name) or default).strip() or default
     try:
         value = float(raw)
-        if not 0 <= value <= 86400:
+        if not 0 <= value <= most:
             raise ValueError
     except ValueError:
         raise PosConfigurationError(f"{name} is malformed: {raw!r} is not a number of seconds "
-                                    "between 0 and 86400") from None
+                                    f"between 0 and {most:g}") from None
     return value
