@@ -575,3 +575,14 @@ def test_an_order_taken_at_square_is_reported_and_fetched_in_the_import_form(squ
     ours = {**taken, "source": {"name": "Wix"}, "metadata": {"wix_order_id": "wix-1"}}
     with pytest.raises(NotAnImport, match="wix-1"):
         import_form(ours)
+
+
+def test_an_update_about_an_order_never_seen_is_imported_one_about_ours_is_not(square):
+    square.store.save_order(wix_order_id="wix-ours", instance_id=INSTANCE, state="sent",
+                            snapshot={})
+    square.store.set_order_state("wix-ours", "sent", pos_client="square", pos_order_id="SQ-OURS")
+    for order_id in ("SQ-NEW", "SQ-OURS", "SQ-NEW"):
+        body, headers = signed(square_event("order.updated", order_id, 3))
+        assert post_event(square, body, headers).status_code == 200
+    assert [(i.pos_client, i.pos_order_id) for i in square.store.list_imports()] == [
+        ("square", "SQ-NEW")]

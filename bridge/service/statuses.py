@@ -54,7 +54,8 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
             order = store.find_order_by_pos_id(pos_client, change.pos_order_id)
             if order is None:
                 logs.info(log, "status_unmatched", pos=pos_client, update=update_id,
-                          pos_order_id=change.pos_order_id, status=change.status.value)
+                          pos_order_id=change.pos_order_id,
+                          status=change.status.value if change.status else LOOKUP)
             else:
                 _queue(store, update_id, order, change.status)
     return stored

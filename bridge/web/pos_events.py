@@ -40,9 +40,10 @@ def receive(client: str):
         code = _CODES.get(error.status, "callback_refused")
         logs.warning(log, "callback_refused", pos=client, reason=code, detail=str(error))
         return error_response(error.status, code, str(error))
-    created = [c for c in changes if isinstance(c, PosOrderCreated)]
-    stored = record_changes(bridge.store, site.key,
-                            [c for c in changes if isinstance(c, StatusChange)])
+    statuses = [c for c in changes if isinstance(c, StatusChange)]
+    created = [c for c in changes if isinstance(c, PosOrderCreated)] + _never_seen(
+        bridge.store, site, statuses)
+    stored = record_changes(bridge.store, site.key, statuses)
     if created:
         stored += imports.record(bridge.store, site.key,
                                  site.account.instance_id if site.account else None, created)
@@ -66,6 +67,16 @@ def _verified(sites: list[Site], body: bytes) -> tuple[Site, list[StatusChange]]
             continue
         return _merchant_s(sites, changes) or site, changes
     raise refusal
+
+
+def _never_seen(store, site: Site, statuses: list[StatusChange]) -> list[PosOrderCreated]:
+    """A report about an order the bridge never heard of, from a POS it can fetch orders from
+    (Square's order.updated may come before, or instead of, order.created): imported too. The
+    import looks first: an order the bridge itself sent there is left alone."""
+    if not callable(getattr(site.client, "fetch_order", None)):
+        return []
+    return [PosOrderCreated(c.pos_order_id, None, callback_id=None, merchant_id=c.merchant_id)
+            for c in statuses if store.find_order_by_pos_id(site.key, c.pos_order_id) is None]
 
 
 def _merchant_s(sites: list[Site], changes: list[StatusChange]) -> Site | None:
