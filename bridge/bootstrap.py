@@ -13,6 +13,7 @@ from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import catalog, configurations, imports, jobs, orders, statuses
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
+from bridge.service.legacy import LegacyWebhook
 from bridge.service.spi import PosIntegration
 from bridge.service.breakers import Policy
 from bridge.service.worker import (Bulkhead, Crew, Handler, Limits, Worker, default_wait,
@@ -48,6 +49,7 @@ class Bridge:
     verifier: Verifier = field(init=False)
     spi_verifier: SpiVerifier = field(init=False)
     spi: PosIntegration = field(init=False)
+    legacy: LegacyWebhook = field(init=False)
     handlers: dict[str, Handler] = field(default_factory=dict)
     # What an operator must know about this configuration, by log event name: logged at start,
     # shown by /healthz.
@@ -61,6 +63,9 @@ class Bridge:
         self.spi = PosIntegration(self.store, self.pos, self.accounts,
                                   deadline_seconds=self.config.spi_deadline,
                                   connect_seconds=self.config.connect_timeout)
+        self.legacy = LegacyWebhook(self.store, self.pos, self.accounts,
+                                    deadline_seconds=self.config.spi_deadline,
+                                    connect_seconds=self.config.connect_timeout)
 
     def check(self) -> None:
         """Before serving: the schema is current, and every site's sealed POS credentials open

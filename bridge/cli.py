@@ -18,8 +18,8 @@ from bridge.domain.lifecycle import OrderState
 from bridge.pos import registry
 from bridge.service import jobs
 from bridge.service.breakers import explain
-from bridge.storage.port import (BreakerState, Direction, ImportState, SchemaOutOfDate, Store,
-                                 StoreUnavailable, UpdateState)
+from bridge.storage.port import (BreakerState, Direction, ImportState, Origin, SchemaOutOfDate,
+                                 Store, StoreUnavailable, UpdateState)
 
 
 def _fail_cleanly(command):
@@ -186,7 +186,7 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
         return explain(breaker) if breaker and record.state in _WAITING_FOR_POS else None
 
     rows = [{"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
-             "direction": r.direction or Direction.EXPORTED,
+             "direction": r.direction or Direction.EXPORTED, "origin": _origin(r),
              "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
              "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,
              "last_error": r.last_error, "pos_held": pos_held(r)} for r in records]
@@ -194,9 +194,17 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
              f"  #{r['number'] or '-':<8} {r['wix_order_id']}  "
              f"pos={r['pos_order_id'] or '-'}  kitchen={r['pos_status'] or '-'}  "
              f"wix={r['wix_fulfillment_status'] or '-'}"
+             + (f"  via={r['origin']}" if r["origin"] not in (Origin.ECOM, Origin.POS) else "")
              + (f"  error={r['last_error']}" if r["last_error"] else "")
              + (f"  POS {r['pos_held']}" if r["pos_held"] else "") for r in rows]
     _emit(rows, lines, as_json, "no orders" + (f" in state {state}" if state else ""))
+
+
+def _origin(record) -> str:
+    """The channel an order came by (rows older than the column: an eCommerce webhook)."""
+    if record.origin:
+        return record.origin
+    return Origin.POS if record.direction == Direction.IMPORTED else Origin.ECOM
 
 
 def _order_id(store: Store, order: str) -> str:
@@ -247,7 +255,8 @@ def show(order: str, as_json: bool) -> None:
                    "wix_fulfillment_id": record.wix_fulfillment_id,
                    "last_error": record.last_error, "created_at": record.created_at,
                    "updated_at": record.updated_at,
-                   "direction": record.direction or Direction.EXPORTED}
+                   "direction": record.direction or Direction.EXPORTED,
+                   "origin": _origin(record)}
         breaker = _held_destinations(store).get(jobs.pos_destination(record.instance_id))
         if breaker and record.state in _WAITING_FOR_POS:
             summary["pos_held"] = explain(breaker)
@@ -375,10 +384,10 @@ def send_sample(url: str | None, status: str) -> None:
 
 
 def _add_site_commands() -> None:
-    """`accounts`, `configurations`, `sync` and `syncs` live in their own module, which builds
-    on this one."""
-    from bridge.cli_sites import accounts, configurations, sync, syncs
-    for command in (accounts, configurations, sync, syncs):
+    """The commands for many sites (accounts, configurations, syncs, the legacy URL) live in
+    their own module, which builds on this one."""
+    from bridge.cli_sites import accounts, configurations, legacy_url, sync, syncs
+    for command in (accounts, configurations, sync, syncs, legacy_url):
         main.add_command(command)
 
 

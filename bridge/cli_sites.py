@@ -369,3 +369,22 @@ def syncs(configuration_id: str | None, limit: int, log_of: int | None, as_json:
         return
     rows = [_sync_row(s) for s in store.list_syncs(configuration_id, limit)]
     _emit(rows, [_sync_line(r) for r in rows], as_json, "no syncs")
+
+
+# -- the original Restaurants app's POS webhook -----------------------------------------------
+
+@click.command("legacy-url")
+@click.argument("site")
+@click.option("--currency", default="USD", show_default=True,
+              help="The restaurant's currency (the original app's orders do not say it).")
+@click.option("--base-url", default="https://<your bridge>", show_default=True,
+              help="Where the bridge is reached from the internet.")
+@_fail_cleanly
+def legacy_url(site: str, currency: str, base_url: str) -> None:
+    """Give SITE a new URL for the original Wix Restaurants POS webhook, printed once: it is a
+    secret (the protocol has no other), and the site's previous URL stops working."""
+    from bridge.service import legacy
+    if not (len(currency) == 3 and currency.isalpha()):
+        _fail(f"--currency {currency!r} is not a 3-letter ISO 4217 code", 2)
+    token = legacy.new_token(_store(), site, currency)
+    click.echo(f"{base_url.rstrip('/')}/legacy/{token}/orders")

@@ -70,6 +70,12 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Payment:
+    type: str          # cash, credit, ... as the channel names it; never card data
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class PosOrder:
     id: str
     number: str | None
@@ -83,6 +89,7 @@ class PosOrder:
     items: tuple[Item, ...]
     totals: Totals = field(default_factory=Totals)
     pos_location_id: str | None = None  # the paired POS location, for a site with an account
+    payments: tuple[Payment, ...] = ()   # known for the original Restaurants app's orders
 
 
 def is_restaurant_item(line_item: Mapping[str, Any]) -> bool:
@@ -270,7 +277,9 @@ def to_json(order: PosOrder) -> dict[str, Any]:
             "discount": str(order.totals.discount),
             "total": str(order.totals.total),
         },
-        **_present(posLocationId=order.pos_location_id),
+        **_present(posLocationId=order.pos_location_id,
+                   payments=[{"type": p.type, "amount": str(p.amount)} for p in order.payments]
+                   or None),
     }
 
 

@@ -230,7 +230,7 @@ class SiteAccounts:
 
 def _routed(order: PosOrder, pos_location_id: str, items: Mapping[str, str]) -> PosOrder:
     return replace(order, pos_location_id=pos_location_id, items=tuple(
-        replace(item, pos_item_id=items.get(item.catalog_item_id or ""))
+        replace(item, pos_item_id=items.get(item.catalog_item_id or "") or item.pos_item_id)
         for item in order.items))
 
 

@@ -23,7 +23,7 @@ from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import catalog, jobs, statuses
 from bridge.service.accounts import AccountError, ConfigurationStatus, SiteAccounts
-from bridge.storage.port import Account, AccountState, Configuration, Store
+from bridge.storage.port import Account, AccountState, Configuration, Origin, Store
 from bridge.wix.spi import SpiCall
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class PosIntegration:
             self.store.save_order(wix_order_id=order.id, instance_id=call.instance_id,
                                   state=OrderState.SENT.value,
                                   snapshot={"spiOrder": dict(call.request.get("order") or {})},
-                                  number=order.number)
+                                  number=order.number, origin=Origin.SPI)
             self.store.set_order_state(order.id, OrderState.SENT.value, pos_client=pos_key,
                                        pos_order_id=pos_order_id)
             statuses.queue_unmatched(self.store, self.store.get_order(order.id))

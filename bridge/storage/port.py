@@ -139,11 +139,19 @@ class OrderRecord:
     wix_fulfillment_status: str | None = None
     wix_fulfillment_id: str | None = None
     direction: str | None = None   # Direction; None on rows older than imports: exported
+    origin: str | None = None      # Origin: the channel it came by (None: Wix eCommerce)
 
 
 class Direction(StrEnum):
     EXPORTED = "exported"   # a Wix order the bridge sent to the POS
     IMPORTED = "imported"   # a POS order the bridge created in Wix
+
+
+class Origin(StrEnum):
+    ECOM = "ecom"           # a Wix eCommerce webhook
+    SPI = "spi"             # the POS Integration SPI's Create Order
+    LEGACY = "legacy"       # the original Restaurants app's POS webhook
+    POS = "pos"             # taken at the POS (an import)
 
 
 class ImportState(StrEnum):
@@ -300,7 +308,7 @@ class Orders(Protocol):
     def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
                    snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
                    sequence: int | None = None, number: str | None = None,
-                   direction: str | None = None) -> None: ...
+                   direction: str | None = None, origin: str | None = None) -> None: ...
 
     def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
                         pos_client: str | None = None, pos_order_id: str | None = None) -> None: ...
@@ -430,6 +438,14 @@ class Imports(Protocol):
     def list_imports(self, state: str | None = None, limit: int = 50) -> list[Import]: ...
 
 
+class LegacyEndpoints(Protocol):
+    def set_legacy_endpoint(self, instance_id: str, token_hash: str, currency: str) -> None:
+        """The site's one token (a new one replaces the old: rotation)."""
+
+    def legacy_endpoint(self, token_hash: str) -> tuple[str, str] | None:
+        """(site, currency) of a token's hash."""
+
+
 class Syncs(Protocol):
     def start_sync(self, instance_id: str, configuration_id: str) -> tuple[Sync, bool]:
         """A new pending sync, or the one still open for the configuration (False)."""
@@ -466,7 +482,7 @@ class Identifiers(Protocol):
 
 
 class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
-            Configurations, Identifiers, Syncs, Imports, Protocol):
+            Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

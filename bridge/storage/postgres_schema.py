@@ -232,4 +232,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX imports_instance ON imports (instance_id, pos_order_id)",
         "ALTER TABLE orders ADD COLUMN direction text",
     ]),
+    ("pg007_legacy_endpoints", [
+        # As SQLite's m011: each site's token for the original Restaurants POS webhook (its
+        # SHA-256 only), and the channel each order came by.
+        """CREATE TABLE legacy_endpoints (
+            instance_id text PRIMARY KEY,
+            token_hash text NOT NULL UNIQUE,
+            currency text NOT NULL,
+            created_at text NOT NULL
+        )""",
+        "ALTER TABLE orders ADD COLUMN origin text",
+    ]),
 ]

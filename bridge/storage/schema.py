@@ -279,3 +279,17 @@ def m010_imports(db: Database) -> None:
         )""")
     db.execute("CREATE INDEX imports_instance ON imports (instance_id, pos_order_id)")
     db.execute("ALTER TABLE orders ADD COLUMN direction TEXT")
+
+
+@migrations()
+def m011_legacy_endpoints(db: Database) -> None:
+    # The original Restaurants app's POS webhook has no signature: each site's URL carries a long
+    # random token, of which only the SHA-256 is kept. Orders record the channel they came by.
+    db.execute("""
+        CREATE TABLE legacy_endpoints (
+            instance_id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            currency TEXT NOT NULL,            -- not in the old orders: the restaurant's
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("ALTER TABLE orders ADD COLUMN origin TEXT")

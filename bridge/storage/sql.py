@@ -59,7 +59,7 @@ CLAIM_JOB = ("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker
              f" RETURNING {_JOB_COLUMNS}")
 _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
                   " pos_client, pos_order_id, last_error, created_at, updated_at, pos_status,"
-                  " wix_fulfillment_status, wix_fulfillment_id, direction")
+                  " wix_fulfillment_status, wix_fulfillment_id, direction, origin")
 _IMPORT_COLUMNS = ("id, instance_id, pos_client, pos_order_id, state, wix_order_id, pos_order,"
                    " error, created_at, updated_at")
 _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
@@ -435,6 +435,22 @@ class SqlStore(ABC):
                              " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
         return [self._import(r) for r in rows]
 
+    # -- the original Restaurants app's POS webhook -----------------------------------------
+
+    def set_legacy_endpoint(self, instance_id: str, token_hash: str, currency: str) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("INSERT INTO legacy_endpoints (instance_id, token_hash, currency,"
+                          " created_at) VALUES (?, ?, ?, ?) ON CONFLICT (instance_id) DO UPDATE"
+                          " SET token_hash = excluded.token_hash, currency = excluded.currency,"
+                          " created_at = excluded.created_at",
+                          [instance_id, token_hash, currency, now])
+
+    def legacy_endpoint(self, token_hash: str) -> tuple[str, str] | None:
+        row = self._execute("SELECT instance_id, currency FROM legacy_endpoints"
+                            " WHERE token_hash = ?", [token_hash]).one()
+        return (row[0], row[1]) if row else None
+
     # -- catalog syncs ---------------------------------------------------------------------
 
     @staticmethod
@@ -691,24 +707,25 @@ class SqlStore(ABC):
     def save_order(self, *, wix_order_id: str, instance_id: str, state: str,
                    snapshot: dict[str, Any] | None = None, wix_status: str | None = None,
                    sequence: int | None = None, number: str | None = None,
-                   direction: str | None = None) -> None:
+                   direction: str | None = None, origin: str | None = None) -> None:
         """Insert or update an order; the snapshot is replaced only when given."""
         _, now = self._now()
         fresh = snapshot is not None
         with self.transaction():
             self._execute(
                 "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status, sequence,"
-                " snapshot, created_at, updated_at, direction)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " snapshot, created_at, updated_at, direction, origin)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (wix_order_id) DO UPDATE SET state = excluded.state,"
                 "   number = coalesce(excluded.number, orders.number),"
                 "   direction = coalesce(excluded.direction, orders.direction),"
+                "   origin = coalesce(orders.origin, excluded.origin),"
                 "   wix_status = coalesce(excluded.wix_status, orders.wix_status),"
                 "   sequence = CASE WHEN ? THEN excluded.sequence ELSE orders.sequence END,"
                 "   snapshot = CASE WHEN ? THEN excluded.snapshot ELSE orders.snapshot END,"
                 "   updated_at = excluded.updated_at",
                 [wix_order_id, instance_id, number, state, wix_status, sequence,
-                 json.dumps(snapshot or {}), now, now, direction, fresh, fresh])
+                 json.dumps(snapshot or {}), now, now, direction, origin, fresh, fresh])
 
     def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
                         pos_client: str | None = None, pos_order_id: str | None = None) -> None:
