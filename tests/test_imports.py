@@ -199,3 +199,30 @@ def test_the_demo_counter_s_walk_in_is_imported(env, wix):
     demo.store.close()
     assert order["channelInfo"]["externalOrderId"] == pos_order_id
     assert json.dumps(order).count("w-m") == 1
+
+
+def test_a_configured_item_map_maps_what_no_sync_did(env, wix, mocked):
+    """Square with POS_SQUARE_CATALOG_MAP and no catalog sync: its walk-ins still import."""
+    from tests.test_pos_square import SQUARE, signed, post_event, square_event
+    mocked.add_passthru("http://127.0.0.1")
+    square = bootstrap(load_config({
+        **{k: v for k, v in env.items() if not k.startswith("POS_")}, "WIX_API_BASE": wix.url,
+        "POS_CLIENT": "square", "POS_SQUARE_ACCESS_TOKEN": "EAAA", "POS_SQUARE_BASE_URL": SQUARE,
+        "POS_SQUARE_LOCATION_ID": "L-1", "POS_SQUARE_CATALOG_MAP": "wix-marg=V-MARG",
+        "POS_SQUARE_WEBHOOK_SIGNATURE_KEY": "sq-signature-key",
+        "POS_SQUARE_NOTIFICATION_URL": "https://bridge.example.com/pos/square/events"}),
+        pool_size=2)
+    square.store.migrate()
+    square.store.set_instance("site-sq", "installed")
+    mocked.get(f"{SQUARE}/v2/orders/SQ-9", json={"order": {
+        "id": "SQ-9", "location_id": "L-1", "line_items": [{
+            "catalog_object_id": "V-MARG", "name": "Margherita", "quantity": "1",
+            "base_price_money": {"amount": 1100, "currency": "USD"}}],
+        "total_money": {"amount": 1100, "currency": "USD"}}})
+    event = square_event("order.created", "SQ-9", 1)
+    event["data"]["object"] = {"order_created": {"order_id": "SQ-9", "location_id": "L-1"}}
+    assert post_event(square, *signed(event)).status_code == 200
+    square.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    square.store.close()
+    [order] = wix.orders.values()
+    assert order["lineItems"][0]["catalogReference"]["catalogItemId"] == "wix-marg"

@@ -16,7 +16,7 @@ from bridge.domain.statuses import StatusChange
 
 __all__ = ["CallbackRejected", "PosClient", "PosConfig", "PosConfigurationError", "PosError",
            "PosLocation", "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting",
-           "NotAnImport", "check_credentials", "fetch_menu", "fetch_order", "list_locations",
+           "NotAnImport", "check_credentials", "fetch_menu", "fetch_order", "item_map", "list_locations",
            "read_timeout", "validate_order"]
 
 
@@ -145,6 +145,14 @@ def fetch_order(client: PosClient, pos_order_id: str) -> Mapping[str, Any] | Non
     Raises NotAnImport for an order the bridge itself created there."""
     method = getattr(client, "fetch_order", None)
     return method(pos_order_id) if callable(method) else None
+
+
+def item_map(client: PosClient) -> Mapping[str, str]:
+    """Wix catalog item id -> POS item id, as the client is configured (e.g.
+    POS_SQUARE_CATALOG_MAP); empty for a client without `item_map()`. The catalog sync's
+    identifiers come first; this fills what they do not know."""
+    method = getattr(client, "item_map", None)
+    return dict(method()) if callable(method) else {}
 
 
 def read_timeout(settings: Mapping[str, str], name: str, default: float) -> float:

@@ -457,6 +457,9 @@ class SquarePos:
         merchant = self._call("GET", "/v2/merchants/me").get("merchant") or {}
         return merchant.get("id")
 
+    def item_map(self) -> Mapping[str, str]:
+        return self.settings.catalog
+
     def fetch_order(self, pos_order_id: str) -> dict[str, Any]:
         """An order taken at Square, in the import form; NotAnImport for one the bridge made."""
         order = self._call("GET", f"/v2/orders/{pos_order_id}").get("order") or {}

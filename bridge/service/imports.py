@@ -148,7 +148,9 @@ class ImportOrder:
     def _in_wix(self, imported: Import, order) -> dict[str, Any]:
         """The Wix order: found again if an earlier create went through, else created."""
         instance_id = imported.instance_id
-        items = _pos_to_wix(self.store.identifiers(instance_id, ITEM))
+        configured = base.item_map(self.pos.site(instance_id).client)
+        items = {**_pos_to_wix(configured), **_pos_to_wix(self.store.identifiers(instance_id,
+                                                                                 ITEM))}
         check_mapped(order, items)   # before anything is asked of Wix
         wix_order = None
         if imported.wix_order_id or imported.state != ImportState.PENDING:
