@@ -67,10 +67,9 @@ class SiteAccounts:
     def for_instance(self, instance_id: str) -> PosAccount | None:
         """The site's active account; else its last one, disconnected: a site that had its own
         POS never falls back to the environment's (another restaurant's, perhaps)."""
-        account = self.store.account_for_instance(instance_id)
-        if account is None:
-            every = self.store.list_accounts(instance_id)
-            account = every[-1] if every else None
+        every = self.store.list_accounts(instance_id)  # one query, for every job
+        account = next((a for a in reversed(every) if a.status == AccountState.ACTIVE),
+                       every[-1] if every else None)
         return self.pos_account(account) if account else None
 
     def for_client(self, client: str) -> list[PosAccount]:
