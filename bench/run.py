@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -473,6 +474,7 @@ class Bench:
         env = {**self.env(free_port(), "menu.db"), "WIX_API_BASE": wix.url,
                "BRIDGE_SECRET_KEY": new_key()}
         bridge = bootstrap(load_config(env), pool_size=2)
+        logging.getLogger("bridge").setLevel(logging.ERROR)  # its log is not the bench's table
         try:
             bridge.store.migrate()
             add_site(bridge, "bench-site", pos, account_id="acc-bench",
