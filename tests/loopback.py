@@ -153,6 +153,7 @@ class WixServer:
         self.orders: dict[str, dict] = {}                 # orders created through the API
         self.operations: list[dict] = []                  # Restaurants operations
         self.order_faults: list[str] = []                 # "lose": create, then answer 504
+        self.fulfillment_faults: list[str] = []           # each: one create-fulfillment 503
         self.on_order_created: Callable[[dict], None] | None = None
         from tests.wix_menus import FakeMenus
         self.menus = FakeMenus()
@@ -197,6 +198,10 @@ class WixServer:
                     order_id = self.path.rsplit("/", 1)[1]
                     answer = {"orderWithFulfillments": {
                         "orderId": order_id, "fulfillments": wix.fulfillments.get(order_id, [])}}
+                elif self.path.endswith("/create-fulfillment") and wix.fulfillment_faults:
+                    wix.fulfillment_faults.pop(0)
+                    self.answer(503, {"message": "unavailable"})
+                    return
                 elif self.path.endswith("/create-fulfillment"):
                     order_id = self.path.split("/")[-2]
                     with wix.lock:

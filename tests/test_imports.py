@@ -226,3 +226,15 @@ def test_a_configured_item_map_maps_what_no_sync_did(env, wix, mocked):
     square.store.close()
     [order] = wix.orders.values()
     assert order["lineItems"][0]["catalogReference"]["catalogItemId"] == "wix-marg"
+
+
+def test_wix_failing_after_the_order_was_made_finishes_the_import_without_a_second_order(
+        bridge, wix, site_pos):
+    wix.fulfillment_faults = ["fail"] * 3   # as many as the in-process tries: the job retries
+    client = create_app(bridge).test_client()
+    assert report(client, site_pos, walk_in()) == 200
+    drain(bridge)
+    [order] = wix.orders.values()
+    [imported] = bridge.store.list_imports()
+    assert (imported.state, imported.error) == ("done", None)
+    assert [f["status"] for f in wix.fulfillments[order["id"]]] == ["Pending"]

@@ -112,7 +112,8 @@ class ImportOrder:
             order = parse_pos_order(raw)
         except InvalidOrder as error:
             raise Fail(f"the POS order cannot be imported: {error}") from None
-        if self.store.find_order_by_pos_id(imported.pos_client, imported.pos_order_id):
+        mapped = self.store.find_order_by_pos_id(imported.pos_client, imported.pos_order_id)
+        if mapped is not None and mapped.direction != Direction.IMPORTED:
             self._done(imported, "the bridge's own export: not imported")
             return
         try:
