@@ -78,6 +78,9 @@ SETTINGS: tuple[Setting, ...] = (
             "credentials in the database; several "
             "separated by spaces rotate (the first encrypts, any decrypts). Required once a site "
             "has an account (`bridge accounts new-key` makes one)"),
+    Setting("BRIDGE_METRICS_TOKEN", None,
+            "turns GET /metrics (Prometheus text format) on: scrapers send Authorization: Bearer "
+            "<this token>"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
             "survives a process crash but may lose the last moments on a power cut"),
@@ -115,6 +118,7 @@ class Config:
     stop_seconds: float = 25.0
     sqlite_synchronous: str = "FULL"
     keyring: Keyring | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
     present: frozenset[str] = frozenset()
@@ -238,6 +242,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         stop_seconds=_number("BRIDGE_STOP_SECONDS", get("BRIDGE_STOP_SECONDS"), float, 0, 600),
         sqlite_synchronous=synchronous,
         keyring=keyring,
+        metrics_token=get("BRIDGE_METRICS_TOKEN"),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
         present=frozenset(k for k, v in env.items() if k.startswith(_OURS) and v.strip()),
     )

@@ -481,8 +481,27 @@ class Identifiers(Protocol):
         """Every mapping of a kind for a site: Wix id -> POS id."""
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Counts for the operator's metrics, read in one go (`Store.snapshot`)."""
+    events: int                                            # every verified webhook stored
+    orders: dict[tuple[str, str], int]                     # (state, direction) -> orders
+    jobs: dict[tuple[str, str], int]                       # (kind, state) -> open or failed jobs
+    oldest_pending: dict[str, str]                         # kind -> oldest pending job's creation
+    attempts: dict[tuple[str, str], int]                   # (kind, outcome) -> attempts ever
+    recent_attempts: list[tuple[str, str, str]]            # (kind, started, finished), newest
+    imports: dict[str, int]
+    syncs: dict[str, int]
+    status_updates: dict[str, int]
+
+
+class Metrics(Protocol):
+    def snapshot(self, recent: int = 1000) -> Snapshot:
+        """Counts by state, and the last `recent` attempts' times (for call latencies)."""
+
+
 class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
-            Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Protocol):
+            Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Metrics, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

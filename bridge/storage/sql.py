@@ -16,7 +16,8 @@ from typing import Any, Callable, Collection, Iterator, Sequence
 
 from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Import,
                                  ImportState, Job, JobState, NewJob, OrderRecord, Outcome,
-                                 SchemaOutOfDate, StatusUpdate, StoredEvent, Sync, SyncState, iso)
+                                 SchemaOutOfDate, Snapshot, StatusUpdate, StoredEvent, Sync,
+                                 SyncState, iso)
 
 # The state a job is left in by each attempt outcome.
 _STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
@@ -619,6 +620,32 @@ class SqlStore(ABC):
         if untaken:
             counts[JobState.PENDING] = counts.get(JobState.PENDING, 0) + untaken
         return counts
+
+    def snapshot(self, recent: int = 1000) -> Snapshot:
+        def pairs(sql: str) -> dict:
+            return {tuple(row[:-1]) if len(row) > 2 else row[0]: row[-1]
+                    for row in self._execute(sql).rows}
+
+        (events,) = self._execute("SELECT count(*) FROM events").one()
+        open_jobs = self._execute("SELECT kind, state, count(*), min(created_at) FROM jobs"
+                                  " WHERE state IN ('pending', 'running', 'failed')"
+                                  " GROUP BY kind, state").rows
+        return Snapshot(
+            events=events,
+            orders=pairs("SELECT state, coalesce(direction, 'exported'), count(*) FROM orders"
+                         " GROUP BY state, coalesce(direction, 'exported')"),
+            jobs={(kind, state): count for kind, state, count, _ in open_jobs},
+            oldest_pending={kind: oldest for kind, state, _, oldest in open_jobs
+                            if state == JobState.PENDING},
+            attempts=pairs("SELECT j.kind, a.outcome, count(*) FROM attempts AS a"
+                           " JOIN jobs AS j ON j.id = a.job_id GROUP BY j.kind, a.outcome"),
+            recent_attempts=[tuple(r) for r in self._execute(
+                "SELECT j.kind, a.started_at, a.finished_at FROM attempts AS a"
+                " JOIN jobs AS j ON j.id = a.job_id ORDER BY a.id DESC LIMIT ?", [recent]).rows],
+            imports=pairs("SELECT state, count(*) FROM imports GROUP BY state"),
+            syncs=pairs("SELECT status, count(*) FROM syncs GROUP BY status"),
+            status_updates=pairs("SELECT state, count(*) FROM status_updates GROUP BY state"),
+        )
 
     # -- circuit breakers ------------------------------------------------------------------
 

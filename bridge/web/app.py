@@ -7,7 +7,7 @@ from flask import Flask
 
 from bridge.bootstrap import Bridge, bootstrap
 from bridge.config import load_config
-from bridge.web import errors, health, legacy, pos_events, spi, wix_webhooks
+from bridge.web import errors, health, legacy, metrics, pos_events, spi, wix_webhooks
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -29,4 +29,5 @@ def create_app(bridge: Bridge | None = None, *, wake: Callable[[], None] | None 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(spi.blueprint)
     app.register_blueprint(legacy.blueprint)
+    app.register_blueprint(metrics.blueprint)
     return app
