@@ -11,7 +11,8 @@ from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import catalog, configurations, imports, jobs, orders, statuses
+from bridge.service import (catalog, configurations, imports, jobs, notifications, orders,
+                            statuses)
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.legacy import LegacyWebhook
 from bridge.service.spi import PosIntegration
@@ -161,6 +162,8 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         jobs.Kind.SYNC_CATALOG: catalog.SyncCatalog(store, wix, pos, accounts),
         jobs.Kind.IMPORT_ORDER: imports.ImportOrder(store, wix, pos,
                                                     notify_buyer=config.import_notify_buyer),
+        jobs.Kind.NOTIFY: notifications.Notify(store, config.mailer,
+                                               digest_seconds=config.notify_digest_seconds),
     })
     return bridge
 

@@ -386,8 +386,9 @@ def send_sample(url: str | None, status: str) -> None:
 def _add_site_commands() -> None:
     """The commands for many sites (accounts, configurations, syncs, the legacy URL) live in
     their own module, which builds on this one."""
-    from bridge.cli_sites import accounts, configurations, legacy_url, sync, syncs
-    for command in (accounts, configurations, sync, syncs, legacy_url):
+    from bridge.cli_sites import (accounts, configurations, legacy_url, notify_email, sync,
+                                  syncs)
+    for command in (accounts, configurations, sync, syncs, legacy_url, notify_email):
         main.add_command(command)
 
 

@@ -388,3 +388,23 @@ def legacy_url(site: str, currency: str, base_url: str) -> None:
         _fail(f"--currency {currency!r} is not a 3-letter ISO 4217 code", 2)
     token = legacy.new_token(_store(), site, currency)
     click.echo(f"{base_url.rstrip('/')}/legacy/{token}/orders")
+
+
+@click.command("notify-email")
+@click.argument("site")
+@click.argument("email", required=False)
+@click.option("--off", is_flag=True, help="Send the site's owner no more notifications.")
+@_fail_cleanly
+def notify_email(site: str, email: str | None, off: bool) -> None:
+    """Where SITE's owner is told what needs them (failed orders and syncs, a POS not
+    answering); without EMAIL, the address set now."""
+    store = _store()
+    if email is None and not off:
+        click.echo(store.notify_email(site) or "none")
+        return
+    if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+        _fail(f"{email!r} is not an email address", 2)
+    from bridge.service.notifications import set_address
+    waiting = set_address(store, site, None if off else email)
+    click.echo(f"site {site}: notifications " + ("off" if off else f"to {email}")
+               + (f" ({waiting} untold incident(s) will be sent)" if waiting else ""))

@@ -13,6 +13,7 @@ from typing import Mapping
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from bridge.credentials import Keyring, KeyringError
+from bridge.mail import Mailer
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,13 @@ SETTINGS: tuple[Setting, ...] = (
             "credentials in the database; several "
             "separated by spaces rotate (the first encrypts, any decrypts). Required once a site "
             "has an account (`bridge accounts new-key` makes one)"),
+    Setting("BRIDGE_SMTP_URL", None,
+            "where owners' notifications are mailed from: smtp://user:password@host:587 "
+            "(STARTTLS when offered), smtps://...:465, or smtp://host:25; unset: none are sent"),
+    Setting("BRIDGE_MAIL_FROM", None,
+            "the From address of owners' notifications (required with BRIDGE_SMTP_URL)"),
+    Setting("BRIDGE_NOTIFY_DIGEST_SECONDS", "60",
+            "incidents of one site this close to the first are mailed together, as one digest"),
     Setting("BRIDGE_METRICS_TOKEN", None,
             "turns GET /metrics (Prometheus text format) on: scrapers send Authorization: Bearer "
             "<this token>"),
@@ -119,6 +127,8 @@ class Config:
     sqlite_synchronous: str = "FULL"
     keyring: Keyring | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
+    mailer: Mailer | None = field(default=None, repr=False)
+    notify_digest_seconds: float = 60.0
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
     present: frozenset[str] = frozenset()
@@ -212,6 +222,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     except KeyringError as error:
         raise ConfigError(f"BRIDGE_SECRET_KEY is malformed: {error}") from None
 
+    mailer = None
+    if get("BRIDGE_SMTP_URL"):
+        if not get("BRIDGE_MAIL_FROM"):
+            raise ConfigError("BRIDGE_MAIL_FROM is missing: it is required once BRIDGE_SMTP_URL "
+                              "is set (the From address of owners' notifications)")
+        try:
+            mailer = Mailer.from_url(get("BRIDGE_SMTP_URL"), get("BRIDGE_MAIL_FROM"))
+        except ValueError as error:
+            raise ConfigError(f"BRIDGE_SMTP_URL is malformed: {error}") from None
+
     return Config(
         database_url=database_url(get("DATABASE_URL")),
         pos_client=get("POS_CLIENT"),
@@ -243,6 +263,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         sqlite_synchronous=synchronous,
         keyring=keyring,
         metrics_token=get("BRIDGE_METRICS_TOKEN"),
+        mailer=mailer,
+        notify_digest_seconds=_number("BRIDGE_NOTIFY_DIGEST_SECONDS",
+                                      get("BRIDGE_NOTIFY_DIGEST_SECONDS"), float, 0, 86400),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
         present=frozenset(k for k, v in env.items() if k.startswith(_OURS) and v.strip()),
     )

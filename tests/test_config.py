@@ -45,3 +45,16 @@ def test_sandbox_mode_is_loud_in_healthz_and_the_log(tmp_path, caplog):
     assert health["sandbox"] is True
     assert any("real Wix webhooks are refused" in w for w in health["warnings"])
     assert "event=sandbox_mode" in caplog.text
+
+
+@pytest.mark.parametrize("environ, says", [
+    ({"BRIDGE_SMTP_URL": "smtp://127.0.0.1:2525"}, "BRIDGE_MAIL_FROM is missing"),
+    ({"BRIDGE_SMTP_URL": "http://mail.example", "BRIDGE_MAIL_FROM": "a@b.c"},
+     "BRIDGE_SMTP_URL is malformed"),
+    ({"BRIDGE_SMTP_URL": "smtp://u:hunter2@mail.example:port", "BRIDGE_MAIL_FROM": "a@b.c"},
+     "BRIDGE_SMTP_URL is malformed: the port is not a number"),
+])
+def test_mail_settings_are_checked_and_never_echo_a_password(environ, says):
+    with pytest.raises(ConfigError, match=says) as refused:
+        load_config(environ)
+    assert "hunter2" not in str(refused.value)

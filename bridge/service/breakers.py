@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from bridge import logs
+from bridge.service import incidents
 from bridge.storage.port import Breaker, BreakerState, Store, iso
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ class Breakers:
         logs.warning(log, "breaker_reopened" if admission.probe else "breaker_opened",
                      destination=destination, failures=breaker.failures,
                      open_for_s=round(cooldown, 1), reason=reason)
+        site = destination.removeprefix("pos:") if destination.startswith("pos:") else None
+        if site and not admission.probe:  # one incident an outage, not one a failed probe
+            incidents.incident(self.store, site, incidents.IncidentKind.POS_UNREACHABLE,
+                                   f"{destination}@{int(now)}",
+                                   "Your POS is not answering: new orders wait for it",
+                                   f"{breaker.failures} tries in a row failed: {reason}. The "
+                                   "bridge keeps trying and sends them when it answers.")
         return cooldown
 
 

@@ -23,7 +23,7 @@ from bridge.domain.menus import Catalog, InvalidCatalog, parse_catalog
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
-from bridge.service import jobs
+from bridge.service import incidents, jobs
 from bridge.service.accounts import SiteAccounts
 from bridge.service.worker import Fail, Retry, Wait
 from bridge.storage.port import Configuration, Job, Store, Sync, SyncState
@@ -142,6 +142,12 @@ class SyncCatalog:
     def _failed(self, sync: Sync, reason: str, code: str) -> None:
         self.store.set_sync(sync.id, SyncState.FAILED, error=reason, code=code)
         self.store.log_sync(sync.id, "failed", note=reason)
+        configuration = self.store.get_configuration(sync.configuration_id)
+        where = (configuration.location_name if configuration and configuration.location_name
+                 else sync.configuration_id)
+        incidents.incident(self.store, sync.instance_id,
+                               incidents.IncidentKind.SYNC_FAILED, f"sync:{sync.id}",
+                               f"The menu sync for {where} failed ({code})", reason)
         logs.warning(log, "catalog_sync_failed", sync=sync.id, code=code, reason=reason)
 
     def failed(self, job: Job, reason: str) -> None:

@@ -22,7 +22,7 @@ from bridge.domain.orders import InvalidOrder, restaurant_items
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
-from bridge.service import jobs, statuses
+from bridge.service import incidents, jobs, statuses
 from bridge.service.accounts import ITEM
 from bridge.service.worker import Fail, Retry, Wait
 from bridge.storage.port import Direction, Import, ImportState, Job, Store
@@ -219,6 +219,11 @@ class ImportOrder:
         imported = self.store.get_import(job.payload["import_id"])
         if imported is not None and imported.state != ImportState.DONE:
             self.store.set_import(imported.id, ImportState.FAILED, error=reason)
+            incidents.incident(self.store, imported.instance_id,
+                                   incidents.IncidentKind.ORDER_FAILED,
+                                   f"import:{imported.id}",
+                                   f"An order taken at your POS ({imported.pos_order_id}) "
+                                   "could not be added to Wix", reason)
 
 
 def _pos_to_wix(identifiers: Mapping[str, str]) -> dict[str, str]:

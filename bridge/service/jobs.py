@@ -22,6 +22,7 @@ class Kind(StrEnum):
     LIST_CONFIGURATIONS = "list_configurations"  # store a site's location configurations
     SYNC_CATALOG = "sync_catalog"     # write a configuration's POS menu to Wix
     IMPORT_ORDER = "import_order"     # create an order taken at the POS in Wix
+    NOTIFY = "notify"                 # email a site's owner what needs them
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -72,6 +73,13 @@ def import_order(import_id: int, instance_id: str) -> NewJob:
 
 def import_key(import_id: int) -> str:
     return f"import:{import_id}"
+
+
+def notify(instance_id: str, cause: str) -> NewJob:
+    """One per cause (an incident, an address set); they run one at a time per site, and the
+    first mails every incident still untold (a digest), so the others find nothing to send."""
+    return NewJob(Kind.NOTIFY, key=f"notify:{instance_id}:{cause}", lane=f"notify:{instance_id}",
+                  instance_id=instance_id)
 
 
 def pos_destination(instance_id: str) -> str:

@@ -21,7 +21,7 @@ from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
 from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import PosClients
-from bridge.service import imports, inbox, jobs, statuses
+from bridge.service import imports, inbox, incidents, jobs, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.service.worker import Fail, Retry, Unreachable
 from bridge.storage.port import Direction, Import, Job, Store
@@ -68,7 +68,12 @@ class ProcessEvent:
         elif event.event_type == wix_events.APP_REMOVED:
             if self._instance(event, "removed"):
                 logs.info(log, "app_removed", instance_id=event.instance_id)
-                statuses.fail_for_removed_app(self.store, event.instance_id)
+                abandoned = statuses.fail_for_removed_app(self.store, event.instance_id)
+                if abandoned:
+                    incidents.incident(
+                        self.store, event.instance_id, incidents.IncidentKind.APP_REMOVED,
+                        event.id, f"The app was removed while {abandoned} order update(s) were "
+                        "on their way to Wix", statuses.APP_REMOVED)
         elif event.event_type in wix_events.ORDER_EVENTS:
             self._order_event(event)
 
@@ -186,6 +191,10 @@ class SendOrder:
         record = self.store.get_order(job.order_id)
         if record and record.state == OrderState.QUEUED:
             self.store.set_order_state(job.order_id, OrderState.FAILED.value, error=reason)
+            incidents.incident(self.store, record.instance_id,
+                                   incidents.IncidentKind.ORDER_FAILED, record.wix_order_id,
+                                   f"Order #{record.number or record.wix_order_id} did not reach "
+                                   "your POS", reason)
 
 
 class CancelOrder:
@@ -207,3 +216,7 @@ class CancelOrder:
     def failed(self, job: Job, reason: str) -> None:
         self.store.set_order_state(job.order_id, OrderState.FAILED.value,
                                    error=f"cancel at the POS failed: {reason}")
+        incidents.incident(self.store, job.instance_id,
+                               incidents.IncidentKind.ORDER_FAILED, f"cancel:{job.order_id}",
+                               f"Order {job.order_id} was canceled in Wix, but your POS did "
+                               "not cancel it", reason)

@@ -102,11 +102,14 @@ def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus |
               status=status.value if status else LOOKUP, update=update_id)
 
 
-def fail_for_removed_app(store: Store, instance_id: str) -> None:
-    for job in store.fail_pending_jobs(instance_id, jobs.Kind.WIX_STATUS, APP_REMOVED):
+def fail_for_removed_app(store: Store, instance_id: str) -> int:
+    """Fail the site's pending Wix updates; how many there were."""
+    abandoned = store.fail_pending_jobs(instance_id, jobs.Kind.WIX_STATUS, APP_REMOVED)
+    for job in abandoned:
         store.set_status_update(job.payload["update_id"], UpdateState.FAILED, note=APP_REMOVED)
         logs.warning(log, "status_abandoned", order_id=job.order_id, job=job.id,
                      reason=APP_REMOVED)
+    return len(abandoned)
 
 
 class SyncStatus:

@@ -482,6 +482,34 @@ class Identifiers(Protocol):
 
 
 @dataclass(frozen=True)
+class Incident:
+    """Something a site's owner must hear of, told once."""
+    id: int
+    instance_id: str
+    kind: str
+    key: str
+    subject: str
+    detail: str | None
+    created_at: str
+    notified_at: str | None
+
+
+class Incidents(Protocol):
+    def record_incident(self, instance_id: str, kind: str, key: str, subject: str,
+                        detail: str | None) -> int | None:
+        """The new incident's id; None when the same one (site, kind, key) is recorded."""
+
+    def open_incidents(self, instance_id: str) -> list[Incident]:
+        """The site's incidents not told yet, oldest first."""
+
+    def mark_notified(self, incident_ids: list[int]) -> None: ...
+
+    def set_notify_email(self, instance_id: str, email: str | None) -> None: ...
+
+    def notify_email(self, instance_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Counts for the operator's metrics, read in one go (`Store.snapshot`)."""
     events: int                                            # every verified webhook stored
@@ -501,7 +529,8 @@ class Metrics(Protocol):
 
 
 class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
-            Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Metrics, Protocol):
+            Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Metrics, Incidents,
+            Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -243,4 +243,20 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         "ALTER TABLE orders ADD COLUMN origin text",
     ]),
+    ("pg008_incidents", [
+        # As SQLite's m012: what a site's owner is told of, once each, and where.
+        """CREATE TABLE incidents (
+            id bigserial PRIMARY KEY,
+            instance_id text NOT NULL,
+            kind text NOT NULL,
+            key text NOT NULL,
+            subject text NOT NULL,
+            detail text,
+            created_at text NOT NULL,
+            notified_at text,
+            UNIQUE (instance_id, kind, key)
+        )""",
+        "CREATE INDEX incidents_open ON incidents (instance_id, notified_at)",
+        "ALTER TABLE instances ADD COLUMN notify_email text",
+    ]),
 ]

@@ -293,3 +293,23 @@ def m011_legacy_endpoints(db: Database) -> None:
             created_at TEXT NOT NULL
         )""")
     db.execute("ALTER TABLE orders ADD COLUMN origin TEXT")
+
+
+@migrations()
+def m012_incidents(db: Database) -> None:
+    # What a site's owner must hear of (an order failed for good, a sync failed, the POS not
+    # answering, the app removed with orders pending): one row per incident, mailed once.
+    db.execute("""
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            instance_id TEXT NOT NULL,
+            kind TEXT NOT NULL,                -- order_failed | sync_failed | pos_unreachable | ...
+            key TEXT NOT NULL,                 -- what it is about: one incident each
+            subject TEXT NOT NULL,
+            detail TEXT,
+            created_at TEXT NOT NULL,
+            notified_at TEXT,
+            UNIQUE (instance_id, kind, key)
+        )""")
+    db.execute("CREATE INDEX incidents_open ON incidents (instance_id, notified_at)")
+    db.execute("ALTER TABLE instances ADD COLUMN notify_email TEXT")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterator, Sequence
 
 from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Import,
+                                 Incident,
                                  ImportState, Job, JobState, NewJob, OrderRecord, Outcome,
                                  SchemaOutOfDate, Snapshot, StatusUpdate, StoredEvent, Sync,
                                  SyncState, iso)
@@ -435,6 +436,43 @@ class SqlStore(ABC):
         rows = self._execute(f"SELECT {_IMPORT_COLUMNS} FROM imports {where}"
                              " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
         return [self._import(r) for r in rows]
+
+    # -- incidents: what an owner is told of ------------------------------------------------
+
+    def record_incident(self, instance_id: str, kind: str, key: str, subject: str,
+                        detail: str | None) -> int | None:
+        _, now = self._now()
+        with self.transaction():
+            row = self._execute(
+                "INSERT INTO incidents (instance_id, kind, key, subject, detail, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, kind, key) DO NOTHING"
+                " RETURNING id", [instance_id, kind, key, subject, detail, now]).one()
+        return row[0] if row else None
+
+    def open_incidents(self, instance_id: str) -> list[Incident]:
+        rows = self._execute("SELECT id, instance_id, kind, key, subject, detail, created_at,"
+                             " notified_at FROM incidents WHERE instance_id = ?"
+                             " AND notified_at IS NULL ORDER BY id", [instance_id]).rows
+        return [Incident(*row) for row in rows]
+
+    def mark_notified(self, incident_ids: list[int]) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._executemany("UPDATE incidents SET notified_at = ? WHERE id = ?",
+                              [(now, i) for i in incident_ids])
+
+    def set_notify_email(self, instance_id: str, email: str | None) -> None:
+        with self.transaction():
+            # A site not installed yet is kept as 'unknown' until its install arrives.
+            self._execute("INSERT INTO instances (instance_id, status, notify_email)"
+                          " VALUES (?, 'unknown', ?) ON CONFLICT (instance_id)"
+                          " DO UPDATE SET notify_email = excluded.notify_email",
+                          [instance_id, email])
+
+    def notify_email(self, instance_id: str) -> str | None:
+        row = self._execute("SELECT notify_email FROM instances WHERE instance_id = ?",
+                            [instance_id]).one()
+        return row[0] if row else None
 
     # -- the original Restaurants app's POS webhook -----------------------------------------
 
