@@ -238,3 +238,18 @@ def test_wix_failing_after_the_order_was_made_finishes_the_import_without_a_seco
     [imported] = bridge.store.list_imports()
     assert (imported.state, imported.error) == ("done", None)
     assert [f["status"] for f in wix.fulfillments[order["id"]]] == ["Pending"]
+
+
+def test_an_order_no_site_can_be_told_for_fails_visibly(env, wix, make_bridge):
+    """The environment's POS, no pairing for its location, and no single installed site."""
+    from tests.builders import POS_SECRET
+    single = bootstrap(load_config({**env, "WIX_API_BASE": wix.url}), pool_size=2)
+    single.store.migrate()
+    client = create_app(single).test_client()
+    body, headers = signed_callback({"orderCreated": walk_in("T-LOST")}, secret=POS_SECRET)
+    assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+    drain(single)
+    [imported] = single.store.list_imports()
+    single.store.close()
+    assert (imported.instance_id, imported.state) == ("", "failed")
+    assert "no site could be told" in imported.error and wix.orders == {}

@@ -166,3 +166,27 @@ def test_a_disconnected_site_s_orders_fail_and_never_reach_the_environment_s_pos
     record = sites.store.get_order(order["id"])
     assert record.state == "failed" and "webhook@acc-a is disconnected" in record.last_error
     assert two_poses[0].orders() == []  # and the strict mock saw nothing sent to POS_URL
+
+
+def test_the_install_job_waits_for_wix_credentials_and_a_non_pos_app_is_not_an_error(
+        env, wix, mocked):
+    from bridge.service import jobs
+    without = bootstrap(load_config({k: v for k, v in env.items()
+                                     if k not in ("WIX_APP_ID", "WIX_APP_SECRET")}))
+    without.store.migrate()
+    without.store.enqueue(jobs.list_configurations("site-x", "ev-1"))
+    without.worker(wait=lambda state: 0.0, poll_seconds=0.01).run_once()
+    assert without.store.job_counts() == {"pending": 1}   # waiting, not failed
+    without.store.close()
+
+    from tests.builders import WIX_URL
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    mocked.get(f"{WIX_URL}/restaurants/v1/pos-integration/configurations", status=403,
+               json={"message": "not a POS integration app"})
+    wired = bootstrap(load_config(env))
+    wired.store.migrate()
+    wired.store.enqueue(jobs.list_configurations("site-y", "ev-2"))
+    wired.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    assert wired.store.job_counts() == {"pending": 1}   # only site-x's, still waiting
+    assert wired.store.list_configurations("site-y") == []
+    wired.store.close()
