@@ -219,3 +219,26 @@ def test_fields_wix_adds_by_itself_do_not_make_a_sync_write(bridge, wix):
     writes = wix.menus.writes()
     synced(bridge)
     assert wix.menus.writes() == writes
+
+
+def test_two_locations_of_a_site_synced_at_once_share_their_items_without_duplicates(
+        bridge, wix, site_pos):
+    bridge.store.save_configuration("conf-m2", SITE, location_name="Second")
+    bridge.store.pair_configuration("conf-m2", pos_location_id="KITCHEN-2",
+                                    wix_location_id="loc-m2")
+    for configuration_id in ("conf-m", "conf-m2"):
+        configuration = bridge.store.get_configuration(configuration_id)
+        catalog.confirm(bridge.store, configuration)
+        catalog.start(bridge.store, bridge.store.get_configuration(configuration_id))
+    crew = bridge.crew(4, wait=lambda state: 0.0, poll_seconds=0.01)
+    crew.start()
+    try:
+        from tests.loopback import wait_until
+        wait_until(lambda: all(s.status == "SYNCED" for s in bridge.store.list_syncs()),
+                   what="both syncs")
+    finally:
+        crew.stop(5)
+    assert len(wix.menus.entities["item"]) == 6           # shared, made once
+    assert len(wix.menus.entities["menu"]) == 2           # one per location
+    assert {m["businessLocationId"] for m in wix.menus.entities["menu"].values()} == {
+        "loc-m", "loc-m2"}

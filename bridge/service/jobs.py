@@ -58,8 +58,9 @@ def list_configurations(instance_id: str, event_id: str) -> NewJob:
 
 
 def sync_catalog(sync_id: int, instance_id: str, configuration_id: str) -> NewJob:
-    """One sync of a configuration at a time (its lane), resumed by any worker."""
-    return NewJob(Kind.SYNC_CATALOG, key=f"sync:{sync_id}", lane=f"catalog:{configuration_id}",
+    """One sync of a site at a time (its lane): the locations of a site share its items and
+    modifiers, and two syncs writing them at once would both create what neither had mapped."""
+    return NewJob(Kind.SYNC_CATALOG, key=f"sync:{sync_id}", lane=f"catalog:{instance_id}",
                   instance_id=instance_id,
                   payload={"sync_id": sync_id, "configuration_id": configuration_id},
                   destination=wix_destination(instance_id))
