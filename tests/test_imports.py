@@ -253,3 +253,16 @@ def test_an_order_no_site_can_be_told_for_fails_visibly(env, wix, make_bridge):
     single.store.close()
     assert (imported.instance_id, imported.state) == ("", "failed")
     assert "no site could be told" in imported.error and wix.orders == {}
+
+
+def test_bridge_show_tells_an_import_s_story(bridge, wix, site_pos, run):
+    client = create_app(bridge).test_client()
+    report(client, site_pos, walk_in())
+    drain(bridge)
+    [order] = wix.orders.values()
+    shown = json.loads(run("show", order["id"], "--json").output)
+    assert shown["order"]["direction"] == "imported" and shown["order"]["origin"] == "pos"
+    assert [(i["pos_order_id"], i["state"]) for i in shown["import"]] == [("T-1", "done")]
+    assert [a["outcome"] for a in shown["import_attempts"]] == ["done"]
+    listed = json.loads(run("imports", "--json").output)
+    assert (listed["wix_order_id"], listed["state"]) == (order["id"], "done")
