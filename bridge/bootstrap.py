@@ -63,7 +63,7 @@ class Bridge:
         self.spi_verifier = SpiVerifier(self.verifier, self.config.wix_app_id)
         self.spi = PosIntegration(self.store, self.pos, self.accounts,
                                   deadline_seconds=self.config.spi_deadline,
-                                  connect_seconds=self.config.connect_timeout)
+                                  connect_seconds=self.config.connect_timeout, wix=self.wix)
         self.legacy = LegacyWebhook(self.store, self.pos, self.accounts,
                                     deadline_seconds=self.config.spi_deadline,
                                     connect_seconds=self.config.connect_timeout)

@@ -190,3 +190,21 @@ def test_the_install_job_waits_for_wix_credentials_and_a_non_pos_app_is_not_an_e
     assert wired.store.job_counts() == {"pending": 1}   # only site-x's, still waiting
     assert wired.store.list_configurations("site-y") == []
     wired.store.close()
+
+
+def test_a_configuration_wix_asks_about_before_it_was_listed_is_read_from_wix(
+        sites, wix, private_key):
+    from tests.sites import spi_token
+    wix.configurations[SITE_A] = [{"id": "conf-new", "location": {"name": "Pier"},
+                                   "enabled": True}]
+    client = create_app(sites).test_client()
+
+    def status(configuration_id):
+        return client.post("/spi/pos/get-configuration-status", data=spi_token(
+            private_key, {"accountId": "acc-a", "configurationId": configuration_id}, SITE_A))
+    answer = status("conf-new")
+    assert answer.status_code == 200 and answer.get_json() == {"status": "PENDING"}
+    stored = sites.store.get_configuration("conf-new")
+    assert (stored.instance_id, stored.location_name, stored.account_id) == (
+        SITE_A, "Pier", "acc-a")
+    assert status("conf-nobody-knows").status_code == 404

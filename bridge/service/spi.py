@@ -21,9 +21,10 @@ from bridge.domain.spi_orders import pos_order_from_spi
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
-from bridge.service import catalog, jobs, statuses
+from bridge.service import catalog, configurations, jobs, statuses
 from bridge.service.accounts import AccountError, ConfigurationStatus, SiteAccounts
 from bridge.storage.port import Account, AccountState, Configuration, Origin, Store
+from bridge.wix.api import WixApi, WixError
 from bridge.wix.spi import SpiCall
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,11 @@ class SpiError(Exception):
 class PosIntegration:
     def __init__(self, store: Store, pos: PosClients, accounts: SiteAccounts, *,
                  deadline_seconds: float, connect_seconds: float = timeouts.CONNECT_SECONDS,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, wix: WixApi | None = None):
         self.store = store
         self.pos = pos
         self.accounts = accounts
+        self.wix = wix
         self.deadline = deadline_seconds
         self.connect = connect_seconds
         self.clock = clock
@@ -140,11 +142,29 @@ class PosIntegration:
             raise SpiError(404, "unknown_account", f"no account {account_id!r} on this site",
                            {"accountId": account_id})
         configuration = self.store.get_configuration(configuration_id)
+        if configuration is None:
+            configuration = self._from_wix(call.instance_id, configuration_id, account)
         if configuration is None or configuration.instance_id != call.instance_id:
             raise SpiError(404, "unknown_configuration",
                            f"no location configuration {configuration_id!r} on this site",
                            {"configurationId": configuration_id})
         return account, configuration
+
+    def _from_wix(self, instance_id: str, configuration_id: str, account: Account
+                  ) -> Configuration | None:
+        """A configuration Wix asks about before the bridge listed it (the owner just connected
+        a location): read from Wix and stored, or None when Wix does not know it either."""
+        if self.wix is None:
+            return None
+        try:
+            listed = self.wix.get_configuration(instance_id, configuration_id)
+        except WixError as error:
+            logs.warning(log, "spi_configuration_not_read", configuration=configuration_id,
+                         reason=str(error))
+            return None
+        if listed is None or listed.get("id") != configuration_id:
+            return None
+        return configurations.save(self.store, instance_id, listed, account.id)
 
     def _routed_order(self, call: SpiCall, account: Account, configuration: Configuration):
         raw = call.request.get("order")
