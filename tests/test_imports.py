@@ -266,3 +266,19 @@ def test_bridge_show_tells_an_import_s_story(bridge, wix, site_pos, run):
     assert [a["outcome"] for a in shown["import_attempts"]] == ["done"]
     listed = json.loads(run("imports", "--json").output)
     assert (listed["wix_order_id"], listed["state"]) == (order["id"], "done")
+
+
+def test_an_import_waiting_for_wix_credentials_says_so(env, site_pos):
+    from tests.sites import SECRET_KEY, add_site
+    waiting = bootstrap(load_config({**{k: v for k, v in env.items()
+                                        if k not in ("WIX_APP_ID", "WIX_APP_SECRET")},
+                                     "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=2)
+    waiting.store.migrate()
+    add_site(waiting, SITE, site_pos, account_id="acc-w", configuration_id="conf-w",
+             wix_location_id="loc-w")
+    client = create_app(waiting).test_client()
+    assert report(client, site_pos, walk_in()) == 200
+    waiting.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
+    [imported] = waiting.store.list_imports()
+    waiting.store.close()
+    assert imported.state == "pending" and "waiting for Wix credentials" in imported.error

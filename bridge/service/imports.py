@@ -103,8 +103,9 @@ class ImportOrder:
         if self.store.instance_status(imported.instance_id) == "removed":
             raise Fail(statuses.APP_REMOVED)
         if self.wix is None:
-            raise Wait("waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)",
-                       NO_CREDENTIALS_RECHECK_SECONDS)
+            reason = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
+            self.store.set_import(imported.id, imported.state, error=reason)  # `bridge imports`
+            raise Wait(reason, NO_CREDENTIALS_RECHECK_SECONDS)
         raw = imported.pos_order or self._fetch(imported)
         if raw is None:
             return
