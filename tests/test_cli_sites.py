@@ -187,3 +187,37 @@ def test_a_failed_import_is_listed_with_its_reason_and_replayed(sites_cli, env):
     replayed = sites_cli("replay", "--import", str(row["id"]))
     assert replayed.exit_code == 0 and "replaying job(s)" in replayed.output
     assert json.loads(sites_cli("imports", "--json").output)["state"] == "creating"
+
+
+def test_a_configuration_is_disconnected_at_wix_and_unpaired(sites_cli, mocked):
+    add(sites_cli)
+    sites_cli("configurations", "add", "conf-1", "--site", SITE)
+    sites_cli("configurations", "pair", "conf-1", "--pos-location", "L-1")
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    told = mocked.post(f"{WIX_URL}/restaurants/v1/pos-integration/configurations/conf-1/"
+                       "disconnect", json={})
+    result = sites_cli("configurations", "disconnect", "conf-1")
+    assert result.exit_code == 0 and told.call_count == 1
+    row = json.loads(sites_cli("configurations", "list", "--json").output)
+    assert (row["pos_location_id"], row["enabled"]) == (None, False)
+    assert sites_cli("configurations", "disconnect", "conf-x").exit_code == 1
+    assert sites_cli("configurations", "unpair", "conf-x").exit_code == 1
+
+
+def test_the_demo_lists_its_locations_and_a_site_gets_an_address(sites_cli):
+    sites_cli("accounts", "add", SITE, "--pos", "demo", "--account-id", "acc-d")
+    listed = sites_cli("accounts", "locations", "acc-d", "--json")
+    assert json.loads(listed.output) == {"id": "demo-kitchen", "name": "The demo kitchen"}
+    assert sites_cli("accounts", "check", "acc-nope").exit_code == 1
+    assert sites_cli("notify-email", SITE).output.strip() == "none"
+    assert sites_cli("notify-email", SITE, "not-an-address").exit_code == 2
+    assert "to owner@x.example" in sites_cli("notify-email", SITE, "owner@x.example").output
+    assert sites_cli("notify-email", SITE).output.strip() == "owner@x.example"
+    assert "off" in sites_cli("notify-email", SITE, "--off").output
+
+
+def test_a_legacy_url_is_printed_once_and_a_bad_currency_refused(sites_cli):
+    url = sites_cli("legacy-url", SITE, "--base-url", "https://bridge.example").output.strip()
+    assert url.startswith("https://bridge.example/legacy/") and url.endswith("/orders")
+    assert len(url.split("/")[-2]) >= 40
+    assert sites_cli("legacy-url", SITE, "--currency", "dollars").exit_code == 2
