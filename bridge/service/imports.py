@@ -17,7 +17,6 @@ from typing import Any, Mapping
 from bridge import logs
 from bridge.domain.imports import (OTHER_PLATFORM, PosOrderCreated, UnmappedItem,
                                    check_mapped, parse_pos_order, wix_order_body)
-from bridge.domain.lifecycle import OrderState
 from bridge.domain.orders import InvalidOrder, restaurant_items
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
@@ -165,19 +164,13 @@ class ImportOrder:
             self.store.set_import(imported.id, ImportState.CREATING)
             wix_order = self.wix.create_order(instance_id, body)
         with self.store.transaction():
-            self.store.serialize(statuses.order_key(wix_order["id"]),
-                                 statuses.pos_order_key(imported.pos_client,
-                                                        imported.pos_order_id))
             self.store.set_import(imported.id, ImportState.CREATED, wix_order_id=wix_order["id"])
-            self.store.save_order(wix_order_id=wix_order["id"], instance_id=instance_id,
-                                  state=OrderState.SENT.value, snapshot=wix_order,
-                                  wix_status=wix_order.get("status"),
-                                  number=str(wix_order["number"]) if wix_order.get("number")
-                                  else None, direction=Direction.IMPORTED)
-            self.store.set_order_state(wix_order["id"], OrderState.SENT.value,
-                                       pos_client=imported.pos_client,
-                                       pos_order_id=imported.pos_order_id)
-            statuses.queue_unmatched(self.store, self.store.get_order(wix_order["id"]))
+            statuses.record_at_pos(
+                self.store, wix_order_id=wix_order["id"], instance_id=instance_id,
+                pos_key=imported.pos_client, pos_order_id=imported.pos_order_id,
+                snapshot=wix_order, wix_status=wix_order.get("status"),
+                number=str(wix_order["number"]) if wix_order.get("number") else None,
+                direction=Direction.IMPORTED)
         self._pending_fulfillment(instance_id, wix_order)
         return wix_order
 

@@ -119,15 +119,14 @@ class LegacyWebhook:
     def _record(self, order: PosOrder, kept: dict[str, Any], pos_key: str,
                 pos_order_id: str | None, error: str | None) -> None:
         """Visible like every order: sent with its POS id, or failed with the reason."""
-        state = OrderState.SENT if pos_order_id else OrderState.FAILED
+        if pos_order_id:
+            statuses.record_at_pos(self.store, wix_order_id=order.id,
+                                   instance_id=order.instance_id, pos_key=pos_key,
+                                   pos_order_id=pos_order_id, snapshot=kept,
+                                   origin=Origin.LEGACY)
+            return
         with self.store.transaction():
-            if pos_order_id:
-                self.store.serialize(statuses.order_key(order.id),
-                                     statuses.pos_order_key(pos_key, pos_order_id))
             self.store.save_order(wix_order_id=order.id, instance_id=order.instance_id,
-                                  state=state.value, snapshot=kept, origin=Origin.LEGACY)
-            self.store.set_order_state(order.id, state.value, error=error,
-                                       pos_client=pos_key if pos_order_id else None,
-                                       pos_order_id=pos_order_id)
-            if pos_order_id:
-                statuses.queue_unmatched(self.store, self.store.get_order(order.id))
+                                  state=OrderState.FAILED.value, snapshot=kept,
+                                  origin=Origin.LEGACY)
+            self.store.set_order_state(order.id, OrderState.FAILED.value, error=error)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from bridge import logs, timeouts
-from bridge.domain.lifecycle import OrderState
 from bridge.domain.orders import InvalidOrder
 from bridge.domain.spi_orders import pos_order_from_spi
 from bridge.pos import base
@@ -127,7 +126,10 @@ class PosIntegration:
         except (PosUnavailable, timeouts.DeadlineExceeded) as error:
             logs.warning(log, "spi_order_not_sent", order_id=order.id, reason=str(error))
             raise _pos_unavailable(error) from None
-        self._store_sent(call, order, site.key, pos_order_id)
+        statuses.record_at_pos(self.store, wix_order_id=order.id, instance_id=call.instance_id,
+                               pos_key=site.key, pos_order_id=pos_order_id,
+                               snapshot={"spiOrder": dict(call.request.get("order") or {})},
+                               number=order.number, origin=Origin.SPI)
         logs.info(log, "spi_order_created", order_id=order.id, pos=site.key,
                   pos_order_id=pos_order_id, pos_location_id=configuration.pos_location_id)
         return {"posOrderId": pos_order_id, "posLocationId": configuration.pos_location_id}
@@ -192,19 +194,6 @@ class PosIntegration:
 
     def _check_due(self, account: Account) -> bool:
         return self.accounts.check_due(account, self.clock())
-
-    def _store_sent(self, call: SpiCall, order, pos_key: str, pos_order_id: str) -> None:
-        with self.store.transaction():
-            self.store.serialize(statuses.order_key(order.id), statuses.pos_order_key(pos_key,
-                                                                             pos_order_id))
-            self.store.save_order(wix_order_id=order.id, instance_id=call.instance_id,
-                                  state=OrderState.SENT.value,
-                                  snapshot={"spiOrder": dict(call.request.get("order") or {})},
-                                  number=order.number, origin=Origin.SPI)
-            self.store.set_order_state(order.id, OrderState.SENT.value, pos_client=pos_key,
-                                       pos_order_id=pos_order_id)
-            statuses.queue_unmatched(self.store, self.store.get_order(order.id))
-
 
 def _pos_unavailable(error: Exception) -> SpiError:
     return SpiError(503, "pos_unavailable", f"the POS did not answer in time: {error}")

@@ -82,6 +82,23 @@ def queue_unmatched(store: Store, order: OrderRecord) -> None:
         _queue(store, update.id, order, _status(update.status))
 
 
+def record_at_pos(store: Store, *, wix_order_id: str, instance_id: str, pos_key: str,
+                  pos_order_id: str, snapshot: dict, number: str | None = None,
+                  wix_status: str | None = None, origin: str | None = None,
+                  direction: str | None = None) -> None:
+    """Store an order the POS has, with its POS id, the way every path must: serialized against
+    status reports for that POS order, and with the reports that came first queued. For the
+    orders sent or found outside the worker's send (the SPI's, the original app's, imports)."""
+    with store.transaction():
+        store.serialize(order_key(wix_order_id), pos_order_key(pos_key, pos_order_id))
+        store.save_order(wix_order_id=wix_order_id, instance_id=instance_id,
+                         state=OrderState.SENT.value, snapshot=snapshot, wix_status=wix_status,
+                         number=number, origin=origin, direction=direction)
+        store.set_order_state(wix_order_id, OrderState.SENT.value, pos_client=pos_key,
+                              pos_order_id=pos_order_id)
+        queue_unmatched(store, store.get_order(wix_order_id))
+
+
 def _status(stored: str) -> PosStatus | None:
     return None if stored == LOOKUP else PosStatus(stored)
 
