@@ -25,10 +25,11 @@ from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import incidents, jobs
 from bridge.service.accounts import SiteAccounts
-from bridge.service.worker import Fail, Retry, Wait
+from bridge.service.worker import Fail, Retry
+from bridge.service.outcomes import no_wix, wix_answers
 from bridge.storage.port import Configuration, Job, Store, Sync, SyncState
 from bridge.wix import menus as wix_menus
-from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
+from bridge.wix.api import WixApi, WixRejected
 from bridge.wix.menus import BULK_LIMIT, KINDS, Kind, MenusApi
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,7 @@ class SyncCatalog:
         if sync.status in (SyncState.SYNCED, SyncState.FAILED):
             return
         if self.wix is None:
-            raise Wait("waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)",
-                       NO_CREDENTIALS_RECHECK_SECONDS)
+            raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         self.store.set_sync(sync.id, SyncState.IN_PROGRESS)
         sync = self.store.get_sync(sync.id)
         site = self.pos.site(configuration.instance_id)
@@ -125,12 +125,9 @@ class SyncCatalog:
         for reason in catalog.skipped:
             self.store.log_sync(sync.id, "skipped", note=reason)
         try:
-            counts = Writer(self.store, MenusApi(self.wix), sync, configuration).write(catalog)
-        except WixUnavailable as error:
-            raise Retry(f"Wix: {error}; the sync resumes where it was",
-                        after=error.retry_after) from None
-        except WixUnauthorized as error:
-            raise Fail(f"Wix refused the app's credentials: {error}") from None
+            with wix_answers("; the sync resumes where it was"):
+                counts = Writer(self.store, MenusApi(self.wix), sync,
+                                configuration).write(catalog)
         except WixRejected as error:
             self._failed(sync, f"Wix refused a menu write: {error}", "WIX_REJECTED")
             return

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from bridge import logs
-from bridge.service.worker import Fail, Retry, Wait
+from bridge.service.outcomes import no_wix, wix_answers
 from bridge.storage.port import AccountState, Configuration, Job, Store
-from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
+from bridge.wix.api import WixApi, WixRejected
 
 log = logging.getLogger(__name__)
 NO_CREDENTIALS_RECHECK_SECONDS = 300
@@ -73,14 +73,10 @@ class RefreshConfigurations:
 
     def run(self, job: Job) -> None:
         if self.wix is None:
-            raise Wait("waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)",
-                       NO_CREDENTIALS_RECHECK_SECONDS)
+            raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         try:
-            refresh(self.store, self.wix, job.instance_id)
-        except WixUnavailable as error:
-            raise Retry(str(error), after=error.retry_after) from None
-        except WixUnauthorized as error:
-            raise Fail(f"Wix refused the app's credentials: {error}") from None
+            with wix_answers():
+                refresh(self.store, self.wix, job.instance_id)
         except WixRejected as error:
             # An app that is not a POS integration has no configurations to list.
             logs.warning(log, "configurations_not_listed", instance_id=job.instance_id,

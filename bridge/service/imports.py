@@ -23,10 +23,11 @@ from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import incidents, jobs, statuses
 from bridge.service.accounts import ITEM
-from bridge.service.worker import Fail, Retry, Wait
+from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
+from bridge.service.worker import Fail, Retry
 from bridge.storage.port import Direction, Import, ImportState, Job, Store
 from bridge.wix import fulfillments
-from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
+from bridge.wix.api import WixApi, WixRejected
 
 log = logging.getLogger(__name__)
 MODIFIER = "modifier"
@@ -102,9 +103,8 @@ class ImportOrder:
         if self.store.instance_status(imported.instance_id) == "removed":
             raise Fail(statuses.APP_REMOVED)
         if self.wix is None:
-            reason = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
-            self.store.set_import(imported.id, imported.state, error=reason)  # `bridge imports`
-            raise Wait(reason, NO_CREDENTIALS_RECHECK_SECONDS)
+            self.store.set_import(imported.id, imported.state, error=NO_WIX)  # `bridge imports`
+            raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         raw = imported.pos_order or self._fetch(imported)
         if raw is None:
             return
@@ -117,14 +117,10 @@ class ImportOrder:
             self._done(imported, "the bridge's own export: not imported")
             return
         try:
-            wix_order = self._in_wix(imported, order)
+            with wix_answers("; Wix is searched before another create"):
+                wix_order = self._in_wix(imported, order)
         except UnmappedItem as error:
             raise Fail(str(error)) from None
-        except WixUnavailable as error:
-            raise Retry(f"{error}; Wix is searched before another create",
-                        after=error.retry_after) from None
-        except WixUnauthorized as error:
-            raise Fail(f"Wix refused the app's credentials: {error}") from None
         except WixRejected as error:
             raise Fail(f"Wix refused the order: {error}") from None
         self._done(imported, None, wix_order)

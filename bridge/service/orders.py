@@ -12,37 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from contextlib import contextmanager
-from typing import Iterator
 
 from bridge import logs
 from bridge.domain import lifecycle
 from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
-from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import PosClients
 from bridge.service import imports, inbox, incidents, jobs, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
-from bridge.service.worker import Fail, Retry, Unreachable
+from bridge.service.outcomes import pos_answers
+from bridge.service.worker import Fail
 from bridge.storage.port import Direction, Import, Job, Store
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def pos_answers() -> Iterator[None]:
-    """A POS call whose refusals become the worker's outcomes: rejected for good fails the job,
-    no answer at all counts toward the site's breaker, anything else is tried again."""
-    try:
-        yield
-    except PosRejected as error:
-        raise Fail(str(error)) from None
-    except PosUnreachable as error:
-        raise Unreachable(str(error)) from None
-    except PosUnavailable as error:
-        raise Retry(str(error)) from None
 
 
 def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.Decision) -> None:

@@ -16,10 +16,11 @@ from bridge.domain.statuses import PosStatus, StatusChange, moves_forward
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import jobs
-from bridge.service.worker import Fail, Retry, Wait
+from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
+from bridge.service.worker import Fail, Retry
 from bridge.storage.port import Job, OrderRecord, Store, UpdateState
 from bridge.wix import fulfillments
-from bridge.wix.api import WixApi, WixRejected, WixUnauthorized, WixUnavailable
+from bridge.wix.api import WixApi, WixRejected
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +159,8 @@ class SyncStatus:
         if self.store.instance_status(order.instance_id) == "removed":
             raise Fail(APP_REMOVED)
         if self.wix is None:
-            reason = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
-            self.store.set_status_update(update.id, UpdateState.QUEUED, note=reason)
-            raise Wait(reason, NO_CREDENTIALS_RECHECK_SECONDS)
+            self.store.set_status_update(update.id, UpdateState.QUEUED, note=NO_WIX)
+            raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         fulfillment_id = self._tell_wix(order, status)
         with self.store.transaction():
             self.store.set_order_statuses(order.wix_order_id, wix_fulfillment_status=status.value,
@@ -189,19 +189,16 @@ class SyncStatus:
     def _tell_wix(self, order: OrderRecord, status: PosStatus) -> str | None:
         items = restaurant_items(order.snapshot)
         try:
-            fulfillment_id = order.wix_fulfillment_id or fulfillments.pick(
-                self.wix.list_fulfillments(order.instance_id, order.wix_order_id),
-                {li["id"] for li in items})
-            if fulfillment_id:
-                self.wix.update_fulfillment(order.instance_id, order.wix_order_id, fulfillment_id,
-                                            fulfillments.update_body(status))
-                return fulfillment_id
-            return self.wix.create_fulfillment(order.instance_id, order.wix_order_id,
-                                               fulfillments.create_body(status, items))
-        except WixUnavailable as error:
-            raise Retry(str(error), after=error.retry_after) from None
-        except WixUnauthorized as error:
-            raise Fail(f"Wix refused the app's credentials: {error}") from None
+            with wix_answers():
+                fulfillment_id = order.wix_fulfillment_id or fulfillments.pick(
+                    self.wix.list_fulfillments(order.instance_id, order.wix_order_id),
+                    {li["id"] for li in items})
+                if fulfillment_id:
+                    self.wix.update_fulfillment(order.instance_id, order.wix_order_id,
+                                                fulfillment_id, fulfillments.update_body(status))
+                    return fulfillment_id
+                return self.wix.create_fulfillment(order.instance_id, order.wix_order_id,
+                                                   fulfillments.create_body(status, items))
         except WixRejected as error:
             if error.status == 404 and order.wix_fulfillment_id:
                 # The remembered fulfillment is gone: look again on the next attempt.

@@ -1,0 +1,45 @@
+"""How the outside systems' answers become the worker's outcomes, said once for every handler.
+
+A POS refusing for good fails the job, a POS not answering at all counts toward its site's
+breaker, anything else is tried again. Wix busy or down is tried again (after its Retry-After),
+Wix refusing the app's credentials fails the job; what a refusal of the call itself means
+(`WixRejected`) depends on the call, so the handler says it.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
+from bridge.service.worker import Fail, Retry, Unreachable, Wait
+from bridge.wix.api import WixUnauthorized, WixUnavailable
+
+NO_WIX = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
+
+
+@contextmanager
+def pos_answers() -> Iterator[None]:
+    try:
+        yield
+    except PosRejected as error:
+        raise Fail(str(error)) from None
+    except PosUnreachable as error:
+        raise Unreachable(str(error)) from None
+    except PosUnavailable as error:
+        raise Retry(str(error)) from None
+
+
+@contextmanager
+def wix_answers(then: str = "") -> Iterator[None]:
+    """`then`: what the next attempt does about it, added to the reason it is tried again."""
+    try:
+        yield
+    except WixUnavailable as error:
+        raise Retry(f"{error}{then}", after=error.retry_after) from None
+    except WixUnauthorized as error:
+        raise Fail(f"Wix refused the app's credentials: {error}") from None
+
+
+def no_wix(recheck_seconds: float) -> Wait:
+    """Work that needs Wix, where no Wix credentials are configured: it waits, uncounted."""
+    return Wait(NO_WIX, recheck_seconds)
