@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
 from enum import StrEnum
 from typing import Mapping
 
@@ -23,7 +22,7 @@ from bridge.pos import base
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable
 from bridge.pos.registry import PosAccount, PosClients, Site, account_key
 from bridge.timeouts import DeadlineExceeded
-from bridge.storage.port import Account, AccountState, Configuration, Store
+from bridge.storage.port import Account, AccountState, Configuration, Store, epoch
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +233,7 @@ def _routed(order: PosOrder, pos_location_id: str, items: Mapping[str, str]) -> 
 
 
 def _age(at: str | None, now: float) -> float:
-    return now - datetime.fromisoformat(at).timestamp() if at else float("inf")
+    return now - epoch(at) if at else float("inf")
 
 
 def _check_names(client: str, credentials: Mapping[str, str]) -> None:

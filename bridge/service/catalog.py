@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -27,7 +26,7 @@ from bridge.service import incidents, jobs
 from bridge.service.accounts import SiteAccounts
 from bridge.service.worker import Fail, Retry
 from bridge.service.outcomes import no_wix, wix_answers
-from bridge.storage.port import Configuration, Job, Store, Sync, SyncState
+from bridge.storage.port import Configuration, Job, Store, Sync, SyncState, epoch
 from bridge.wix import menus as wix_menus
 from bridge.wix.api import WixApi, WixRejected
 from bridge.wix.menus import BULK_LIMIT, KINDS, Kind, MenusApi
@@ -77,7 +76,7 @@ def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
     sync = syncs[0]
     answer: dict[str, Any] = {"status": sync.status}
     if sync.status in (SyncState.PENDING, SyncState.IN_PROGRESS):
-        since = _epoch(sync.started_at or sync.created_at)
+        since = epoch(sync.started_at or sync.created_at)
         answer["inProgress"] = {"elapsedSeconds": max(0, int(now - since))}
     elif sync.status == SyncState.SYNCED:
         answer["synced"] = {"lastSyncDate": sync.ended_at}
@@ -409,14 +408,10 @@ def _error(error: dict[str, Any] | None) -> str:
     return f"{error.get('code', 'UNKNOWN')}: {error.get('description', '')}".strip(": ")
 
 
-def _epoch(at: str) -> float:
-    return datetime.fromisoformat(at).timestamp()
-
-
 def _created_since(entity: dict[str, Any], since: str) -> bool:
     created = entity.get("createdDate")
     try:
-        return bool(created) and _epoch(str(created).replace("Z", "+00:00")) >= _epoch(since) - 5
+        return bool(created) and epoch(str(created)) >= epoch(since) - 5
     except ValueError:
         return False
 

@@ -7,10 +7,9 @@ call), as quantiles.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Iterable
 
-from bridge.storage.port import Breaker, Snapshot
+from bridge.storage.port import Breaker, Snapshot, epoch
 
 QUANTILES = (0.5, 0.9, 0.99)
 # What each kind of job waits on, for the latency metric's `calls` label.
@@ -42,7 +41,7 @@ def exposition(snapshot: Snapshot, breakers: Iterable[Breaker], now: float) -> s
            [({"kind": k, "state": s}, n) for (k, s), n in sorted(snapshot.jobs.items())])
     metric("bridge_oldest_pending_job_age_seconds", "gauge",
            "Age of the oldest job waiting, by kind.",
-           [({"kind": k}, max(0.0, now - _epoch(at)))
+           [({"kind": k}, max(0.0, now - epoch(at)))
             for k, at in sorted(snapshot.oldest_pending.items())])
     metric("bridge_attempts_total", "counter", "Attempts at jobs (sends, status updates, ...) "
            "by kind and outcome (done, retry, failed, wait).",
@@ -64,7 +63,7 @@ def exposition(snapshot: Snapshot, breakers: Iterable[Breaker], now: float) -> s
 def _latencies(recent: list[tuple[str, str, str]]) -> list[tuple]:
     by_kind: dict[str, list[float]] = {}
     for kind, started, finished in recent:
-        by_kind.setdefault(kind, []).append(max(0.0, _epoch(finished) - _epoch(started)))
+        by_kind.setdefault(kind, []).append(max(0.0, epoch(finished) - epoch(started)))
     samples: list[tuple] = []
     for kind, durations in sorted(by_kind.items()):
         durations.sort()
@@ -75,10 +74,6 @@ def _latencies(recent: list[tuple[str, str, str]]) -> list[tuple]:
         samples.append(("_sum", labels, sum(durations)))
         samples.append(("_count", labels, len(durations)))
     return samples
-
-
-def _epoch(at: str) -> float:
-    return datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp()
 
 
 def _number(value: float) -> str:

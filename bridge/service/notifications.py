@@ -7,13 +7,12 @@ incidents stay recorded and untold (the log says so once per job).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from bridge import logs
 from bridge.mail import MailError, Mailer
 from bridge.service import jobs
 from bridge.service.worker import Retry, Wait
-from bridge.storage.port import Incident, Job, Store
+from bridge.storage.port import Incident, Job, Store, epoch
 
 log = logging.getLogger(__name__)
 def set_address(store: Store, instance_id: str, email: str | None) -> int:
@@ -46,7 +45,7 @@ class Notify:
                       reason="no BRIDGE_SMTP_URL" if self.mailer is None
                       else "no address for the site (`bridge notify-email`)")
             return
-        waited = self.store.clock() - datetime.fromisoformat(untold[0].created_at).timestamp()
+        waited = self.store.clock() - epoch(untold[0].created_at)
         if waited < self.digest_seconds:
             raise Wait("collecting a digest", self.digest_seconds - waited)
         subject, body = message(untold)

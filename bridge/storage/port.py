@@ -263,6 +263,11 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
 
 
+def epoch(at: str) -> float:
+    """A stored time (`iso`), or one of Wix's (`...Z`), in epoch seconds."""
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+
+
 class Inbox(Protocol):
     def record_event(self, event: StoredEvent) -> bool:
         """Durably store a verified webhook; False for a duplicate event id."""
