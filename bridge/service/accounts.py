@@ -60,6 +60,10 @@ class SiteAccounts:
     def __init__(self, store: Store, keyring: Keyring | None):
         self.store = store
         self.keyring = keyring
+        # Opened credentials by sealed text: every job of a site, and every callback of a
+        # client, reads its accounts; each sealed value is opened once (new credentials are a
+        # new sealed text, so nothing here goes stale).
+        self._opened: dict[str, dict[str, str]] = {}
 
     # -- what the POS clients read ---------------------------------------------------------
 
@@ -87,11 +91,16 @@ class SiteAccounts:
         if self.keyring is None:
             raise SecretKeyMissing(f"BRIDGE_SECRET_KEY is missing: account {account.id}'s POS "
                                    "credentials are encrypted with it")
+        opened = self._opened.get(account.credentials)
+        if opened is not None:
+            return dict(opened)
         try:
-            return self.keyring.open(account.credentials)
+            opened = self.keyring.open(account.credentials)
         except KeyringError as error:
             raise SecretKeyMissing(f"BRIDGE_SECRET_KEY is malformed: account {account.id}: "
                                    f"{error}") from None
+        self._opened[account.credentials] = opened
+        return dict(opened)
 
     def check_keyring(self) -> None:
         """At start-up: every sealed account opens with the configured keys, or one line says

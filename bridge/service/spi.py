@@ -21,7 +21,7 @@ from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import catalog, configurations, jobs, statuses
-from bridge.service.accounts import AccountError, ConfigurationStatus, SiteAccounts
+from bridge.service.accounts import ITEM, AccountError, ConfigurationStatus, SiteAccounts
 from bridge.storage.port import Account, AccountState, Configuration, Origin, Store
 from bridge.wix.api import WixApi, WixError
 from bridge.wix.spi import SpiCall
@@ -59,7 +59,8 @@ class PosIntegration:
 
     def configuration_status(self, call: SpiCall) -> dict[str, Any]:
         account, configuration = self._named(call)
-        if account.status == AccountState.ACTIVE and self._check_due(account):
+        if account.status == AccountState.ACTIVE and self.accounts.check_due(account,
+                                                                             self.clock()):
             with timeouts.attempt(self.deadline, self.connect):
                 self.accounts.check(account, self.pos)
         report = self.accounts.status(call.instance_id, configuration, self.clock())
@@ -89,9 +90,11 @@ class PosIntegration:
         account, configuration = self._named(call)
         order = self._routed_order(call, account, configuration)
         site = self.pos.of_account(self.accounts.pos_account(account))
+        # Items are checked against the POS's only once the site's items are mapped at all (a
+        # catalog sync or an operator did it); before that they go by name.
+        mapped = bool(self.store.identifiers(call.instance_id, ITEM))
         problems = [f"item {item.catalog_item_id or item.name!r} has no POS item"
-                    for item in order.items
-                    if self._items_mapped(call) and not item.pos_item_id]
+                    for item in order.items if mapped and not item.pos_item_id]
         if not problems:
             try:
                 with timeouts.attempt(self.deadline, self.connect):
@@ -186,14 +189,6 @@ class PosIntegration:
             return self.accounts.route_to(order, configuration)
         except AccountError as error:
             raise SpiError(409, "location_not_paired", str(error)) from None
-
-    def _items_mapped(self, call: SpiCall) -> bool:
-        """Items are checked against the POS's only once the site's items are mapped at all
-        (a catalog sync or an operator did it); before that they go by name."""
-        return bool(self.store.identifiers(call.instance_id, "item"))
-
-    def _check_due(self, account: Account) -> bool:
-        return self.accounts.check_due(account, self.clock())
 
 def _pos_unavailable(error: Exception) -> SpiError:
     return SpiError(503, "pos_unavailable", f"the POS did not answer in time: {error}")
