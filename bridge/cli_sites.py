@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 import time
 from typing import Any
 
@@ -33,7 +34,7 @@ def _settings(pairs: tuple[str, ...], settings_file: str | None) -> dict[str, st
         from io import StringIO
 
         from dotenv import dotenv_values
-        text = sys.stdin.read() if settings_file == "-" else open(settings_file).read()
+        text = sys.stdin.read() if settings_file == "-" else Path(settings_file).read_text()
         values.update({k: v for k, v in dotenv_values(stream=StringIO(text)).items() if v})
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -190,6 +191,13 @@ def _account(store: Store, account_id: str) -> Account:
 
 # -- configurations ---------------------------------------------------------------------------
 
+def _configuration(store: Store, configuration_id: str) -> Configuration:
+    configuration = store.get_configuration(configuration_id)
+    if configuration is None:
+        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    return configuration
+
+
 def _configuration_row(configuration: Configuration, accounts: SiteAccounts) -> dict[str, Any]:
     report = accounts.status(configuration.instance_id, configuration, time.time())
     return {"id": configuration.id, "site": configuration.instance_id,
@@ -271,10 +279,9 @@ def add_configuration(configuration_id: str, site: str, name: str | None) -> Non
 def pair(configuration_id: str, pos_location: str, wix_location: str | None) -> None:
     """Send the orders of a Wix location to a POS location (from the next order on)."""
     store = _store()
+    _configuration(store, configuration_id)
     configuration = store.pair_configuration(configuration_id, pos_location_id=pos_location,
                                              wix_location_id=wix_location)
-    if configuration is None:
-        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
     click.echo(_configuration_line(_configuration_row(configuration, SiteAccounts(store, None))))
 
 
@@ -284,8 +291,8 @@ def pair(configuration_id: str, pos_location: str, wix_location: str | None) -> 
 def unpair(configuration_id: str) -> None:
     """Stop sending the location's orders anywhere: they fail, naming the location."""
     store = _store()
-    if store.pair_configuration(configuration_id, pos_location_id=None) is None:
-        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    _configuration(store, configuration_id)
+    store.pair_configuration(configuration_id, pos_location_id=None)
     click.echo(f"configuration {configuration_id} unpaired")
 
 
@@ -296,9 +303,7 @@ def disconnect_configuration(configuration_id: str) -> None:
     """Disconnect the configuration: Wix is told, and the location is unpaired."""
     bridge = _bridge(create=False)
     bridge.store.check_schema()
-    configuration = bridge.store.get_configuration(configuration_id)
-    if configuration is None:
-        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    configuration = _configuration(bridge.store, configuration_id)
     try:
         wix_configurations.disconnect_configuration(bridge.store, bridge.wix, configuration)
     except WixError as error:
@@ -334,9 +339,7 @@ def sync(configuration_id: str, confirm: bool) -> None:
     """Write the POS's menu for a configuration to Wix (queued: a worker does it)."""
     from bridge.service import catalog
     store = _store()
-    configuration = store.get_configuration(configuration_id)
-    if configuration is None:
-        _fail(f"no configuration {configuration_id!r} (`bridge configurations list`)")
+    configuration = _configuration(store, configuration_id)
     if confirm:
         catalog.confirm(store, configuration)
         configuration = store.get_configuration(configuration_id)
