@@ -258,7 +258,7 @@ class Writer:
                     else:
                         self._log(kind, "refused", pos_id, None, _error(outcome.error))
         updates = [(p, desired[p]) for p in desired
-                   if p not in creates and mapped.get(p) in existing
+                   if mapped.get(p) in existing   # what was just created is not in it
                    and _changed(desired[p], existing[mapped[p]])]
         vanished = [(p, w) for p, w in mapped.items() if p not in desired and w in existing
                     and self._owned(kind, p)]
@@ -308,7 +308,7 @@ class Writer:
                      ) -> dict[str, str]:
         """Entities this sync created whose answer was lost: an item names its POS id; any
         other is known by its name among those created since the sync started."""
-        taken = set(mapped.values())
+        taken, wanted = set(mapped.values()), set(missing)
         since = self.sync.started_at
         found: dict[str, str] = {}
         by_name: dict[str, list[str]] = {}
@@ -316,7 +316,7 @@ class Writer:
             if wix_id in taken:
                 continue
             reference = (entity.get("externalReferenceInfo") or {}).get("externalEntityId")
-            if kind is wix_menus.ITEM and reference in missing:
+            if kind is wix_menus.ITEM and reference in wanted:
                 found[reference] = wix_id
             elif kind is not wix_menus.ITEM and since and _created_since(entity, since):
                 by_name.setdefault(entity.get("name"), []).append(wix_id)
