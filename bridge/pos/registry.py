@@ -1,4 +1,5 @@
-"""Find POS clients by entry point name and build one per site: from its own account, or from\nthe environment's settings for a site without one."""
+"""Find POS clients by entry point name and build one per site: from its own account, or from
+the environment's settings for a site without one."""
 from __future__ import annotations
 
 import threading
@@ -66,7 +67,8 @@ class Accounts(Protocol):
         """The site's account, or None: the site uses the environment's POS."""
 
     def for_client(self, client: str) -> list[PosAccount]:
-        """Every active account of a client (a callback may be for any of them)."""
+        """Every account of a client, disconnected ones too (a callback may be about any of
+        them: a disconnected POS still reports on the orders it has)."""
 
 
 @dataclass(frozen=True)
