@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from typing import Mapping
 
@@ -45,6 +46,12 @@ class Keyring:
         if not keys:
             raise KeyringError("no key")
         self._fernet = MultiFernet([_fernet(key, n, len(keys)) for n, key in enumerate(keys, 1)])
+        self._first = keys[0]
+
+    def derive(self, purpose: str) -> bytes:
+        """A secret for another use (signing dashboard sessions), from the first key: one
+        setting to keep safe, not two. Rotating the key ends the sessions signed with it."""
+        return hmac.new(self._first.encode(), purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_setting(cls, raw: str | None) -> "Keyring | None":

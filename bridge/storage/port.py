@@ -323,7 +323,9 @@ class Orders(Protocol):
                            wix_fulfillment_id: str | None = None,
                            forget_fulfillment: bool = False) -> None: ...
 
-    def list_orders(self, state: str | None = None, limit: int = 50) -> list[OrderRecord]: ...
+    def list_orders(self, state: str | None = None, limit: int = 50, *,
+                    instance_id: str | None = None) -> list[OrderRecord]:
+        """Newest change first; `instance_id`: one site's only."""
 
     def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]: ...
 
@@ -440,7 +442,8 @@ class Imports(Protocol):
                    error: str | None = None, pos_order: dict[str, Any] | None = None) -> None:
         ...
 
-    def list_imports(self, state: str | None = None, limit: int = 50) -> list[Import]: ...
+    def list_imports(self, state: str | None = None, limit: int = 50, *,
+                     instance_id: str | None = None) -> list[Import]: ...
 
 
 class LegacyEndpoints(Protocol):

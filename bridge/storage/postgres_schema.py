@@ -259,4 +259,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX incidents_open ON incidents (instance_id, notified_at)",
         "ALTER TABLE instances ADD COLUMN notify_email text",
     ]),
+    ("pg009_orders_by_site", [
+        # As SQLite's m013: one site's orders, newest first, for its dashboard.
+        "CREATE INDEX orders_site ON orders (instance_id, updated_at)",
+    ]),
 ]

@@ -313,3 +313,9 @@ def m012_incidents(db: Database) -> None:
         )""")
     db.execute("CREATE INDEX incidents_open ON incidents (instance_id, notified_at)")
     db.execute("ALTER TABLE instances ADD COLUMN notify_email TEXT")
+
+
+@migrations()
+def m013_orders_by_site(db: Database) -> None:
+    # The owner's dashboard lists one site's orders, newest first.
+    db.execute("CREATE INDEX orders_site ON orders (instance_id, updated_at)")

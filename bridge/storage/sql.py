@@ -431,8 +431,9 @@ class SqlStore(ABC):
                            json.dumps(pos_order) if pos_order is not None else None, now,
                            import_id])
 
-    def list_imports(self, state: str | None = None, limit: int = 50) -> list[Import]:
-        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+    def list_imports(self, state: str | None = None, limit: int = 50, *,
+                     instance_id: str | None = None) -> list[Import]:
+        where, args = _filter(state=state, instance_id=instance_id)
         rows = self._execute(f"SELECT {_IMPORT_COLUMNS} FROM imports {where}"
                              " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
         return [self._import(r) for r in rows]
@@ -817,8 +818,9 @@ class SqlStore(ABC):
                           [pos_status, wix_fulfillment_status, forget_fulfillment,
                            wix_fulfillment_id, now, wix_order_id])
 
-    def list_orders(self, state: str | None = None, limit: int = 50) -> list[OrderRecord]:
-        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+    def list_orders(self, state: str | None = None, limit: int = 50, *,
+                    instance_id: str | None = None) -> list[OrderRecord]:
+        where, args = _filter(state=state, instance_id=instance_id)
         rows = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders {where}"
                              " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
         return [self._order(r) for r in rows]
@@ -894,3 +896,11 @@ class SqlStore(ABC):
                 " JOIN imports AS i ON j.key = 'import:' || i.id"
                 " WHERE i.wix_order_id = ? ORDER BY a.id"),
         }
+
+
+def _filter(**equal: Any) -> tuple[str, list[Any]]:
+    """A WHERE clause of `column = ?` for each given (not None) value."""
+    given = {column: value for column, value in equal.items() if value is not None}
+    if not given:
+        return "", []
+    return "WHERE " + " AND ".join(f"{column} = ?" for column in given), list(given.values())
