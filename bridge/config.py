@@ -89,6 +89,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_METRICS_TOKEN", None,
             "turns GET /metrics (Prometheus text format) on: scrapers send Authorization: Bearer "
             "<this token>"),
+    Setting("BRIDGE_OPERATOR_PASSWORD", None,
+            "turns on the operator's login to the dashboard (/dashboard/login), which sees every "
+            "site; unset: only owners, each from their Wix dashboard, see their own site"),
+    Setting("BRIDGE_DASHBOARD_FRAME_ANCESTORS", "https://manage.wix.com https://*.wix.com",
+            "the origins allowed to show the dashboard in a frame (its Content-Security-Policy "
+            "frame-ancestors): Wix's dashboard"),
+    Setting("BRIDGE_TERMS_FILE", None,
+            "a text file with the terms, pricing and fees shown to owners on the dashboard's "
+            "help page (unset: a line saying the operator has not published any)"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
             "survives a process crash but may lose the last moments on a power cut"),
@@ -128,6 +137,9 @@ class Config:
     keyring: Keyring | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
     mailer: Mailer | None = field(default=None, repr=False)
+    operator_password: str | None = field(default=None, repr=False)
+    frame_ancestors: str = "https://manage.wix.com https://*.wix.com"
+    terms: str | None = None
     notify_digest_seconds: float = 60.0
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
@@ -232,6 +244,20 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         except ValueError as error:
             raise ConfigError(f"BRIDGE_SMTP_URL is malformed: {error}") from None
 
+    terms = None
+    if get("BRIDGE_TERMS_FILE"):
+        try:
+            terms = Path(get("BRIDGE_TERMS_FILE")).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"BRIDGE_TERMS_FILE is malformed: {error}") from None
+    if get("BRIDGE_OPERATOR_PASSWORD") and len(get("BRIDGE_OPERATOR_PASSWORD")) < 12:
+        raise ConfigError("BRIDGE_OPERATOR_PASSWORD is malformed: use at least 12 characters "
+                          "(it opens every site's dashboard)")
+    ancestors = get("BRIDGE_DASHBOARD_FRAME_ANCESTORS")
+    if any(c in ancestors for c in ";,\r\n"):
+        raise ConfigError("BRIDGE_DASHBOARD_FRAME_ANCESTORS is malformed: give origins "
+                          "separated by spaces")
+
     return Config(
         database_url=database_url(get("DATABASE_URL")),
         pos_client=get("POS_CLIENT"),
@@ -264,6 +290,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         keyring=keyring,
         metrics_token=get("BRIDGE_METRICS_TOKEN"),
         mailer=mailer,
+        operator_password=get("BRIDGE_OPERATOR_PASSWORD"),
+        frame_ancestors=ancestors,
+        terms=terms,
         notify_digest_seconds=_number("BRIDGE_NOTIFY_DIGEST_SECONDS",
                                       get("BRIDGE_NOTIFY_DIGEST_SECONDS"), float, 0, 86400),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},

@@ -8,6 +8,8 @@ from flask import Flask
 from bridge.bootstrap import Bridge, bootstrap
 from bridge.config import load_config
 from bridge.web import errors, health, legacy, metrics, pos_events, spi, wix_webhooks
+from bridge.web.dashboard import access as dashboard_access
+from bridge.web.dashboard import pages as dashboard
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -30,4 +32,7 @@ def create_app(bridge: Bridge | None = None, *, wake: Callable[[], None] | None 
     app.register_blueprint(spi.blueprint)
     app.register_blueprint(legacy.blueprint)
     app.register_blueprint(metrics.blueprint)
+    keyring = bridge.config.keyring
+    dashboard_access.configure(app, keyring.derive("dashboard-session") if keyring else None)
+    app.register_blueprint(dashboard.blueprint)
     return app

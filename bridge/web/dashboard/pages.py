@@ -1,0 +1,494 @@
+"""The owner's dashboard: server-rendered pages over the services the CLI uses, one site at a time.
+
+Every page is `/dashboard/sites/<site>/...`: the same pages serve an owner (their site only) and
+the operator (any site). Forms post, then redirect back with a message (post/redirect/get); a form
+with bad input is shown again, status 422, with the message beside the field.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
+
+from bridge import logs
+from bridge.domain.lifecycle import OrderState
+from bridge.pos import base, registry
+from bridge.pos.base import PosError
+from bridge.service import catalog, legacy, notifications, replay
+from bridge.service import configurations as wix_configurations
+from bridge.service.accounts import AccountError
+from bridge.storage.port import Direction, ImportState
+from bridge.web.dashboard import access, glossary
+from bridge.wix.api import WixError
+from bridge.wix.instance import BadInstance
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard",
+                      template_folder="../templates", static_folder="../static",
+                      static_url_path="/static")
+
+PAGE_ORDERS = 100
+
+
+def _bridge():
+    return current_app.extensions["bridge"]
+
+
+@blueprint.after_request
+def headers(response):
+    return access.secure_headers(response, _bridge().config.frame_ancestors)
+
+
+@blueprint.context_processor
+def template_names() -> dict[str, Any]:
+    return {"csrf_token": access.csrf_token, "viewer": access.viewer(), "words": glossary}
+
+
+@blueprint.before_request
+def guard():
+    if not current_app.secret_key:
+        return render_template("dashboard/off.html"), 503
+    if request.method == "POST" and request.endpoint != "dashboard.login":
+        access.check_csrf()
+    return None
+
+
+_ERRORS = {
+    401: ("Open this page from your Wix dashboard",
+          "Your session ended or never started: open the app again from your site's dashboard."),
+    403: ("The form expired", "Go back, reload the page and send the form again."),
+    404: ("Not found", "There is no such page, or it is not yours to see."),
+}
+
+
+@blueprint.errorhandler(401)
+@blueprint.errorhandler(403)
+@blueprint.errorhandler(404)
+def error_page(error):
+    title, message = _ERRORS[error.code]
+    return render_template("dashboard/error.html", title=title, message=message,
+                           site=None), error.code
+
+
+def _page(template: str, site: str, status: int = 200, **values):
+    return render_template(f"dashboard/{template}.html", site=site, **values), status
+
+
+# -- entering -----------------------------------------------------------------------------
+
+@blueprint.get("/")
+def enter():
+    """Wix opens this in its iframe with `?instance=...`; a bookmark lands here too."""
+    bridge = _bridge()
+    parameter = request.args.get("instance")
+    if parameter:
+        try:
+            visitor = access.enter_from_wix(parameter, bridge.config.wix_app_secret,
+                                            bridge.config.wix_app_id)
+        except BadInstance as error:
+            logs.warning(log, "dashboard_instance_refused", reason=str(error))
+            return render_template("dashboard/unknown.html", reason=str(error)), 401
+        return redirect(url_for(".overview", site=visitor.site))
+    found = access.viewer()
+    if found is None:
+        return render_template("dashboard/unknown.html", reason=None), 401
+    if found.operator:
+        return redirect(url_for(".sites"))
+    return redirect(url_for(".overview", site=found.site))
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    bridge = _bridge()
+    if not bridge.config.operator_password:
+        return render_template("dashboard/login.html", disabled=True), 404
+    if request.method == "GET":
+        return render_template("dashboard/login.html", disabled=False)
+    wait = access.login_wait(bridge.store, request.remote_addr)
+    if wait > 0:
+        logs.warning(log, "operator_login_throttled", address=request.remote_addr)
+        return render_template("dashboard/login.html", disabled=False, errors={
+            "password": f"Too many tries: wait {int(wait) + 1} seconds."}), 429
+    if not access.log_in(request.form.get("password", ""), bridge.config.operator_password):
+        return render_template("dashboard/login.html", disabled=False,
+                               errors={"password": "That is not the operator's password."}), 401
+    return redirect(url_for(".sites"))
+
+
+@blueprint.post("/logout")
+def logout():
+    access.log_out()
+    return redirect(url_for(".enter"))
+
+
+@blueprint.get("/sites")
+def sites():
+    found = access.viewer()
+    if found is None or not found.operator:
+        abort(401 if found is None else 404)
+    store = _bridge().store
+    known = set(store.installed_instances())
+    known.update(a.instance_id for a in store.list_accounts())
+    known.update(c.instance_id for c in store.list_configurations())
+    rows = [{"site": s, "account": store.account_for_instance(s),
+             "failed": len(store.list_orders(OrderState.FAILED.value, PAGE_ORDERS,
+                                             instance_id=s))} for s in sorted(known)]
+    return render_template("dashboard/sites.html", rows=rows, site=None)
+
+
+# -- one site -----------------------------------------------------------------------------
+
+@blueprint.get("/sites/<site>/")
+def overview(site: str):
+    access.require(site)
+    return _overview(site)
+
+
+def _overview(site: str, status: int = 200, **values):
+    bridge = _bridge()
+    store = bridge.store
+    now = time.time()
+    return _page("overview", site, status, account=store.account_for_instance(site),
+                 locations=[(c, bridge.accounts.status(site, c, now))
+                            for c in store.list_configurations(site)],
+                 failed=store.list_orders(OrderState.FAILED.value, PAGE_ORDERS,
+                                          instance_id=site),
+                 failed_imports=store.list_imports(ImportState.FAILED.value, PAGE_ORDERS,
+                                                   instance_id=site),
+                 email=store.notify_email(site), installed=store.instance_status(site),
+                 **values)
+
+
+@blueprint.post("/sites/<site>/notifications")
+def set_notifications(site: str):
+    access.require(site)
+    email = request.form.get("email", "").strip()
+    if email and ("@" not in email or any(c.isspace() for c in email) or len(email) > 254):
+        return _overview(site, 422, errors={"email": f"{email!r} is not an email address."},
+                         email_input=email)
+    waiting = notifications.set_address(_bridge().store, site, email or None)
+    flash((f"Notifications go to {email}." if email else "Notifications are off.")
+          + (f" {waiting} waiting notice(s) will be sent." if waiting else ""))
+    return redirect(url_for(".overview", site=site))
+
+
+@blueprint.post("/sites/<site>/legacy-url")
+def legacy_url(site: str):
+    access.require(site)
+    currency = request.form.get("currency", "").strip().upper()
+    if not (len(currency) == 3 and currency.isalpha()):
+        return _overview(site, 422, errors={"currency": "Give the 3-letter currency code, "
+                                                        "e.g. USD."}, currency_input=currency)
+    token = legacy.new_token(_bridge().store, site, currency)
+    return _overview(site, legacy_url=request.host_url.rstrip("/") + f"/legacy/{token}/orders")
+
+
+# -- the POS account ----------------------------------------------------------------------
+
+def _client_fields(client: str) -> list:
+    return list(registry.declared_settings().get(client) or ())
+
+
+def _account_page(site: str, client: str | None, status: int = 200, **values):
+    bridge = _bridge()
+    account = bridge.store.account_for_instance(site)
+    clients = sorted(registry.available())
+    client = client if client in clients else (account.pos_client if account else None)
+    stored: set[str] = set()
+    if account is not None and account.pos_client == client:
+        try:
+            stored = set(bridge.accounts.credentials(account))
+        except AccountError:
+            stored = set()
+    return _page("account", site, status, account=account, clients=clients, client=client,
+                 fields=_client_fields(client) if client else [], stored=stored, **values)
+
+
+@blueprint.get("/sites/<site>/account")
+def account(site: str):
+    access.require(site)
+    return _account_page(site, request.args.get("pos"))
+
+
+@blueprint.post("/sites/<site>/account")
+def save_account(site: str):
+    access.require(site)
+    bridge = _bridge()
+    client = request.form.get("pos", "")
+    if client not in registry.available():
+        return _account_page(site, None, 422, errors={"pos": "Choose your POS."})
+    names = [s.name for s in _client_fields(client)]
+    given = {n: request.form.get(n, "").strip() for n in names}
+    given = {n: v for n, v in given.items() if v}
+    current = bridge.store.account_for_instance(site)
+    kept: dict[str, str] = {}
+    if current is not None and current.pos_client == client:
+        try:
+            kept = bridge.accounts.credentials(current)  # empty fields keep what was set
+        except AccountError as error:
+            return _account_page(site, client, 422, errors={"form": str(error)})
+    try:
+        saved = bridge.accounts.save(site, client, {**kept, **given}, clients=bridge.pos)
+    except AccountError as error:
+        field = next((n for n in names if n in str(error)), "form")
+        return _account_page(site, client, 422, errors={field: str(error)})
+    checked = bridge.accounts.check(saved, bridge.pos)
+    flash("Saved. " + (f"The POS did not accept them: {checked.check_error}"
+                       if checked.check_error else "The POS accepted the credentials."))
+    return redirect(url_for(".account", site=site))
+
+
+@blueprint.post("/sites/<site>/account/check")
+def check_account(site: str):
+    access.require(site)
+    bridge = _bridge()
+    current = bridge.store.account_for_instance(site)
+    if current is None:
+        abort(404)
+    checked = bridge.accounts.check(current, bridge.pos)
+    flash(f"The POS did not accept the credentials: {checked.check_error}"
+          if checked.check_error else "The POS accepted the credentials.")
+    return redirect(url_for(".account", site=site))
+
+
+@blueprint.post("/sites/<site>/account/disconnect")
+def disconnect_account(site: str):
+    access.require(site)
+    bridge = _bridge()
+    current = bridge.store.account_for_instance(site)
+    if current is None:
+        abort(404)
+    if request.form.get("confirm") != "yes":
+        return _account_page(site, None, 422, errors={
+            "disconnect": "Tick the box: no more orders will reach your POS."})
+    try:
+        wix_configurations.disconnect_account(bridge.store, bridge.wix, current.id)
+    except WixError as error:
+        flash(f"Wix refused the disconnection; nothing changed: {error}")
+    else:
+        flash("Disconnected: no more orders go to this POS account.")
+    return redirect(url_for(".account", site=site))
+
+
+# -- locations ----------------------------------------------------------------------------
+
+def _pos_locations(site: str):
+    """The POS's locations to choose from, None when they must be typed, and why."""
+    bridge = _bridge()
+    account_ = bridge.store.account_for_instance(site)
+    if account_ is None:
+        return None, None
+    try:
+        found = base.list_locations(bridge.pos.of_account(bridge.accounts.pos_account(account_))
+                                    .client)
+    except (PosError, AccountError) as error:
+        return None, f"Your POS did not list its locations ({error}): type the location's id."
+    return found, None
+
+
+def _locations_page(site: str, status: int = 200, **values):
+    bridge = _bridge()
+    now = time.time()
+    choices, note = _pos_locations(site)
+    rows = [(c, bridge.accounts.status(site, c, now))
+            for c in bridge.store.list_configurations(site)]
+    return _page("locations", site, status, rows=rows, choices=choices, note=note,
+                 account=bridge.store.account_for_instance(site), can_ask_wix=bridge.wix
+                 is not None, **values)
+
+
+def _site_configuration(site: str, configuration_id: str):
+    found = _bridge().store.get_configuration(configuration_id)
+    if found is None or found.instance_id != site:
+        abort(404)
+    return found
+
+
+@blueprint.get("/sites/<site>/locations")
+def locations(site: str):
+    access.require(site)
+    return _locations_page(site)
+
+
+@blueprint.post("/sites/<site>/locations/refresh")
+def refresh_locations(site: str):
+    access.require(site)
+    bridge = _bridge()
+    if bridge.wix is None:
+        flash("The bridge has no Wix credentials (WIX_APP_ID, WIX_APP_SECRET): it cannot ask "
+              "Wix for your locations.")
+    else:
+        try:
+            listed = wix_configurations.refresh(bridge.store, bridge.wix, site)
+        except WixError as error:
+            flash(f"Wix did not list your locations: {error}")
+        else:
+            flash(f"Wix lists {len(listed)} location(s).")
+    return redirect(url_for(".locations", site=site))
+
+
+@blueprint.post("/sites/<site>/locations/add")
+def add_location(site: str):
+    access.require(site)
+    store = _bridge().store
+    configuration_id = request.form.get("configuration", "").strip()
+    name = request.form.get("name", "").strip() or None
+    existing = store.get_configuration(configuration_id) if configuration_id else None
+    if not configuration_id or (existing is not None and existing.instance_id != site):
+        return _locations_page(site, 422, errors={
+            "configuration": "Give the configuration id Wix shows for this location."
+            if not configuration_id else "That id belongs to another site."},
+            added={"configuration": configuration_id, "name": name or ""})
+    account_ = store.account_for_instance(site)
+    store.save_configuration(configuration_id, site, location_name=name,
+                             account_id=account_.id if account_ else None)
+    flash(f"Location {name or configuration_id} added.")
+    return redirect(url_for(".locations", site=site))
+
+
+@blueprint.post("/sites/<site>/locations/<configuration_id>/pair")
+def pair(site: str, configuration_id: str):
+    access.require(site)
+    _site_configuration(site, configuration_id)
+    pos_location = request.form.get("pos_location", "").strip()
+    wix_location = request.form.get("wix_location", "").strip() or None
+    choices, _ = _pos_locations(site)
+    error = None
+    if not pos_location:
+        error = "Choose the POS location this location's orders go to."
+    elif choices is not None and pos_location not in {c.id for c in choices}:
+        error = f"Your POS has no location {pos_location!r}."
+    if error:
+        return _locations_page(site, 422, errors={f"pos_location:{configuration_id}": error})
+    _bridge().store.pair_configuration(configuration_id, pos_location_id=pos_location,
+                                       wix_location_id=wix_location)
+    logs.info(log, "configuration_paired", configuration=configuration_id,
+              pos_location=pos_location)
+    flash("Paired: this location's next orders go to that POS location.")
+    return redirect(url_for(".locations", site=site))
+
+
+@blueprint.post("/sites/<site>/locations/<configuration_id>/unpair")
+def unpair(site: str, configuration_id: str):
+    access.require(site)
+    _site_configuration(site, configuration_id)
+    _bridge().store.pair_configuration(configuration_id, pos_location_id=None)
+    flash("Unpaired: this location's orders go nowhere until it is paired again.")
+    return redirect(url_for(".locations", site=site))
+
+
+# -- menus --------------------------------------------------------------------------------
+
+@blueprint.get("/sites/<site>/menus")
+def menus(site: str):
+    access.require(site)
+    return _menus_page(site)
+
+
+def _menus_page(site: str, status: int = 200, **values):
+    store = _bridge().store
+    rows = [(c, store.list_syncs(c.id, limit=5)) for c in store.list_configurations(site)]
+    return _page("menus", site, status, rows=rows, **values)
+
+
+@blueprint.post("/sites/<site>/menus/<configuration_id>/sync")
+def sync_menu(site: str, configuration_id: str):
+    access.require(site)
+    store = _bridge().store
+    configuration = _site_configuration(site, configuration_id)
+    if configuration.sync_confirmed_at is None:
+        if request.form.get("confirm") != "yes":
+            return _menus_page(site, 422, errors={f"confirm:{configuration_id}": glossary
+                                                  .ERROR_CODES["CONFIRMATION_REQUIRED"]})
+        catalog.confirm(store, configuration)
+        configuration = store.get_configuration(configuration_id)
+    try:
+        queued, new = catalog.start(store, configuration)
+    except catalog.SyncRefused as error:
+        return _menus_page(site, 422, errors={f"confirm:{configuration_id}": str(error)})
+    flash(f"Sync #{queued.id} started." if new else
+          f"Sync #{queued.id} is already {queued.status.lower().replace('_', ' ')}.")
+    return redirect(url_for(".menus", site=site))
+
+
+@blueprint.get("/sites/<site>/menus/syncs/<int:sync_id>")
+def sync_log(site: str, sync_id: int):
+    access.require(site)
+    store = _bridge().store
+    found = store.get_sync(sync_id)
+    if found is None or found.instance_id != site:
+        abort(404)
+    return _page("sync", site, sync=found, log=store.sync_log(sync_id))
+
+
+# -- orders -------------------------------------------------------------------------------
+
+@blueprint.get("/sites/<site>/orders")
+def orders(site: str):
+    access.require(site)
+    store = _bridge().store
+    state = request.args.get("state") or None
+    direction = request.args.get("direction") or None
+    if state not in (None, *(s.value for s in OrderState)):
+        state = None
+    found = store.list_orders(state, PAGE_ORDERS, instance_id=site)
+    if direction in (d.value for d in Direction):
+        found = [o for o in found if (o.direction or Direction.EXPORTED) == direction]
+    imports = [i for i in store.list_imports(None, PAGE_ORDERS, instance_id=site)
+               if i.state != ImportState.DONE and i.wix_order_id is None]
+    return _page("orders", site, orders=found, state=state, direction=direction,
+                 states=[s.value for s in OrderState], imports=imports)
+
+
+def _site_order(site: str, wix_order_id: str):
+    found = _bridge().store.get_order(wix_order_id)
+    if found is None or found.instance_id != site:
+        abort(404)
+    return found
+
+
+@blueprint.get("/sites/<site>/orders/<wix_order_id>")
+def order(site: str, wix_order_id: str):
+    access.require(site)
+    found = _site_order(site, wix_order_id)
+    history = _bridge().store.history(wix_order_id)
+    failed_jobs = [j for j in history["jobs"] if j["state"] == "failed"]
+    return _page("order", site, order=found, history=history, replayable=bool(failed_jobs)
+                 or any(i["state"] == ImportState.FAILED for i in history["import"]))
+
+
+@blueprint.post("/sites/<site>/orders/<wix_order_id>/replay")
+def replay_order(site: str, wix_order_id: str):
+    access.require(site)
+    _site_order(site, wix_order_id)
+    store = _bridge().store
+    ids = replay.replay(store, order_id=wix_order_id)
+    for row in store.history(wix_order_id)["import"]:
+        if row["state"] == ImportState.FAILED:
+            ids += replay.replay(store, import_id=row["id"])
+    logs.info(log, "dashboard_replay", order=wix_order_id, jobs=len(ids))
+    flash(f"Replayed: {len(ids)} step(s) queued again." if ids
+          else "Nothing to replay: no step of this order failed.")
+    return redirect(url_for(".order", site=site, wix_order_id=wix_order_id))
+
+
+@blueprint.post("/sites/<site>/imports/<int:import_id>/replay")
+def replay_import(site: str, import_id: int):
+    access.require(site)
+    store = _bridge().store
+    found = store.get_import(import_id)
+    if found is None or found.instance_id != site:
+        abort(404)
+    ids = replay.replay(store, import_id=import_id)
+    flash(f"Replayed: the POS order {found.pos_order_id} is being added to Wix again." if ids
+          else "Nothing to replay: it has not failed.")
+    return redirect(url_for(".orders", site=site))
+
+
+@blueprint.get("/sites/<site>/help")
+def help_page(site: str):
+    access.require(site)
+    return _page("help", site, terms=_bridge().config.terms)
