@@ -74,6 +74,7 @@ class PosServer:
         self.lock = threading.Lock()
         self.hold: Callable[[dict], None] | None = None  # called before answering
         self.menu: dict = {}                  # what it answers a menu request with
+        self.refuse: str | None = None        # an error code it answers orders with, if set
         pos = self
 
         class Handler(_JsonHandler):
@@ -93,6 +94,10 @@ class PosServer:
                     pos.hold(delivery)
                 if "menu" in message:
                     self.answer(200, {"value": {"menu": pos.menu}})
+                    return
+                if pos.refuse:
+                    self.answer(422, {"error": {"code": pos.refuse,
+                                                "description": "item 'dish-9' is not on the menu"}})
                     return
                 with pos.lock:
                     order_id = pos.accepted.setdefault(delivery["id"],

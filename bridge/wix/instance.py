@@ -36,7 +36,8 @@ class DashboardVisitor:
 
 def _unbase64(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4),
+                                validate=True)
     except (binascii.Error, ValueError):
         raise BadInstance("the instance is not base64url") from None
 

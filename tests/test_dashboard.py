@@ -1,0 +1,359 @@
+"""The owner's dashboard over HTTP: who sees what, forms that refuse bad input beside the field,
+and each page doing what its CLI command does. Two sites with their own loopback POSes, Wix on
+loopback; on SQLite and PostgreSQL. (tests/test_dashboard_browser.py drives it in Chromium.)"""
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from bridge.bootstrap import bootstrap
+from bridge.config import load_config
+from bridge.web.app import create_app
+from bridge.wix import events as wix_events
+from bridge.wix import instance
+from tests.builders import an_order
+from tests.loopback import PosServer
+from tests.sites import SECRET_KEY, add_site
+from tests.wix_menus import a_menu
+
+SITE_A, SITE_B = "site-a", "site-b"
+OPERATOR_PASSWORD = "operator-password-for-tests"
+POS_SECRET_B = "whsec_" + "cG9zLWItc2VjcmV0LWZvci10aGUtdGVzdHMh"
+
+
+@pytest.fixture
+def two_poses():
+    servers = [PosServer("whsec_" + "cG9zLWEtc2VjcmV0LWZvci10aGUtdGVzdHMh"),
+               PosServer(POS_SECRET_B)]
+    yield servers
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def dashboard_env(env, wix):
+    return {**env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY,
+            "BRIDGE_OPERATOR_PASSWORD": OPERATOR_PASSWORD,
+            "BRIDGE_DASHBOARD_FRAME_ANCESTORS": "https://manage.wix.com http://localhost:9"}
+
+
+@pytest.fixture
+def sites(dashboard_env, two_poses):
+    bridge = bootstrap(load_config(dashboard_env), pool_size=4)
+    bridge.store.migrate()
+    pos_a, pos_b = two_poses
+    add_site(bridge, SITE_A, pos_a, account_id="acc-a", configuration_id="conf-a",
+             wix_location_id="loc-a", pos_location_id="A-KITCHEN")
+    add_site(bridge, SITE_B, pos_b, account_id="acc-b", configuration_id="conf-b",
+             wix_location_id="loc-b", pos_location_id="B-KITCHEN")
+    yield bridge
+    bridge.store.close()
+
+
+@pytest.fixture
+def app(sites):
+    return create_app(sites)
+
+
+def wix_link(site: str, secret: str = "app-secret") -> str:
+    """The dashboard URL Wix opens in its iframe."""
+    signed = datetime.now(timezone.utc).isoformat()
+    return "/dashboard/?instance=" + instance.sign(
+        {"instanceId": site, "appDefId": "app-id", "signDate": signed, "uid": "owner-1",
+         "permissions": "OWNER"}, secret)
+
+
+def owner(app, site: str):
+    """A browser of the site's owner, come from Wix; and the CSRF token its forms carry."""
+    client = app.test_client()
+    entered = client.get(wix_link(site))
+    assert entered.status_code == 302
+    assert entered.headers["Location"] == f"/dashboard/sites/{site}/"
+    return client, csrf_of(client.get(f"/dashboard/sites/{site}/").text)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def field_error(html: str, name: str) -> str:
+    found = re.search(rf'id="error-{re.escape(name)}"[^>]*>([^<]*)<', html)
+    return found.group(1) if found else ""
+
+
+def deliver(app, signer, order, site):
+    token = signer.order_webhook(order, wix_events.ORDER_CREATED, 1, site)
+    assert app.test_client().post("/webhooks/wix", data=token).status_code == 200
+
+
+def drain(bridge):
+    bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01, max_attempts=1).drain()
+
+
+def test_an_owner_sees_their_own_site_and_another_site_s_pages_do_not_exist_for_them(
+        app, sites, signer):
+    order_a = an_order(businessLocation={"id": "loc-a"})
+    order_b = an_order(businessLocation={"id": "loc-b"})
+    deliver(app, signer, order_a, SITE_A)
+    deliver(app, signer, order_b, SITE_B)
+    drain(sites)
+    client, csrf = owner(app, SITE_A)
+
+    listing = client.get(f"/dashboard/sites/{SITE_A}/orders").text
+    assert order_a["id"] in listing and order_b["id"] not in listing
+    assert client.get(f"/dashboard/sites/{SITE_A}/orders/{order_a['id']}").status_code == 200
+    # Site B's order, through B's pages or through A's: not found, either way.
+    assert client.get(f"/dashboard/sites/{SITE_A}/orders/{order_b['id']}").status_code == 404
+    for page in ("", "orders", f"orders/{order_b['id']}", "account", "locations", "menus"):
+        assert client.get(f"/dashboard/sites/{SITE_B}/{page}").status_code == 404, page
+    for form in (f"orders/{order_b['id']}/replay", "locations/conf-b/unpair", "notifications"):
+        assert client.post(f"/dashboard/sites/{SITE_B}/{form}",
+                           data={"csrf": csrf, "email": "x@y.z"}).status_code == 404, form
+    assert client.post(f"/dashboard/sites/{SITE_A}/locations/conf-b/unpair",
+                       data={"csrf": csrf}).status_code == 404
+    assert sites.store.get_configuration("conf-b").pos_location_id == "B-KITCHEN"
+    assert sites.store.notify_email(SITE_B) is None
+    assert client.get("/dashboard/sites").status_code == 404  # the operator's list
+
+
+def test_a_forged_or_foreign_link_opens_nothing(app):
+    client = app.test_client()
+    assert client.get(f"/dashboard/sites/{SITE_A}/").status_code == 401
+    forged = client.get(wix_link(SITE_A, secret="not-the-app-secret"))
+    assert forged.status_code == 401 and "not signed with this app" in forged.text
+    assert "Set-Cookie" not in forged.headers
+    assert client.get(f"/dashboard/sites/{SITE_A}/").status_code == 401
+    assert client.get("/dashboard/?instance=garbage").status_code == 401
+
+
+def test_the_session_cookie_works_inside_wix_s_iframe_and_pages_say_who_may_frame_them(app):
+    entered = app.test_client().get(wix_link(SITE_A))
+    cookie = entered.headers["Set-Cookie"]
+    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/dashboard"):
+        assert attribute in cookie
+    page = app.test_client().get("/dashboard/")
+    policy = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://manage.wix.com http://localhost:9" in policy
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_every_form_needs_the_session_s_csrf_token(app, sites):
+    client, csrf = owner(app, SITE_A)
+    for token in (None, "", "forged"):
+        data = {"email": "owner@example.com"} | ({"csrf": token} if token is not None else {})
+        assert client.post(f"/dashboard/sites/{SITE_A}/notifications",
+                           data=data).status_code == 403
+    assert sites.store.notify_email(SITE_A) is None
+    # Another owner's token is not this session's either.
+    _, other = owner(app, SITE_B)
+    assert client.post(f"/dashboard/sites/{SITE_A}/notifications",
+                       data={"csrf": other, "email": "o@example.com"}).status_code == 403
+    saved = client.post(f"/dashboard/sites/{SITE_A}/notifications",
+                        data={"csrf": csrf, "email": "owner@example.com"})
+    assert saved.status_code == 302 and sites.store.notify_email(SITE_A) == "owner@example.com"
+
+
+def test_connecting_a_pos_checks_the_credentials_and_never_shows_them_back(app, sites):
+    site = "site-new"
+    pos = PosServer(POS_SECRET_B)
+    try:
+        client, csrf = owner(app, site)
+        form = client.get(f"/dashboard/sites/{site}/account?pos=webhook").text
+        assert 'name="POS_WEBHOOK_URL"' in form and 'name="POS_WEBHOOK_SECRET"' in form
+        saved = client.post(f"/dashboard/sites/{site}/account", data={
+            "csrf": csrf, "pos": "webhook", "POS_WEBHOOK_URL": pos.url,
+            "POS_WEBHOOK_SECRET": POS_SECRET_B})
+        assert saved.status_code == 302
+        page = client.get(f"/dashboard/sites/{site}/account").text
+        assert "The POS accepted the credentials" in page
+        assert POS_SECRET_B not in page and pos.url not in page
+        assert "set (leave empty to keep)" in page
+
+        # Empty fields keep what is set: a new URL alone leaves the secret as it was.
+        moved = PosServer(POS_SECRET_B)
+        try:
+            assert client.post(f"/dashboard/sites/{site}/account", data={
+                "csrf": csrf, "pos": "webhook", "POS_WEBHOOK_URL": moved.url,
+                "POS_WEBHOOK_SECRET": ""}).status_code == 302
+            account = sites.store.account_for_instance(site)
+            assert sites.accounts.credentials(account) == {"POS_WEBHOOK_URL": moved.url,
+                                                           "POS_WEBHOOK_SECRET": POS_SECRET_B}
+            assert account.version == 2
+        finally:
+            moved.close()
+    finally:
+        pos.close()
+
+
+def test_bad_input_is_refused_with_the_message_beside_the_field(app, sites):
+    client, csrf = owner(app, "site-new")
+    bad_url = client.post("/dashboard/sites/site-new/account", data={
+        "csrf": csrf, "pos": "webhook", "POS_WEBHOOK_URL": "ftp://pos.example",
+        "POS_WEBHOOK_SECRET": POS_SECRET_B})
+    assert bad_url.status_code == 422
+    assert "POS_WEBHOOK_URL" in field_error(bad_url.text, "POS_WEBHOOK_URL")
+    assert sites.store.account_for_instance("site-new") is None
+    unknown = client.post("/dashboard/sites/site-new/account", data={"csrf": csrf, "pos": "x"})
+    assert unknown.status_code == 422 and field_error(unknown.text, "pos") == "Choose your POS."
+
+    client, csrf = owner(app, SITE_A)
+    email = client.post(f"/dashboard/sites/{SITE_A}/notifications",
+                        data={"csrf": csrf, "email": "not an email"})
+    assert email.status_code == 422 and "is not an email address" in field_error(email.text,
+                                                                                  "email")
+    assert 'value="not an email"' in email.text  # what was typed is kept
+    empty = client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/pair",
+                        data={"csrf": csrf, "pos_location": " "})
+    assert empty.status_code == 422
+    assert field_error(empty.text, "pos_location-conf-a").startswith("Choose the POS location")
+    assert sites.store.get_configuration("conf-a").pos_location_id == "A-KITCHEN"
+    currency = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
+                           data={"csrf": csrf, "currency": "dollars"})
+    assert currency.status_code == 422 and field_error(currency.text, "currency")
+
+
+def test_pairing_and_unpairing_a_location_changes_where_its_orders_go(app, sites, signer,
+                                                                      two_poses):
+    client, csrf = owner(app, SITE_A)
+    assert client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/pair", data={
+        "csrf": csrf, "pos_location": "A-BAR", "wix_location": "loc-a"}).status_code == 302
+    order = an_order(businessLocation={"id": "loc-a"})
+    deliver(app, signer, order, SITE_A)
+    drain(sites)
+    assert two_poses[0].orders()[-1]["posLocationId"] == "A-BAR"
+    page = client.get(f"/dashboard/sites/{SITE_A}/locations").text
+    assert 'value="A-BAR"' in page and "ready" in page.lower()
+
+    assert client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/unpair",
+                       data={"csrf": csrf}).status_code == 302
+    later = an_order(businessLocation={"id": "loc-a"})
+    deliver(app, signer, later, SITE_A)
+    drain(sites)
+    assert sites.store.get_order(later["id"]).state == "failed"
+    assert "not paired" in client.get(f"/dashboard/sites/{SITE_A}/orders").text
+
+
+def test_a_first_sync_needs_the_owner_s_confirmation_then_writes_the_menu(app, sites, wix,
+                                                                           two_poses):
+    two_poses[0].menu = a_menu()
+    client, csrf = owner(app, SITE_A)
+    refused = client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/sync", data={"csrf": csrf})
+    assert refused.status_code == 422
+    assert "replaces the menus already on your site" in field_error(refused.text,
+                                                                   "confirm-conf-a")
+    assert sites.store.list_syncs("conf-a") == []
+
+    assert client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/sync",
+                       data={"csrf": csrf, "confirm": "yes"}).status_code == 302
+    drain(sites)
+    [sync] = sites.store.list_syncs("conf-a")
+    assert sync.status == "SYNCED"
+    page = client.get(f"/dashboard/sites/{SITE_A}/menus").text
+    assert "synced" in page and 'name="confirm"' not in page  # confirmed once, for good
+    log = client.get(f"/dashboard/sites/{SITE_A}/menus/syncs/{sync.id}").text
+    assert log.count("<tr>") == len(sites.store.sync_log(sync.id)) + 1 > 1
+    assert len(wix.menus.entities["menu"]) == 1
+    # Another site's sync is not this owner's to read.
+    assert owner(app, SITE_B)[0].get(
+        f"/dashboard/sites/{SITE_B}/menus/syncs/{sync.id}").status_code == 404
+
+
+def test_a_failed_order_shows_why_and_a_replay_sends_it_once_fixed(app, sites, signer,
+                                                                     two_poses):
+    pos_a = two_poses[0]
+    pos_a.refuse = "invalid_item_mapping"
+    order = an_order(businessLocation={"id": "loc-a"})
+    deliver(app, signer, order, SITE_A)
+    drain(sites)
+    client, csrf = owner(app, SITE_A)
+
+    failed = client.get(f"/dashboard/sites/{SITE_A}/orders?state=failed").text
+    assert order["id"] in failed and "not on the menu" in failed
+    assert order["id"] not in client.get(f"/dashboard/sites/{SITE_A}/orders?state=sent").text
+    assert "not on the menu" in client.get(f"/dashboard/sites/{SITE_A}/").text  # Needs you
+    detail = client.get(f"/dashboard/sites/{SITE_A}/orders/{order['id']}").text
+    assert "Replay" in detail and "invalid_item_mapping" in detail
+
+    pos_a.refuse = None
+    replayed = client.post(f"/dashboard/sites/{SITE_A}/orders/{order['id']}/replay",
+                           data={"csrf": csrf})
+    assert replayed.status_code == 302
+    drain(sites)
+    assert sites.store.get_order(order["id"]).state == "sent"
+    # Refused once, then accepted once: one order in the kitchen.
+    assert [o["id"] for o in pos_a.orders()] == [order["id"]] * 2
+    assert len(pos_a.accepted) == 1
+    after = client.get(f"/dashboard/sites/{SITE_A}/orders/{order['id']}").text
+    assert "Replayed: 1 step(s) queued again." in after and "/replay" not in after
+
+
+def test_the_operator_logs_in_sees_every_site_and_guessing_is_throttled(app, sites):
+    client = app.test_client()
+    assert client.get("/dashboard/sites").status_code == 401
+    wrong = client.post("/dashboard/login", data={"password": "guess"})
+    assert wrong.status_code == 401 and "not the operator" in field_error(wrong.text, "password")
+    assert client.post("/dashboard/login",
+                       data={"password": OPERATOR_PASSWORD}).status_code == 302
+    listing = client.get("/dashboard/sites").text
+    assert SITE_A in listing and SITE_B in listing
+    assert client.get(f"/dashboard/sites/{SITE_B}/orders").status_code == 200
+
+    guesser = app.test_client()
+    answers = [guesser.post("/dashboard/login", data={"password": f"guess-{n}"}).status_code
+               for n in range(8)]
+    assert 429 in answers
+    assert guesser.post("/dashboard/login",
+                        data={"password": OPERATOR_PASSWORD}).status_code == 429
+    assert guesser.get("/dashboard/sites").status_code == 401
+
+
+def test_without_an_operator_password_there_is_no_operator_login(dashboard_env, two_poses):
+    bridge = bootstrap(load_config({**dashboard_env, "BRIDGE_OPERATOR_PASSWORD": ""}))
+    bridge.store.migrate()
+    try:
+        client = create_app(bridge).test_client()
+        assert client.post("/dashboard/login", data={"password": ""}).status_code == 404
+        assert client.get("/dashboard/sites").status_code == 401
+    finally:
+        bridge.store.close()
+
+
+def test_without_the_secret_key_the_dashboard_says_it_is_off(env):
+    bridge = bootstrap(load_config(env))
+    bridge.store.migrate()
+    try:
+        page = create_app(bridge).test_client().get(wix_link(SITE_A))
+        assert page.status_code == 503 and "BRIDGE_SECRET_KEY" in page.text
+    finally:
+        bridge.store.close()
+
+
+def test_the_help_page_explains_every_order_state_and_shows_the_operator_s_terms(
+        dashboard_env, tmp_path):
+    terms = tmp_path / "terms.txt"
+    terms.write_text("Free for 30 days, then $29 a month per location.")
+    bridge = bootstrap(load_config({**dashboard_env, "BRIDGE_TERMS_FILE": str(terms)}))
+    bridge.store.migrate()
+    try:
+        client, _ = owner(create_app(bridge), SITE_A)
+        page = client.get(f"/dashboard/sites/{SITE_A}/help").text
+        for state in ("received", "queued", "sent", "failed", "canceled"):
+            assert f"badge-{state}" in page
+        assert "$29 a month" in page and "location_not_paired" in page
+    finally:
+        bridge.store.close()
+
+
+def test_a_new_legacy_address_is_shown_once_and_the_old_one_stops(app, sites):
+    client, csrf = owner(app, SITE_A)
+    first = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
+                        data={"csrf": csrf, "currency": "eur"})
+    url = re.search(r'id="legacy-url">([^<]+)<', first.text).group(1)
+    assert url.endswith("/orders") and "/legacy/" in url
+    assert url not in client.get(f"/dashboard/sites/{SITE_A}/").text
+    second = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
+                         data={"csrf": csrf, "currency": "EUR"})
+    assert re.search(r'id="legacy-url">([^<]+)<', second.text).group(1) != url
+    path = url.split("localhost", 1)[1]
+    assert app.test_client().post(path, json={}).status_code == 404
