@@ -41,6 +41,15 @@ SYNC_STATUSES = {
               "sync again once the cause is fixed.",
 }
 
+# What each step of an order's work does, for its timeline.
+STEPS = {
+    "process_event": "Reading what Wix said",
+    "send_order": "Sending it to your POS",
+    "cancel_order": "Canceling it at your POS",
+    "wix_status": "Telling Wix the kitchen's status",
+    "import_order": "Adding it to Wix",
+}
+
 # Codes the app answers Wix with (the POS Integration SPI), as the owner may see them in Wix.
 ERROR_CODES = {
     "unknown_account": "Wix asked about a POS account this app does not know for your site. "

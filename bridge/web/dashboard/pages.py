@@ -183,7 +183,9 @@ def legacy_url(site: str):
         return _overview(site, 422, errors={"currency": "Give the 3-letter currency code, "
                                                         "e.g. USD."}, currency_input=currency)
     token = legacy.new_token(_bridge().store, site, currency)
-    return _overview(site, legacy_url=request.host_url.rstrip("/") + f"/legacy/{token}/orders")
+    # Behind Heroku's router the request arrives over http; the address shown is the public one.
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    return _overview(site, legacy_url=f"{scheme}://{request.host}/legacy/{token}/orders")
 
 
 # -- the POS account ----------------------------------------------------------------------
@@ -196,7 +198,8 @@ def _account_page(site: str, client: str | None, status: int = 200, **values):
     bridge = _bridge()
     account = bridge.store.account_for_instance(site)
     clients = sorted(registry.available())
-    client = client if client in clients else (account.pos_client if account else None)
+    if client not in clients:  # the site's own, else the one this bridge runs by default
+        client = account.pos_client if account else bridge.pos.name
     stored: set[str] = set()
     if account is not None and account.pos_client == client:
         try:
@@ -456,8 +459,28 @@ def order(site: str, wix_order_id: str):
     found = _site_order(site, wix_order_id)
     history = _bridge().store.history(wix_order_id)
     failed_jobs = [j for j in history["jobs"] if j["state"] == "failed"]
-    return _page("order", site, order=found, history=history, replayable=bool(failed_jobs)
+    return _page("order", site, order=found, history=history, timeline=_timeline(history),
+                 replayable=bool(failed_jobs)
                  or any(i["state"] == ImportState.FAILED for i in history["import"]))
+
+
+def _timeline(history: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Everything recorded about an order, in one list, oldest first, in the owner's words."""
+    kinds = {j["id"]: j["kind"] for j in history["jobs"]}
+    rows = [{"at": e["received_at"], "what": f"Wix said: {e['event_type'].rsplit('.', 1)[-1]}"}
+            for e in history["events"]]
+    rows += [{"at": a["started_at"], "what": glossary.STEPS.get(kinds.get(a["job_id"], ""),
+                                                                  "A step"),
+              "result": a["outcome"] or "running", "error": a["error"]}
+             for a in history["attempts"]]
+    rows += [{"at": u["received_at"], "what": f"Your POS said: {u['status']}",
+              "result": u["state"], "error": u["note"]} for u in history["status_updates"]]
+    rows += [{"at": i["created_at"], "what": f"Taken at your POS ({i['pos_order_id']})",
+              "result": i["state"], "error": i["error"]} for i in history["import"]]
+    rows += [{"at": a["started_at"], "what": glossary.STEPS["import_order"],
+              "result": a["outcome"] or "running", "error": a["error"]}
+             for a in history["import_attempts"]]
+    return sorted(rows, key=lambda row: row["at"] or "")
 
 
 @blueprint.post("/sites/<site>/orders/<wix_order_id>/replay")
