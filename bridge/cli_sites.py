@@ -206,7 +206,9 @@ def _configuration_row(configuration: Configuration, accounts: SiteAccounts) -> 
             "pos_location_id": configuration.pos_location_id,
             "enabled": configuration.enabled, "archived": configuration.archived,
             "catalog_id": configuration.catalog_id, "status": report.status.value,
-            "reason": report.reason, "updated_at": configuration.updated_at}
+            "reason": report.reason,
+            "sync_menus": list(configuration.sync_menus) if configuration.sync_menus is not None
+            else None, "updated_at": configuration.updated_at}
 
 
 def _configuration_line(row: dict[str, Any]) -> str:
@@ -310,6 +312,36 @@ def disconnect_configuration(configuration_id: str) -> None:
         _fail(f"Wix refused the disconnection, nothing changed: {error}")
     click.echo(f"configuration {configuration_id} disconnected"
                + ("" if bridge.wix else " (no Wix credentials: Wix was not told)"))
+
+
+@configurations.command("menus")
+@click.argument("configuration_id")
+@click.argument("menu_ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Sync every menu of the POS, new ones too.")
+@_fail_cleanly
+def choose_menus(configuration_id: str, menu_ids: tuple[str, ...], every: bool) -> None:
+    """Which of the POS's menus the location syncs: without MENU_IDS (or --all), the POS's
+    menus, marked * where chosen. A menu left out is hidden on the site at the next sync."""
+    from bridge.service import catalog
+    bridge = _bridge(create=False)
+    bridge.check()
+    configuration = _configuration(bridge.store, configuration_id)
+    if every and menu_ids:
+        _fail("give menu ids or --all, not both", 2)
+    if every or menu_ids:
+        bridge.store.choose_sync_menus(configuration_id, None if every else list(menu_ids))
+        click.echo(f"configuration {configuration_id} syncs "
+                   + ("every menu" if every else ", ".join(sorted(set(menu_ids)))))
+        return
+    try:
+        offered = catalog.pos_menus(bridge.pos, configuration)
+    except catalog.MenusUnavailable as error:
+        _fail(str(error))
+    chosen = configuration.sync_menus
+    for menu in offered:
+        mark = "*" if chosen is None or menu.pos_id in chosen else " "
+        click.echo(f"{mark} {menu.pos_id}  {menu.name}")
+    click.echo("(every menu syncs)" if chosen is None else "(* chosen)")
 
 
 # -- catalog syncs ---------------------------------------------------------------------------

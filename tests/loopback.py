@@ -35,9 +35,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
 
 class _JsonHandler(BaseHTTPRequestHandler):
     def answer(self, status: int, body: dict) -> None:
-        raw = json.dumps(body).encode()
+        self.send(status, json.dumps(body).encode(), "application/json")
+
+    def send(self, status: int, raw: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(raw)))
         self.end_headers()
         self.wfile.write(raw)
@@ -250,6 +252,33 @@ class WixServer:
         with self.lock:
             return [{k: v for k, v in r.items() if k != "at"} for r in self.requests
                     if r["method"] == method]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FramingPage:
+    """A page on another origin (localhost, where the bridge is 127.0.0.1) that shows `src` in
+    an iframe, as Wix's site dashboard shows an app's dashboard page."""
+
+    def __init__(self):
+        page = self
+        self.src = ""
+
+        class Handler(_JsonHandler):
+            def do_GET(self):
+                self.send(200, (
+                    '<!doctype html><html><head><meta charset="utf-8"></head>'
+                    '<body style="margin:0;font-family:sans-serif">'
+                    '<div style="background:#162d3d;color:#fff;padding:12px 20px">'
+                    'Wix · Site dashboard · POS orders</div>'
+                    f'<iframe id="app" src="{page.src}" style="border:0;width:100%;height:900px">'
+                    '</iframe></body></html>').encode(), "text/html; charset=utf-8")
+
+        self.server, base = _serve(Handler)
+        self.url = base.replace("127.0.0.1", "localhost") + "/"
+        self.origin = self.url.rstrip("/")
 
     def close(self):
         self.server.shutdown()

@@ -41,6 +41,19 @@ def site_bridge(env: dict, wix_url: str, pos, instance_id: str, *, account_id: s
     return wired
 
 
+def two_sites(environ: dict, poses, sites=("site-a", "site-b")):
+    """A migrated bridge serving two sites, each with its own POS (`poses`: two PosServers),
+    account (acc-a, acc-b) and location (conf-a/loc-a -> A-KITCHEN, conf-b/loc-b -> B-KITCHEN)."""
+    from bridge.bootstrap import bootstrap
+    from bridge.config import load_config
+    bridge = bootstrap(load_config({**environ, "BRIDGE_SECRET_KEY": SECRET_KEY}), pool_size=4)
+    bridge.store.migrate()
+    for site, pos, letter in zip(sites, poses, "ab"):
+        add_site(bridge, site, pos, account_id=f"acc-{letter}", configuration_id=f"conf-{letter}",
+                 wix_location_id=f"loc-{letter}", pos_location_id=f"{letter.upper()}-KITCHEN")
+    return bridge
+
+
 def spi_token(private_key, request: dict[str, Any], instance_id: str, *, aud: Any = SPI_APP,
               iss: str | None = "wix.com", expires_in: float | None = 300, key=None,
               algorithm: str = "RS256", data: Any = None) -> str:

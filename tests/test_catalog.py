@@ -242,3 +242,23 @@ def test_two_locations_of_a_site_synced_at_once_share_their_items_without_duplic
     assert len(wix.menus.entities["menu"]) == 2           # one per location
     assert {m["businessLocationId"] for m in wix.menus.entities["menu"].values()} == {
         "loc-m", "loc-m2"}
+
+
+def test_a_menu_the_owner_leaves_out_is_hidden_and_the_rest_stays(bridge, wix, site_pos):
+    site_pos.menu["menus"].append({"id": "lunch", "name": "Lunch", "sectionIds": ["sec-0"]})
+    synced(bridge)
+    assert {m["name"] for m in wix.menus.entities["menu"].values()} == {"Dinner", "Lunch"}
+
+    bridge.store.choose_sync_menus("conf-m", ["lunch"])
+    sync = synced(bridge)
+    assert sync.status == "SYNCED"
+    visible = {m["name"]: m.get("visible") for m in wix.menus.entities["menu"].values()}
+    assert visible == {"Dinner": False, "Lunch": True}
+    assert actions(bridge, sync) == [("menu", "hidden", "conf-m/dinner")]
+
+    bridge.store.choose_sync_menus("conf-m", ["brunch"])
+    refused = synced(bridge)
+    assert refused.status == "FAILED" and refused.error_code == "NO_CHOSEN_MENU"
+    bridge.store.choose_sync_menus("conf-m", None)  # every menu again
+    assert synced(bridge).status == "SYNCED"
+    assert all(m.get("visible") for m in wix.menus.entities["menu"].values())

@@ -221,3 +221,20 @@ def test_a_legacy_url_is_printed_once_and_a_bad_currency_refused(sites_cli):
     assert url.startswith("https://bridge.example/legacy/") and url.endswith("/orders")
     assert len(url.split("/")[-2]) >= 40
     assert sites_cli("legacy-url", SITE, "--currency", "dollars").exit_code == 2
+
+
+def test_the_menus_a_location_syncs_are_listed_from_the_pos_and_chosen(sites_cli):
+    sites_cli("accounts", "add", SITE, "--pos", "demo", "--account-id", "acc-d")
+    sites_cli("configurations", "add", "conf-d", "--site", SITE)
+    listed = sites_cli("configurations", "menus", "conf-d")
+    assert listed.exit_code == 0, listed.output
+    first = listed.output.splitlines()[0]
+    assert first.startswith("* ") and "(every menu syncs)" in listed.output
+    menu_id = first.split()[1]
+    chosen = sites_cli("configurations", "menus", "conf-d", menu_id)
+    assert chosen.exit_code == 0 and menu_id in chosen.output
+    row = json.loads(sites_cli("configurations", "list", "--json").output)
+    assert row["sync_menus"] == [menu_id]
+    assert sites_cli("configurations", "menus", "conf-d", menu_id, "--all").exit_code == 2
+    assert sites_cli("configurations", "menus", "conf-d", "--all").exit_code == 0
+    assert json.loads(sites_cli("configurations", "list", "--json").output)["sync_menus"] is None

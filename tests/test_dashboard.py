@@ -13,7 +13,7 @@ from bridge.wix import events as wix_events
 from bridge.wix import instance
 from tests.builders import an_order
 from tests.loopback import PosServer
-from tests.sites import SECRET_KEY, add_site
+from tests.sites import SECRET_KEY, two_sites
 from tests.wix_menus import a_menu
 
 SITE_A, SITE_B = "site-a", "site-b"
@@ -39,13 +39,7 @@ def dashboard_env(env, wix):
 
 @pytest.fixture
 def sites(dashboard_env, two_poses):
-    bridge = bootstrap(load_config(dashboard_env), pool_size=4)
-    bridge.store.migrate()
-    pos_a, pos_b = two_poses
-    add_site(bridge, SITE_A, pos_a, account_id="acc-a", configuration_id="conf-a",
-             wix_location_id="loc-a", pos_location_id="A-KITCHEN")
-    add_site(bridge, SITE_B, pos_b, account_id="acc-b", configuration_id="conf-b",
-             wix_location_id="loc-b", pos_location_id="B-KITCHEN")
+    bridge = two_sites(dashboard_env, two_poses, (SITE_A, SITE_B))
     yield bridge
     bridge.store.close()
 
@@ -357,3 +351,25 @@ def test_a_new_legacy_address_is_shown_once_and_the_old_one_stops(app, sites):
     assert re.search(r'id="legacy-url">([^<]+)<', second.text).group(1) != url
     path = url.split("localhost", 1)[1]
     assert app.test_client().post(path, json={}).status_code == 404
+
+
+def test_an_owner_chooses_which_pos_menus_a_location_syncs(app, sites, two_poses):
+    two_poses[0].menu = a_menu()
+    two_poses[0].menu["menus"].append({"id": "lunch", "name": "Lunch", "sectionIds": ["sec-0"]})
+    client, csrf = owner(app, SITE_A)
+    page = client.get(f"/dashboard/sites/{SITE_A}/menus/conf-a/choose").text
+    assert 'value="dinner"' in page and 'value="lunch"' in page
+    none = client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/choose",
+                       data={"csrf": csrf, "which": "some"})
+    assert none.status_code == 422 and "at least one menu" in field_error(none.text, "menu")
+    assert client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/choose", data={
+        "csrf": csrf, "which": "some", "menu": ["lunch"]}).status_code == 302
+    assert sites.store.get_configuration("conf-a").sync_menus == ("lunch",)
+    assert "1 chosen menu(s): lunch" in client.get(f"/dashboard/sites/{SITE_A}/menus").text
+    assert client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/choose",
+                       data={"csrf": csrf, "which": "all"}).status_code == 302
+    assert sites.store.get_configuration("conf-a").sync_menus is None
+    assert client.get(f"/dashboard/sites/{SITE_A}/menus/conf-b/choose").status_code == 404
+    two_poses[0].close()  # a POS that does not answer: the page says so, nothing breaks
+    down = client.get(f"/dashboard/sites/{SITE_A}/menus/conf-a/choose")
+    assert down.status_code == 200 and "your POS did not send its menu" in down.text

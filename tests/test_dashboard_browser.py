@@ -14,7 +14,6 @@ import re
 import shutil
 import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from bridge.wix import instance
 from tests.builders import an_order
-from tests.loopback import PosServer
+from tests.loopback import FramingPage, PosServer
 from tests.sites import SECRET_KEY
 from tests.wix_menus import a_menu
 
@@ -57,43 +56,9 @@ def chromium():
         browser.close()
 
 
-class WixDashboard:
-    """A page on another origin (localhost, where the bridge is 127.0.0.1) that shows the
-    bridge's dashboard in an iframe, as Wix's site dashboard does."""
-
-    def __init__(self):
-        wix = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = (f'<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0;font-family:sans-serif">'
-                        f'<div style="background:#162d3d;color:#fff;padding:12px 20px">Wix · '
-                        f'Site dashboard · POS orders</div><iframe id="app" src="{wix.src}" '
-                        f'style="border:0;width:100%;height:900px"></iframe></body></html>')
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.src = ""
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://localhost:{self.server.server_address[1]}/"
-        self.origin = self.url.rstrip("/")
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def wix_dashboard():
-    page = WixDashboard()
+    page = FramingPage()
     yield page
     page.close()
 

@@ -71,3 +71,22 @@ def test_a_group_s_selection_rules_must_be_whole_numbers_in_order():
     raw = a_menu(items=1, sections=1, groups=1)
     raw["modifierGroups"][0].update(minSelections=3, maxSelections=1)
     assert any("minSelections/maxSelections" in r for r in reasons(raw))
+
+
+def two_menus() -> dict:
+    raw = a_menu()
+    raw["menus"].append({"id": "lunch", "name": "Lunch", "sectionIds": ["sec-0"]})
+    return raw
+
+
+def test_only_the_chosen_menus_are_kept_and_what_they_share_stays():
+    catalog = parse_catalog(two_menus())
+    lunch = catalog.only(["lunch", "brunch"])  # brunch: not on the POS (any more)
+    assert [m.pos_id for m in lunch.menus] == ["lunch"]
+    assert lunch.sections == catalog.sections and lunch.items == catalog.items
+
+
+def test_choosing_only_menus_the_pos_no_longer_has_is_refused_with_a_code():
+    with pytest.raises(InvalidCatalog, match="choose again") as refused:
+        parse_catalog(two_menus()).only(["brunch"])
+    assert refused.value.code == "NO_CHOSEN_MENU"

@@ -10,7 +10,7 @@ from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import an_order, signed_callback
 from tests.loopback import PosServer
-from tests.sites import SECRET_KEY, add_site
+from tests.sites import SECRET_KEY, two_sites
 
 SITE_A, SITE_B = "site-a", "site-b"
 
@@ -26,14 +26,7 @@ def two_poses():
 
 @pytest.fixture
 def sites(env, wix, two_poses):
-    config = load_config({**env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY})
-    bridge = bootstrap(config, pool_size=4)
-    bridge.store.migrate()
-    pos_a, pos_b = two_poses
-    add_site(bridge, SITE_A, pos_a, account_id="acc-a", configuration_id="conf-a",
-             wix_location_id="loc-a", pos_location_id="A-KITCHEN")
-    add_site(bridge, SITE_B, pos_b, account_id="acc-b", configuration_id="conf-b",
-             wix_location_id="loc-b", pos_location_id="B-KITCHEN")
+    bridge = two_sites({**env, "WIX_API_BASE": wix.url}, two_poses, (SITE_A, SITE_B))
     yield bridge
     bridge.store.close()
 

@@ -9,9 +9,9 @@ references to left-out entries are dropped with it, so what remains is whole.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 # Wix's limits (menus API).
 MAX_NAME = 200
@@ -95,6 +95,16 @@ class Catalog:
     modifiers: tuple[Modifier, ...] = ()
     variants: tuple[Variant, ...] = ()
     skipped: tuple[str, ...] = field(default=(), compare=False)  # what was left out, and why
+
+    def only(self, menu_ids: Collection[str]) -> "Catalog":
+        """The catalog with only the menus the owner chose. Sections, items and the rest stay:
+        they are shared by every location of the site, and one no chosen menu shows is not on
+        the site anyway. Raises InvalidCatalog when the POS has none of them any more."""
+        chosen = tuple(m for m in self.menus if m.pos_id in set(menu_ids))
+        if not chosen:
+            raise InvalidCatalog("none of the menus chosen for this location is on the POS any "
+                                 "more: choose again", "NO_CHOSEN_MENU")
+        return replace(self, menus=chosen)
 
 
 def parse_catalog(raw: Any) -> Catalog:

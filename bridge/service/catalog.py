@@ -18,9 +18,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 from bridge import logs
-from bridge.domain.menus import Catalog, InvalidCatalog, parse_catalog
+from bridge.domain.menus import Catalog, InvalidCatalog, Menu, parse_catalog
 from bridge.pos import base
-from bridge.pos.base import PosRejected, PosUnavailable
+from bridge.pos.base import PosError, PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import incidents, jobs
 from bridge.service.accounts import SiteAccounts
@@ -66,6 +66,25 @@ def confirm(store: Store, configuration: Configuration) -> None:
         logs.warning(log, "catalog_sync_confirmed", configuration=configuration.id,
                      note="the owner agreed that syncing hides the menus already on the site "
                           "for this location")
+
+
+class MenusUnavailable(Exception):
+    """The POS's menus cannot be listed now: the message says why, in the owner's words."""
+
+
+def pos_menus(pos: PosClients, configuration: Configuration) -> list[Menu]:
+    """The POS's menus for the configuration's location, for the owner to choose from."""
+    site = pos.site(configuration.instance_id)
+    try:
+        raw = base.fetch_menu(site.client, configuration.pos_location_id)
+    except PosError as error:
+        raise MenusUnavailable(f"your POS did not send its menu: {error}") from None
+    if raw is None:
+        raise MenusUnavailable(f"the {site.key} POS client cannot send its menu")
+    try:
+        return list(parse_catalog(raw).menus)
+    except InvalidCatalog as error:
+        raise MenusUnavailable(str(error)) from None
 
 
 def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
@@ -118,6 +137,8 @@ class SyncCatalog:
             return
         try:
             catalog = parse_catalog(raw)
+            if configuration.sync_menus is not None:
+                catalog = catalog.only(configuration.sync_menus)
         except InvalidCatalog as error:
             self._failed(sync, str(error), error.code)
             return

@@ -232,6 +232,7 @@ class Configuration:
     created_at: str
     updated_at: str
     sync_confirmed_at: str | None = None  # the owner agreed a sync may hide the site's menus
+    sync_menus: tuple[str, ...] | None = None  # the POS menus it syncs (None: every one)
 
 
 class SyncState(StrEnum):
@@ -474,6 +475,9 @@ class Syncs(Protocol):
     def sync_log(self, sync_id: int) -> list[dict[str, Any]]: ...
 
     def confirm_sync(self, configuration_id: str) -> None: ...
+
+    def choose_sync_menus(self, configuration_id: str, menu_ids: list[str] | None) -> None:
+        """The POS menus the configuration's syncs write (None: every one, new ones too)."""
 
 
 class Identifiers(Protocol):

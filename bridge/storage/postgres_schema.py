@@ -259,8 +259,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX incidents_open ON incidents (instance_id, notified_at)",
         "ALTER TABLE instances ADD COLUMN notify_email text",
     ]),
-    ("pg009_orders_by_site", [
-        # As SQLite's m013: one site's orders, newest first, for its dashboard.
+    ("pg009_dashboard", [
+        # As SQLite's m013: one site's orders, newest first, for its dashboard; the POS menus a
+        # location syncs (NULL: all).
         "CREATE INDEX orders_site ON orders (instance_id, updated_at)",
+        "ALTER TABLE configurations ADD COLUMN sync_menus text",
     ]),
 ]

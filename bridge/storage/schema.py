@@ -316,6 +316,8 @@ def m012_incidents(db: Database) -> None:
 
 
 @migrations()
-def m013_orders_by_site(db: Database) -> None:
-    # The owner's dashboard lists one site's orders, newest first.
+def m013_dashboard(db: Database) -> None:
+    # The owner's dashboard lists one site's orders, newest first, and lets the owner choose
+    # which of the POS's menus a location syncs (a JSON list of POS menu ids; NULL: all).
     db.execute("CREATE INDEX orders_site ON orders (instance_id, updated_at)")
+    db.execute("ALTER TABLE configurations ADD COLUMN sync_menus TEXT")

@@ -71,7 +71,7 @@ _ACCOUNT_COLUMNS = ("id, instance_id, pos_client, status, authorized, merchant_i
                     " version, checked_at, check_error, created_at, updated_at")
 _CONFIGURATION_COLUMNS = ("id, instance_id, account_id, location_name, wix_location_id,"
                           " pos_location_id, enabled, archived, catalog_id, error, created_at,"
-                          " updated_at, sync_confirmed_at")
+                          " updated_at, sync_confirmed_at, sync_menus")
 _SYNC_COLUMNS = ("id, instance_id, configuration_id, status, started_at, ended_at, error,"
                  " error_code, counts, created_at, updated_at")
 _EVENT_COLUMNS = ("id, instance_id, event_type, entity_id, order_id, sequence, event_time,"
@@ -294,6 +294,7 @@ class SqlStore(ABC):
     def _configuration(row) -> Configuration:
         values = list(row)
         values[6], values[7] = bool(values[6]), bool(values[7])
+        values[13] = tuple(json.loads(values[13])) if values[13] is not None else None
         return Configuration(*values)
 
     def save_configuration(self, configuration_id: str, instance_id: str, *,
@@ -557,6 +558,13 @@ class SqlStore(ABC):
         with self.transaction():
             self._execute("UPDATE configurations SET sync_confirmed_at = coalesce("
                           "sync_confirmed_at, ?) WHERE id = ?", [now, configuration_id])
+
+    def choose_sync_menus(self, configuration_id: str, menu_ids: list[str] | None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE configurations SET sync_menus = ?, updated_at = ? WHERE id = ?",
+                          [None if menu_ids is None else json.dumps(sorted(set(menu_ids))), now,
+                           configuration_id])
 
     # -- jobs ------------------------------------------------------------------------------
 

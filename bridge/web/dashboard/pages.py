@@ -244,13 +244,18 @@ def save_account(site: str):
     return redirect(url_for(".account", site=site))
 
 
+def _site_account(site: str):
+    found = _bridge().store.account_for_instance(site)
+    if found is None:
+        abort(404)
+    return found
+
+
 @blueprint.post("/sites/<site>/account/check")
 def check_account(site: str):
     access.require(site)
     bridge = _bridge()
-    current = bridge.store.account_for_instance(site)
-    if current is None:
-        abort(404)
+    current = _site_account(site)
     checked = bridge.accounts.check(current, bridge.pos)
     flash(f"The POS did not accept the credentials: {checked.check_error}"
           if checked.check_error else "The POS accepted the credentials.")
@@ -261,9 +266,7 @@ def check_account(site: str):
 def disconnect_account(site: str):
     access.require(site)
     bridge = _bridge()
-    current = bridge.store.account_for_instance(site)
-    if current is None:
-        abort(404)
+    current = _site_account(site)
     if request.form.get("confirm") != "yes":
         return _account_page(site, None, 422, errors={
             "disconnect": "Tick the box: no more orders will reach your POS."})
@@ -414,6 +417,38 @@ def sync_menu(site: str, configuration_id: str):
         return _menus_page(site, 422, errors={f"confirm:{configuration_id}": str(error)})
     flash(f"Sync #{queued.id} started." if new else
           f"Sync #{queued.id} is already {queued.status.lower().replace('_', ' ')}.")
+    return redirect(url_for(".menus", site=site))
+
+
+def _choose_page(site: str, configuration, status: int = 200, **values):
+    try:
+        offered, note = catalog.pos_menus(_bridge().pos, configuration), None
+    except (catalog.MenusUnavailable, AccountError) as error:
+        offered, note = [], str(error)
+    return _page("choose", site, status, configuration=configuration, offered=offered,
+                 note=note, **values)
+
+
+@blueprint.get("/sites/<site>/menus/<configuration_id>/choose")
+def choose_menus(site: str, configuration_id: str):
+    access.require(site)
+    return _choose_page(site, _site_configuration(site, configuration_id))
+
+
+@blueprint.post("/sites/<site>/menus/<configuration_id>/choose")
+def save_menu_choice(site: str, configuration_id: str):
+    access.require(site)
+    configuration = _site_configuration(site, configuration_id)
+    chosen = [m for m in request.form.getlist("menu") if m.strip()]
+    if request.form.get("which") != "all" and not chosen:
+        return _choose_page(site, configuration, 422, errors={
+            "menu": "Tick at least one menu, or choose every menu."})
+    menu_ids = None if request.form.get("which") == "all" else chosen
+    _bridge().store.choose_sync_menus(configuration_id, menu_ids)
+    logs.info(log, "sync_menus_chosen", configuration=configuration_id,
+              menus=",".join(menu_ids) if menu_ids is not None else "all")
+    flash("Saved: the next sync writes " + ("every menu of your POS." if menu_ids is None
+                                            else f"{len(menu_ids)} chosen menu(s)."))
     return redirect(url_for(".menus", site=site))
 
 
