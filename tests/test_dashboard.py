@@ -373,3 +373,34 @@ def test_an_owner_chooses_which_pos_menus_a_location_syncs(app, sites, two_poses
     two_poses[0].close()  # a POS that does not answer: the page says so, nothing breaks
     down = client.get(f"/dashboard/sites/{SITE_A}/menus/conf-a/choose")
     assert down.status_code == 200 and "your POS did not send its menu" in down.text
+
+
+def test_locations_are_refreshed_from_wix_and_disconnecting_tells_wix(app, sites, wix):
+    wix.configurations[SITE_A] = [
+        {"id": "conf-a", "location": {"name": "Uptown"}, "enabled": True},
+        {"id": "conf-a2", "location": {"name": "Airport"}, "enabled": True}]
+    client, csrf = owner(app, SITE_A)
+    assert client.post(f"/dashboard/sites/{SITE_A}/locations/refresh",
+                       data={"csrf": csrf}).status_code == 302
+    page = client.get(f"/dashboard/sites/{SITE_A}/locations").text
+    assert "Wix lists 2 location(s)." in page and "Airport" in page
+    assert sites.store.get_configuration("conf-a").pos_location_id == "A-KITCHEN"  # kept
+
+    unticked = client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/disconnect",
+                           data={"csrf": csrf})
+    assert unticked.status_code == 422 and field_error(unticked.text, "disconnect-conf-a")
+    assert not [c for c in wix.calls("POST") if "disconnect" in c["path"]]
+    assert client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/disconnect",
+                       data={"csrf": csrf, "confirm": "yes"}).status_code == 302
+    [told] = [c for c in wix.calls("POST") if "disconnect" in c["path"]]
+    assert told["path"].endswith("/configurations/conf-a/disconnect")
+    gone = sites.store.get_configuration("conf-a")
+    assert gone.pos_location_id is None and not gone.enabled
+
+    assert client.post(f"/dashboard/sites/{SITE_A}/account/disconnect",
+                       data={"csrf": csrf}).status_code == 422
+    assert client.post(f"/dashboard/sites/{SITE_A}/account/disconnect",
+                       data={"csrf": csrf, "confirm": "yes"}).status_code == 302
+    assert sites.store.get_account("acc-a").status == "disconnected"
+    assert any(c["path"].endswith("/accounts/acc-a/disconnect") for c in wix.calls("POST"))
+    assert sites.store.get_account("acc-b").status == "active"  # the other site's is untouched

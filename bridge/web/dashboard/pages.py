@@ -386,6 +386,26 @@ def unpair(site: str, configuration_id: str):
     return redirect(url_for(".locations", site=site))
 
 
+@blueprint.post("/sites/<site>/locations/<configuration_id>/disconnect")
+def disconnect_location(site: str, configuration_id: str):
+    access.require(site)
+    bridge = _bridge()
+    configuration = _site_configuration(site, configuration_id)
+    if request.form.get("confirm") != "yes":
+        return _locations_page(site, 422, errors={
+            f"disconnect:{configuration_id}": "Tick the box: this location's orders will no "
+                                              "longer reach your POS."})
+    try:
+        wix_configurations.disconnect_configuration(bridge.store, bridge.wix, configuration)
+    except WixError as error:
+        flash(f"Wix refused the disconnection; nothing changed: {error}")
+    else:
+        flash("Disconnected: Wix was told, and this location is unpaired."
+              if bridge.wix else "Disconnected and unpaired (the bridge has no Wix credentials: "
+                                 "Wix was not told).")
+    return redirect(url_for(".locations", site=site))
+
+
 # -- menus --------------------------------------------------------------------------------
 
 @blueprint.get("/sites/<site>/menus")
