@@ -306,11 +306,15 @@ def _locations_page(site: str, status: int = 200, **values):
                  is not None, **values)
 
 
-def _site_configuration(site: str, configuration_id: str):
-    found = _bridge().store.get_configuration(configuration_id)
+def _of_site(found, site: str):
+    """`found` when it is this site's; otherwise 404, as for one that does not exist."""
     if found is None or found.instance_id != site:
         abort(404)
     return found
+
+
+def _site_configuration(site: str, configuration_id: str):
+    return _of_site(_bridge().store.get_configuration(configuration_id), site)
 
 
 @blueprint.get("/sites/<site>/locations")
@@ -476,9 +480,7 @@ def save_menu_choice(site: str, configuration_id: str):
 def sync_log(site: str, sync_id: int):
     access.require(site)
     store = _bridge().store
-    found = store.get_sync(sync_id)
-    if found is None or found.instance_id != site:
-        abort(404)
+    found = _of_site(store.get_sync(sync_id), site)
     return _page("sync", site, sync=found, log=store.sync_log(sync_id))
 
 
@@ -502,10 +504,7 @@ def orders(site: str):
 
 
 def _site_order(site: str, wix_order_id: str):
-    found = _bridge().store.get_order(wix_order_id)
-    if found is None or found.instance_id != site:
-        abort(404)
-    return found
+    return _of_site(_bridge().store.get_order(wix_order_id), site)
 
 
 @blueprint.get("/sites/<site>/orders/<wix_order_id>")
@@ -557,9 +556,7 @@ def replay_order(site: str, wix_order_id: str):
 def replay_import(site: str, import_id: int):
     access.require(site)
     store = _bridge().store
-    found = store.get_import(import_id)
-    if found is None or found.instance_id != site:
-        abort(404)
+    found = _of_site(store.get_import(import_id), site)
     ids = replay.replay(store, import_id=import_id)
     flash(f"Replayed: the POS order {found.pos_order_id} is being added to Wix again." if ids
           else "Nothing to replay: it has not failed.")
