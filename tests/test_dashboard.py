@@ -404,3 +404,31 @@ def test_locations_are_refreshed_from_wix_and_disconnecting_tells_wix(app, sites
     assert sites.store.get_account("acc-a").status == "disconnected"
     assert any(c["path"].endswith("/accounts/acc-a/disconnect") for c in wix.calls("POST"))
     assert sites.store.get_account("acc-b").status == "active"  # the other site's is untouched
+
+
+def test_orders_are_found_by_number_and_direction_and_the_list_shows_more_on_demand(
+        app, sites, signer):
+    from bridge.web.dashboard.pages import PAGE_ORDERS
+    ours = [an_order(businessLocation={"id": "loc-a"}) for _ in range(3)]
+    theirs = an_order(businessLocation={"id": "loc-b"}, number=ours[0]["number"])
+    for order in ours:
+        deliver(app, signer, order, SITE_A)
+    deliver(app, signer, theirs, SITE_B)
+    drain(sites)
+    client, _ = owner(app, SITE_A)
+    page = f"/dashboard/sites/{SITE_A}/orders"
+
+    found = client.get(f"{page}?number=%23{ours[0]['number']}").text
+    assert ours[0]["id"] in found and theirs["id"] not in found and ours[1]["id"] not in found
+    assert "No orders numbered 0." in client.get(f"{page}?number=0").text
+    assert ours[0]["id"] not in client.get(f"{page}?direction=imported").text
+    exported = client.get(f"{page}?direction=exported").text
+    assert all(o["id"] in exported for o in ours) and "Show more" not in exported
+
+    for n in range(PAGE_ORDERS):  # more than a page
+        sites.store.save_order(wix_order_id=f"old-{n}", instance_id=SITE_A, state="sent")
+    first = client.get(page).text
+    assert first.count("/orders/old-") + first.count(f"/orders/{ours[0]['id']}") <= PAGE_ORDERS
+    more = re.search(r'<a href="([^"]+)">Show more</a>', first).group(1).replace("&amp;", "&")
+    second = client.get(more).text
+    assert all(o["id"] in second for o in ours) and "Show more" not in second

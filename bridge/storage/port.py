@@ -325,8 +325,9 @@ class Orders(Protocol):
                            forget_fulfillment: bool = False) -> None: ...
 
     def list_orders(self, state: str | None = None, limit: int = 50, *,
-                    instance_id: str | None = None) -> list[OrderRecord]:
-        """Newest change first; `instance_id`: one site's only."""
+                    instance_id: str | None = None, direction: str | None = None
+                    ) -> list[OrderRecord]:
+        """Newest change first; `instance_id`: one site's only; `direction`: a Direction."""
 
     def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]: ...
 

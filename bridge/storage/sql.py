@@ -14,9 +14,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterator, Sequence
 
-from bridge.storage.port import (Account, AccountState, Breaker, Configuration, EventJob, Import,
-                                 Incident,
-                                 ImportState, Job, JobState, NewJob, OrderRecord, Outcome,
+from bridge.storage.port import (Account, AccountState, Breaker, Configuration, Direction,
+                                 EventJob, Import, Incident, ImportState, Job, JobState, NewJob, OrderRecord, Outcome,
                                  SchemaOutOfDate, Snapshot, StatusUpdate, StoredEvent, Sync,
                                  SyncState, iso)
 
@@ -827,8 +826,12 @@ class SqlStore(ABC):
                            wix_fulfillment_id, now, wix_order_id])
 
     def list_orders(self, state: str | None = None, limit: int = 50, *,
-                    instance_id: str | None = None) -> list[OrderRecord]:
+                    instance_id: str | None = None, direction: str | None = None
+                    ) -> list[OrderRecord]:
         where, args = _filter(state=state, instance_id=instance_id)
+        if direction is not None:  # rows older than imports have none: they were exported
+            where += (" AND " if where else "WHERE ") + "coalesce(direction, ?) = ?"
+            args += [Direction.EXPORTED.value, direction]
         rows = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders {where}"
                              " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
         return [self._order(r) for r in rows]

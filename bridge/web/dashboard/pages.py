@@ -30,7 +30,8 @@ blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard",
                       template_folder="../templates", static_folder="../static",
                       static_url_path="/static")
 
-PAGE_ORDERS = 100
+PAGE_ORDERS = 100    # orders a page lists, and how many more "Show more" adds
+MAX_ORDERS = 2000    # beyond that, the CLI (`bridge orders --limit`) or the order's number
 
 
 def _bridge():
@@ -491,16 +492,23 @@ def orders(site: str):
     access.require(site)
     store = _bridge().store
     state = request.args.get("state") or None
+    state = state if state in {s.value for s in OrderState} else None
     direction = request.args.get("direction") or None
-    if state not in (None, *(s.value for s in OrderState)):
-        state = None
-    found = store.list_orders(state, PAGE_ORDERS, instance_id=site)
-    if direction in (d.value for d in Direction):
-        found = [o for o in found if (o.direction or Direction.EXPORTED) == direction]
+    direction = direction if direction in {d.value for d in Direction} else None
+    number = request.args.get("number", "").strip().lstrip("#")
+    shown = request.args.get("shown", type=int) or PAGE_ORDERS
+    shown = min(max(shown, PAGE_ORDERS), MAX_ORDERS)
+    if number:  # each site numbers its own orders; another site's of the same number is not here
+        found = [o for o in store.find_orders_by_number(number) if o.instance_id == site]
+    else:
+        found = store.list_orders(state, shown, instance_id=site, direction=direction)
     imports = [i for i in store.list_imports(None, PAGE_ORDERS, instance_id=site)
                if i.state != ImportState.DONE and i.wix_order_id is None]
-    return _page("orders", site, orders=found, state=state, direction=direction,
-                 states=[s.value for s in OrderState], imports=imports)
+    more = (url_for(".orders", site=site, state=state or "", direction=direction or "",
+                    shown=shown + PAGE_ORDERS)
+            if not number and len(found) == shown and shown < MAX_ORDERS else None)
+    return _page("orders", site, orders=found, state=state, direction=direction, number=number,
+                 states=[s.value for s in OrderState], imports=imports, more=more)
 
 
 def _site_order(site: str, wix_order_id: str):
