@@ -432,3 +432,80 @@ def test_orders_are_found_by_number_and_direction_and_the_list_shows_more_on_dem
     more = re.search(r'<a href="([^"]+)">Show more</a>', first).group(1).replace("&amp;", "&")
     second = client.get(more).text
     assert all(o["id"] in second for o in ours) and "Show more" not in second
+
+
+def test_a_return_visit_lands_on_the_viewer_s_page_and_logging_out_ends_the_session(app):
+    client, csrf = owner(app, SITE_A)
+    back = client.get("/dashboard/")
+    assert back.status_code == 302 and back.headers["Location"] == f"/dashboard/sites/{SITE_A}/"
+    assert client.post("/dashboard/logout", data={"csrf": csrf}).status_code == 302
+    assert client.get(f"/dashboard/sites/{SITE_A}/").status_code == 401
+
+    operator = app.test_client()
+    assert operator.get("/dashboard/login").status_code == 200
+    operator.post("/dashboard/login", data={"password": OPERATOR_PASSWORD})
+    assert operator.get("/dashboard/").headers["Location"] == "/dashboard/sites"
+    # An owner's link opened in the operator's browser starts an owner's session instead.
+    assert operator.get(wix_link(SITE_B)).headers["Location"] == f"/dashboard/sites/{SITE_B}/"
+    assert operator.get(f"/dashboard/sites/{SITE_A}/").status_code == 404
+
+
+def test_a_pos_that_lists_its_locations_offers_them_and_refuses_another(app, sites):
+    client, csrf = owner(app, "site-demo")
+    assert client.post("/dashboard/sites/site-demo/account",
+                       data={"csrf": csrf, "pos": "demo"}).status_code == 302
+    assert client.post("/dashboard/sites/site-demo/account/check",
+                       data={"csrf": csrf}).status_code == 302
+    assert "The POS accepted the credentials" in client.get(
+        "/dashboard/sites/site-demo/account").text
+
+    missing = client.post("/dashboard/sites/site-demo/locations/add",
+                          data={"csrf": csrf, "configuration": " "})
+    assert missing.status_code == 422 and "configuration id" in field_error(missing.text,
+                                                                           "configuration")
+    taken = client.post("/dashboard/sites/site-demo/locations/add",
+                        data={"csrf": csrf, "configuration": "conf-b", "name": "Mine"})
+    assert taken.status_code == 422
+    assert "belongs to another site" in field_error(taken.text, "configuration")
+    assert sites.store.get_configuration("conf-b").instance_id == SITE_B
+    assert client.post("/dashboard/sites/site-demo/locations/add", data={
+        "csrf": csrf, "configuration": "conf-d", "name": "Corner"}).status_code == 302
+
+    page = client.get("/dashboard/sites/site-demo/locations").text
+    assert '<option value="demo-kitchen"' in page  # a list, not a text field
+    unknown = client.post("/dashboard/sites/site-demo/locations/conf-d/pair",
+                          data={"csrf": csrf, "pos_location": "elsewhere"})
+    assert unknown.status_code == 422
+    assert "has no location 'elsewhere'" in field_error(unknown.text, "pos_location-conf-d") \
+        .replace("&#39;", "'")
+    assert client.post("/dashboard/sites/site-demo/locations/conf-d/pair", data={
+        "csrf": csrf, "pos_location": "demo-kitchen"}).status_code == 302
+    assert sites.store.get_configuration("conf-d").pos_location_id == "demo-kitchen"
+
+
+def test_without_wix_credentials_the_locations_cannot_be_refreshed_and_say_why(
+        dashboard_env):
+    bridge = bootstrap(load_config({k: v for k, v in dashboard_env.items()
+                                    if k not in ("WIX_APP_ID", "WIX_APP_SECRET")}))
+    bridge.store.migrate()
+    try:
+        client = create_app(bridge).test_client()
+        client.post("/dashboard/login", data={"password": OPERATOR_PASSWORD})
+        csrf = csrf_of(client.get(f"/dashboard/sites/{SITE_A}/locations").text)
+        client.post(f"/dashboard/sites/{SITE_A}/locations/refresh", data={"csrf": csrf})
+        assert "has no Wix credentials" in client.get(
+            f"/dashboard/sites/{SITE_A}/locations").text
+        # Without WIX_APP_SECRET no link from Wix can be verified: none opens a site.
+        assert client.application.test_client().get(wix_link(SITE_A)).status_code == 401
+    finally:
+        bridge.store.close()
+
+
+def test_replaying_an_order_with_nothing_failed_says_so(app, sites, signer):
+    order = an_order(businessLocation={"id": "loc-a"})
+    deliver(app, signer, order, SITE_A)
+    drain(sites)
+    client, csrf = owner(app, SITE_A)
+    client.post(f"/dashboard/sites/{SITE_A}/orders/{order['id']}/replay", data={"csrf": csrf})
+    page = client.get(f"/dashboard/sites/{SITE_A}/orders/{order['id']}").text
+    assert "Nothing to replay" in page and sites.store.get_order(order["id"]).state == "sent"
