@@ -215,3 +215,47 @@ def test_pos_list_names_each_installed_client_and_its_settings(run):
     assert {"name": "POS_WEBHOOK_TIMEOUT", "default": "10",
             "help": "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)"} in \
         by_name["webhook"]["settings"]
+
+
+def test_show_prints_an_order_s_history_as_text(run, bridge, client, signer, worker, mocked):
+    mocked.post(POS_URL, json=accepted("pos-7"))
+    order = an_order(number="778")
+    client.post("/webhooks/wix", data=signer.order_webhook(order))
+    worker.drain()
+    shown = run("show", "#778")
+    assert shown.exit_code == 0
+    lines = shown.output.splitlines()
+    assert any(re.fullmatch(r" *pos_order_id: pos-7", line) for line in lines)
+    assert "events:" in lines
+    assert "attempts:" in lines and "import:" not in lines  # exported: no import section
+    assert any(line.startswith("  job_id=") and "outcome=done" in line for line in lines)
+
+
+def test_send_sample_posts_a_signed_order_that_a_sandbox_bridge_takes(run, env):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from bridge.bootstrap import bootstrap
+    from bridge.config import load_config
+    from bridge.web.app import create_app
+    sandbox = {"WIX_PUBLIC_KEY": "", "WIX_APP_ID": "", "WIX_APP_SECRET": "", "POS_CLIENT": "demo"}
+    wired = bootstrap(load_config({**env, **sandbox}))
+    wired.store.migrate()
+    server = make_server("127.0.0.1", 0, create_app(wired), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/webhooks/wix"
+        sent = run("send-sample", "--url", url, "--status", "INITIALIZED", **sandbox)
+        assert sent.exit_code == 0 and "HTTP 200" in sent.output
+        number = re.search(r"sent order #(\d+)", sent.output).group(1)
+        wired.worker(poll_seconds=0.01).drain()
+        [stored] = wired.store.find_orders_by_number(number)
+        assert stored.state == "received"  # not approved yet: kept, not sent
+        nowhere = run("send-sample", "--url", "http://127.0.0.1:9/webhooks/wix", **sandbox)
+        assert nowhere.exit_code == 1 and "could not reach" in nowhere.output
+    finally:
+        server.shutdown()
+        wired.store.close()
+    refused = run("send-sample")  # a production configuration has Wix's key
+    assert refused.exit_code != 0 and "sandbox mode only" in refused.output

@@ -238,3 +238,67 @@ def test_the_menus_a_location_syncs_are_listed_from_the_pos_and_chosen(sites_cli
     assert sites_cli("configurations", "menus", "conf-d", menu_id, "--all").exit_code == 2
     assert sites_cli("configurations", "menus", "conf-d", "--all").exit_code == 0
     assert json.loads(sites_cli("configurations", "list", "--json").output)["sync_menus"] is None
+
+
+def test_a_check_the_pos_refuses_exits_non_zero_and_a_silent_pos_s_locations_fail(
+        sites_cli, mocked):
+    sites_cli("accounts", "add", SITE, "--pos", "square", "--account-id", "acc-sq", "--no-check",
+              "--set", "POS_SQUARE_ACCESS_TOKEN=bad-token",
+              "--set", "POS_SQUARE_BASE_URL=http://127.0.0.1:9",
+              "--set", "POS_SQUARE_LOCATION_ID=L1")
+    checked = sites_cli("accounts", "check", "acc-sq", "--json")
+    assert checked.exit_code == 1
+    assert "did not answer the credentials check" in json.loads(checked.output)["check_error"]
+    listed = sites_cli("accounts", "locations", "acc-sq")
+    assert listed.exit_code == 1 and "the POS did not list its locations" in listed.output
+    assert "bad-token" not in checked.output + listed.output
+
+
+def test_listing_accounts_without_the_key_names_no_settings(sites_cli):
+    add(sites_cli)
+    listed = sites_cli("accounts", "list", "--json", BRIDGE_SECRET_KEY="")
+    assert listed.exit_code == 0 and json.loads(listed.output)["settings"] is None
+
+
+def test_refreshing_configurations_says_what_wix_answered(sites_cli, mocked):
+    assert sites_cli("configurations", "refresh", SITE, WIX_APP_ID="", WIX_APP_SECRET="",
+                     WIX_PUBLIC_KEY="").exit_code == 2
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    listing = mocked.get(f"{WIX_URL}/restaurants/v1/pos-integration/configurations",
+                         json={"configurations": []})
+    empty = sites_cli("configurations", "refresh", SITE)
+    assert empty.exit_code == 0 and "Wix lists no configurations" in empty.output
+    listing.status = 500
+    listing.body = '{"message": "down"}'
+    failed = sites_cli("configurations", "refresh", SITE)
+    assert failed.exit_code == 1 and "Wix did not list the configurations" in failed.output
+
+
+def test_a_configuration_of_another_site_is_not_taken_and_a_refused_disconnect_keeps_it(
+        sites_cli, mocked):
+    sites_cli("configurations", "add", "conf-1", "--site", SITE)
+    taken = sites_cli("configurations", "add", "conf-1", "--site", "site-b")
+    assert taken.exit_code == 2 and "belongs to site site-a" in taken.output
+    sites_cli("configurations", "pair", "conf-1", "--pos-location", "L1")
+    mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})
+    mocked.post(f"{WIX_URL}/restaurants/v1/pos-integration/configurations/conf-1/disconnect",
+                status=403, json={"message": "not yours"})
+    refused = sites_cli("configurations", "disconnect", "conf-1")
+    assert refused.exit_code == 1 and "nothing changed" in refused.output
+    row = json.loads(sites_cli("configurations", "list", "--json").output)
+    assert row["pos_location_id"] == "L1" and row["enabled"] is True
+
+
+def test_a_sync_without_the_owner_s_word_is_refused_and_an_unknown_log_named(sites_cli):
+    sites_cli("configurations", "add", "conf-1", "--site", SITE)
+    refused = sites_cli("sync", "conf-1")
+    assert refused.exit_code == 2 and "must confirm it first" in refused.output
+    unknown = sites_cli("syncs", "--log", "99")
+    assert unknown.exit_code == 1 and "no sync #99" in unknown.output
+
+
+def test_menus_of_a_pos_that_cannot_send_them_are_refused_saying_so(sites_cli):
+    add(sites_cli, "--no-check")
+    sites_cli("configurations", "add", "conf-1", "--site", SITE)
+    listed = sites_cli("configurations", "menus", "conf-1")
+    assert listed.exit_code == 1 and "did not send its menu" in listed.output
