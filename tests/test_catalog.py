@@ -262,3 +262,44 @@ def test_a_menu_the_owner_leaves_out_is_hidden_and_the_rest_stays(bridge, wix, s
     bridge.store.choose_sync_menus("conf-m", None)  # every menu again
     assert synced(bridge).status == "SYNCED"
     assert all(m.get("visible") for m in wix.menus.entities["menu"].values())
+
+
+def test_sections_whose_create_answer_was_lost_are_found_again_by_name(bridge, wix):
+    # Another app's section of the same name, made long ago, is not taken for ours.
+    wix.menus.entities["section"]["theirs"] = {"id": "theirs", "name": "Section 0",
+                                               "revision": "1", "createdDate": "2020-01-01T00:00:00Z"}
+    wix.menus.entities["section"]["odd"] = {"id": "odd", "name": "Section 1", "revision": "1",
+                                            "createdDate": "not a date"}
+    wix.menus.faults = [("section.create", "lose")]
+    sync = synced(bridge)
+    assert sync.status == "SYNCED", sync.error
+    ours = {w for w, p in bridge.store.identifiers(SITE, "section").items()}
+    assert len(wix.menus.entities["section"]) == 4 and not ours & {"theirs", "odd"}
+    assert sorted(p for k, a, p in actions(bridge, sync) if a == "found_again") == [
+        "sec-0", "sec-1"]
+
+
+def test_a_group_without_an_upper_bound_sends_none_and_a_failed_sync_s_status_says_why(
+        bridge, wix, site_pos):
+    site_pos.menu["modifierGroups"][0].pop("maxSelections")  # no upper bound: none is sent
+    site_pos.menu["items"][1]["name"] = "3 Cheese Pizza"    # a name that begins with a digit
+    sync = synced(bridge)
+    groups = {g["name"]: g for g in wix.menus.entities["modifier_group"].values()}
+    assert "maxSelections" not in groups["Extras 0"]["rule"]
+    assert "maxSelections" in groups["Extras 1"]["rule"]
+    assert synced(bridge).counts == {"skipped": 0}  # "3 Cheese Pizza" compared as text: same
+    assert sync.status == "SYNCED"
+
+    site_pos.menu = {"menus": []}
+    failed = synced(bridge)
+    answer = catalog.status(bridge.store, "conf-m", 0)
+    assert answer == {"status": "FAILED", "failed": {"reason": failed.error,
+                                                     "code": "EMPTY_MENU"}}
+
+
+def test_the_first_sync_leaves_another_location_s_menus_alone(bridge, wix):
+    elsewhere = {"id": "uptown-menu", "name": "Uptown", "visible": True, "revision": "1",
+                 "businessLocationId": "loc-uptown"}
+    wix.menus.entities["menu"]["uptown-menu"] = elsewhere
+    synced(bridge)
+    assert elsewhere["visible"] is True
