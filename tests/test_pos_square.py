@@ -586,3 +586,31 @@ def test_an_update_about_an_order_never_seen_is_imported_one_about_ours_is_not(s
         assert post_event(square, body, headers).status_code == 200
     assert [(i.pos_client, i.pos_order_id) for i in square.store.list_imports()] == [
         ("square", "SQ-NEW")]
+
+
+@pytest.mark.parametrize("answer, state, says", [
+    ({"status": 503, "json": {"errors": [{"category": "API_ERROR", "code": "SERVICE_UNAVAILABLE"}]}},
+     "pending", "the POS did not give the order"),
+    ({"status": 404, "json": {"errors": [{"category": "INVALID_REQUEST_ERROR",
+                                          "code": "NOT_FOUND"}]}},
+     "failed", "the POS would not give the order"),
+    ({"json": {"order": {"id": "SQ-NEW", "source": {"name": "Wix"},
+                         "metadata": {"wix_order_id": "wix-9"}}}},
+     "done", "wix-9"),
+])
+def test_an_order_square_reports_is_fetched_and_what_square_answers_decides(
+        square, mocked, answer, state, says):
+    """Square's event names the order; the import fetches it. Square down: tried again later;
+    Square refusing: failed, visibly; an order the bridge made itself: not imported."""
+    square.store.set_instance(INSTANCE, "installed")
+    body, headers = signed(square_event("order.updated", "SQ-NEW", 3))
+    assert post_event(square, body, headers).status_code == 200
+    mocked.get(f"{SQUARE}/v2/orders/SQ-NEW", **answer)
+    square.worker(max_attempts=3, wait=lambda s: 0.0, poll_seconds=0.01).run_once()
+    [imported] = square.store.list_imports()
+    assert imported.instance_id == INSTANCE and imported.state == state
+    [job] = [j for j in map(square.store.get_job, range(1, 10))
+             if j is not None and j.kind == "import_order"]
+    assert says in (imported.error if state != "pending" else job.last_error)
+    assert job.state == ("pending" if state == "pending" else
+                         "failed" if state == "failed" else "done")
