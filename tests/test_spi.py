@@ -188,3 +188,25 @@ def test_without_an_app_id_no_call_is_trusted_and_the_answer_says_why(make_bridg
     assert answer.status_code == 401
     assert answer.get_json()["error"]["code"] == "spi_not_configured"
     assert "WIX_APP_ID" in answer.get_json()["error"]["message"]
+
+
+def test_create_order_the_pos_refuses_is_422_with_its_code_and_stores_nothing(spi, site_pos):
+    site_pos.refuse = "invalid_item_mapping"
+    answer = spi("create-order", {**NAMED, "order": spi_order("wix-order-4")})
+    assert answer.status_code == 422
+    error = answer.get_json()["errors"][0]
+    assert error["code"] == "invalid_item_mapping" and "the POS refused the order" in \
+        error["message"] and error["params"] == {"orderId": "wix-order-4"}
+    assert spi.bridge.store.get_order("wix-order-4") is None
+
+
+def test_a_disconnected_account_takes_no_order_and_is_not_checked_again(spi, site_pos):
+    spi.bridge.store.set_account_status("acc-1", AccountState.DISCONNECTED)
+    answer = spi("create-order", {**NAMED, "order": spi_order("wix-order-5")})
+    assert answer.status_code == 409
+    assert answer.get_json()["errors"][0] == {"code": "account_disconnected",
+                                              "message": "account acc-1 is disconnected",
+                                              "params": {"accountId": "acc-1"}}
+    status = spi("get-configuration-status", NAMED)
+    assert status.status_code == 200 and site_pos.deliveries == []
+
