@@ -84,3 +84,18 @@ def test_health_answers_503_when_the_database_answers_but_refuses_writes(public_
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "database_unavailable"
     assert "read-only transaction" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("path, says", [
+    (":memory:", "is not a file"),
+    ("file:bridge.db", "is not a file"),
+    ("bridge.db?mode=ro", "options after ?"),
+    ("{folder}", "is a folder, not a database file"),
+])
+def test_a_sqlite_url_that_is_not_one_file_stops_start_up_naming_database_url(tmp_path, path,
+                                                                               says):
+    from bridge.bootstrap import open_configured_store
+    from bridge.config import ConfigError
+    url = "sqlite:///" + path.format(folder=tmp_path)
+    with pytest.raises(ConfigError, match=f"DATABASE_URL is malformed: .*{says}"):
+        open_configured_store(load_config({"DATABASE_URL": url}))
