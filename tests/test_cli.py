@@ -50,6 +50,17 @@ def plain_env(tmp_path, public_pem) -> dict[str, str]:
     ({"BRIDGE_LEASE_SECONDS": "15", "BRIDGE_ATTEMPT_DEADLINE": "20"},
      "BRIDGE_LEASE_SECONDS is malformed: 15 s must be longer than BRIDGE_ATTEMPT_DEADLINE"),
     ({"POS_WEBHOOK_TIMEOUT": "soon"}, "POS_WEBHOOK_TIMEOUT is malformed"),
+    ({"WIX_APP_ID": "", "WIX_APP_SECRET": "app-secret"}, "WIX_APP_ID is missing: it is required "
+                                                         "once WIX_APP_SECRET is set"),
+    ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL is malformed: 'CHATTY'"),
+    ({"BRIDGE_SQLITE_SYNCHRONOUS": "off"}, "BRIDGE_SQLITE_SYNCHRONOUS is malformed: 'OFF'"),
+    ({"WIX_API_BASE": "ftp://wix"}, "WIX_API_BASE is malformed: 'ftp://wix' is not an http(s)"),
+    ({"BRIDGE_SECRET_KEY": "short"}, "BRIDGE_SECRET_KEY is malformed: key 1 of 1 is neither"),
+    ({"BRIDGE_TERMS_FILE": "no-such-terms.txt"}, "BRIDGE_TERMS_FILE is malformed"),
+    ({"BRIDGE_OPERATOR_PASSWORD": "letmein"}, "BRIDGE_OPERATOR_PASSWORD is malformed: use at "
+                                              "least 12 characters"),
+    ({"BRIDGE_DASHBOARD_FRAME_ANCESTORS": "https://a.example;https://b.example"},
+     "BRIDGE_DASHBOARD_FRAME_ANCESTORS is malformed: give origins separated by spaces"),
 ])
 def test_a_bad_setting_stops_start_up_with_one_line_naming_it(plain_env, tmp_path, monkeypatch,
                                                              overrides, named):

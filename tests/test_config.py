@@ -58,3 +58,15 @@ def test_mail_settings_are_checked_and_never_echo_a_password(environ, says):
     with pytest.raises(ConfigError, match=says) as refused:
         load_config(environ)
     assert "hunter2" not in str(refused.value)
+
+
+def test_a_dot_env_file_in_the_working_folder_is_read_and_the_environment_wins(tmp_path,
+                                                                               monkeypatch):
+    (tmp_path / ".env").write_text("LOG_LEVEL=debug\nPORT=9000\nBRIDGE_MAX_ATTEMPTS=\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("LOG_LEVEL", "BRIDGE_MAX_ATTEMPTS", "WIX_PUBLIC_KEY", "WIX_APP_ID",
+                 "WIX_APP_SECRET", "POS_CLIENT", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORT", "8100")
+    config = load_config()
+    assert (config.log_level, config.port, config.max_attempts) == ("DEBUG", 8100, 12)
