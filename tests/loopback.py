@@ -161,6 +161,7 @@ class WixServer:
         self.operations: list[dict] = []                  # Restaurants operations
         self.order_faults: list[str] = []                 # "lose": create, then answer 504
         self.fulfillment_faults: list[str] = []           # each: one create-fulfillment 503
+        self.connectivity_refusal: str | None = None       # set: the POS Connectivity API 403s
         self.on_order_created: Callable[[dict], None] | None = None
         from tests.wix_menus import FakeMenus
         self.menus = FakeMenus()
@@ -182,6 +183,9 @@ class WixServer:
                 menus = wix.menus.handle(self.command, self.path, body)
                 if menus is not None:
                     self.answer(*menus)
+                    return
+                if self.path.startswith(CONNECTIVITY) and wix.connectivity_refusal:
+                    self.answer(403, {"message": wix.connectivity_refusal})
                     return
                 if self.path == "/oauth2/token":
                     site = body.get("instance_id") if tokens_per_site else "local"

@@ -509,3 +509,79 @@ def test_replaying_an_order_with_nothing_failed_says_so(app, sites, signer):
     client.post(f"/dashboard/sites/{SITE_A}/orders/{order['id']}/replay", data={"csrf": csrf})
     page = client.get(f"/dashboard/sites/{SITE_A}/orders/{order['id']}").text
     assert "Nothing to replay" in page and sites.store.get_order(order["id"]).state == "sent"
+
+
+def test_wix_refusing_a_change_is_said_on_the_page_and_nothing_changes(app, sites, wix):
+    wix.connectivity_refusal = "the app has no permission for this site"
+    client, csrf = owner(app, SITE_A)
+    client.post(f"/dashboard/sites/{SITE_A}/locations/refresh", data={"csrf": csrf})
+    assert "Wix did not list your locations" in client.get(
+        f"/dashboard/sites/{SITE_A}/locations").text
+    client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/disconnect",
+                data={"csrf": csrf, "confirm": "yes"})
+    assert "Wix refused the disconnection; nothing changed" in client.get(
+        f"/dashboard/sites/{SITE_A}/locations").text
+    assert sites.store.get_configuration("conf-a").pos_location_id == "A-KITCHEN"
+    client.post(f"/dashboard/sites/{SITE_A}/account/disconnect",
+                data={"csrf": csrf, "confirm": "yes"})
+    assert "Wix refused the disconnection" in client.get(
+        f"/dashboard/sites/{SITE_A}/account").text
+    assert sites.store.get_account("acc-a").status == "active"
+
+
+def test_a_site_without_an_account_has_nothing_to_check_or_disconnect(app):
+    client, csrf = owner(app, "site-bare")
+    for form in ("account/check", "account/disconnect"):
+        assert client.post(f"/dashboard/sites/site-bare/{form}",
+                           data={"csrf": csrf, "confirm": "yes"}).status_code == 404
+
+
+def test_sealed_credentials_the_key_cannot_open_are_said_not_shown(dashboard_env, two_poses):
+    """A bridge started with another key (the one that sealed them was removed)."""
+    from bridge.credentials import new_key
+    first = two_sites(dashboard_env, two_poses, (SITE_A, SITE_B))
+    first.store.close()
+    bridge = bootstrap(load_config({**dashboard_env, "BRIDGE_SECRET_KEY": new_key()}))
+    try:
+        client, csrf = owner(create_app(bridge), SITE_A)
+        page = client.get(f"/dashboard/sites/{SITE_A}/account")
+        assert page.status_code == 200 and "set (leave empty to keep)" not in page.text
+        kept = client.post(f"/dashboard/sites/{SITE_A}/account", data={
+            "csrf": csrf, "pos": "webhook", "POS_WEBHOOK_URL": two_poses[0].url})
+        assert kept.status_code == 422 and "no key in BRIDGE_SECRET_KEY opens" in kept.text
+        locations = client.get(f"/dashboard/sites/{SITE_A}/locations").text
+        assert "type the location" in locations
+    finally:
+        bridge.store.close()
+
+
+def test_an_order_taken_at_the_pos_that_could_not_reach_wix_is_listed_and_replayed(
+        app, sites, two_poses):
+    from tests.builders import signed_callback
+    sites.store.set_instance(SITE_A, "installed")
+    walk_in = {"orderId": "T-7", "locationId": "A-KITCHEN", "currency": "USD",
+               "items": [{"itemId": "tiramisu", "name": "Tiramisu", "quantity": 1,
+                          "price": "6.00"}], "totals": {"total": "6.00"}}
+    body, headers = signed_callback({"orderCreated": walk_in}, secret=two_poses[0].secret)
+    assert app.test_client().post("/pos/webhook/events", data=body,
+                                  headers=headers).status_code == 200
+    drain(sites)
+    [imported] = sites.store.list_imports(instance_id=SITE_A)
+    assert imported.state == "failed"
+    client, csrf = owner(app, SITE_A)
+    page = client.get(f"/dashboard/sites/{SITE_A}/orders").text
+    assert "T-7" in page and "Tiramisu" in page and f"/imports/{imported.id}/replay" in page
+    other_client, other = owner(app, SITE_B)
+    assert other_client.post(f"/dashboard/sites/{SITE_B}/imports/{imported.id}/replay",
+                             data={"csrf": other}).status_code == 404
+
+    sites.store.set_identifier(SITE_A, "item", "wix-tiramisu", "tiramisu")
+    assert client.post(f"/dashboard/sites/{SITE_A}/imports/{imported.id}/replay",
+                       data={"csrf": csrf}).status_code == 302
+    assert "is being added to Wix again" in client.get(f"/dashboard/sites/{SITE_A}/orders").text
+    drain(sites)
+    assert sites.store.get_import(imported.id).state == "done"
+    again = client.post(f"/dashboard/sites/{SITE_A}/imports/{imported.id}/replay",
+                        data={"csrf": csrf})
+    assert again.status_code == 302
+    assert "it has not failed" in client.get(f"/dashboard/sites/{SITE_A}/orders").text

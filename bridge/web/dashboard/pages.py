@@ -436,10 +436,7 @@ def sync_menu(site: str, configuration_id: str):
                                                   .ERROR_CODES["CONFIRMATION_REQUIRED"]})
         catalog.confirm(store, configuration)
         configuration = store.get_configuration(configuration_id)
-    try:
-        queued, new = catalog.start(store, configuration)
-    except catalog.SyncRefused as error:
-        return _menus_page(site, 422, errors={f"confirm:{configuration_id}": str(error)})
+    queued, new = catalog.start(store, configuration)  # confirmed: it is not refused
     flash(f"Sync #{queued.id} started." if new else
           f"Sync #{queued.id} is already {queued.status.lower().replace('_', ' ')}.")
     return redirect(url_for(".menus", site=site))
