@@ -317,3 +317,20 @@ def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(clie
 def inbox_ids(store) -> list[str]:
     return [row[0] for row in store._execute(
         "SELECT id FROM events ORDER BY received_at").rows]
+
+
+def test_a_cancel_the_pos_refuses_for_good_fails_the_order_visibly(client, signer, worker, store,
+                                                                   mocked):
+    mocked.post(POS_URL, json=accepted("pos-1"))
+    order = an_order()
+    deliver(client, signer, order)
+    worker.drain()
+    mocked.replace(responses.POST, POS_URL, json=pos_error("invalid_item_mapping"))
+    deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    worker.drain()
+    record = store.get_order(order["id"])
+    assert record.state == "failed"
+    assert record.last_error.startswith("cancel at the POS failed: ")
+    [incident] = store.open_incidents(record.instance_id)
+    assert incident.key == f"cancel:{order['id']}"
+
