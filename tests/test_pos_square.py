@@ -12,7 +12,7 @@ import responses
 from bridge.bootstrap import bootstrap
 from bridge.config import ConfigError, load_config
 from bridge.domain.orders import pos_order_from_wix
-from bridge.pos.base import PosConfig, PosRejected, PosUnavailable
+from bridge.pos.base import CallbackRejected, PosConfig, PosRejected, PosUnavailable
 from bridge.pos.square import SQUARE_VERSION, SquarePos, create_order_body
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
@@ -177,11 +177,19 @@ def test_the_cancel_key_stays_within_square_s_192_characters():
     assert cancel_key("cancel:abc", 3) == "wix-cancel:abc-v3"
 
 
-@pytest.mark.parametrize("setting, value", [("POS_SQUARE_FALLBACK_PHONE", "reception"),
-                                            ("POS_SQUARE_PREP_MINUTES", "soon")])
-def test_a_malformed_fallback_phone_or_prep_time_stops_start_up(square_env, setting, value):
-    with pytest.raises(ValueError, match=f"{setting} is malformed"):
+@pytest.mark.parametrize("setting, value, says", [
+    ("POS_SQUARE_FALLBACK_PHONE", "reception", ""),
+    ("POS_SQUARE_PREP_MINUTES", "soon", ""),
+    ("POS_SQUARE_LOCATION_MAP", "{not json", "not a JSON object"),
+    ("POS_SQUARE_LOCATION_MAP", '{"loc": 7}', 'expected {"wix id": "square id"}'),
+    ("POS_SQUARE_CATALOG_MAP", "dish-1=,dish-2=SQ-2", "'dish-1=' is not wix_id=square_id"),
+    ("POS_SQUARE_BASE_URL", "connect.squareup.com", "'connect.squareup.com'"),
+    ("POS_SQUARE_UNMAPPED_ITEMS", "guess", "ad_hoc or reject"),
+])
+def test_a_malformed_square_setting_stops_start_up_naming_it(square_env, setting, value, says):
+    with pytest.raises(ValueError, match=f"{setting} is malformed") as refused:
         client_for(square_env, **{setting: value})
+    assert says in str(refused.value)
 
 
 def test_a_mapped_catalog_item_is_sent_by_catalog_object_id(sample, square_env):
@@ -614,3 +622,35 @@ def test_an_order_square_reports_is_fetched_and_what_square_answers_decides(
     assert says in (imported.error if state != "pending" else job.last_error)
     assert job.state == ("pending" if state == "pending" else
                          "failed" if state == "failed" else "done")
+
+
+def test_an_answer_without_an_order_id_is_retried_and_a_canceled_order_is_not_canceled_again(
+        sample, square_env, mocked):
+    client = client_for(square_env)
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {}})
+    with pytest.raises(PosUnavailable, match="gave no id"):
+        client.create_order(sample_pos_order(sample), idempotency_key="send:1")
+    mocked.post(f"{SQUARE}/v2/orders", body=b"<html>gateway</html>", status=200)
+    with pytest.raises(PosUnavailable):
+        client.create_order(sample_pos_order(sample), idempotency_key="send:1")
+    mocked.get(f"{SQUARE}/v2/orders/SQ-1", json={"order": {"id": "SQ-1", "state": "CANCELED"}})
+    client.cancel_order("wix-1", "SQ-1", idempotency_key="cancel:wix-1")  # no PUT: strict mock
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"not json", "body is not JSON"),
+    (b'{"type": "order.updated"}', "no event_id"),
+])
+def test_a_signed_callback_that_is_not_a_square_event_is_refused(square_env, body, says):
+    digest = hmac.new(KEY.encode(), NOTIFY.encode() + body, hashlib.sha256).digest()
+    headers = {"x-square-hmacsha256-signature": base64.b64encode(digest).decode()}
+    with pytest.raises(CallbackRejected, match=says):
+        client_for(square_env).parse_callback(headers, body)
+
+
+def test_callbacks_are_refused_where_square_webhooks_are_not_configured(square_env):
+    client = client_for(square_env, POS_SQUARE_WEBHOOK_SIGNATURE_KEY="",
+                        POS_SQUARE_NOTIFICATION_URL="")
+    with pytest.raises(CallbackRejected, match="not configured here") as refused:
+        client.parse_callback({}, b"{}")
+    assert refused.value.status == 401
