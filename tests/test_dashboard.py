@@ -113,6 +113,7 @@ def test_an_owner_sees_their_own_site_and_another_site_s_pages_do_not_exist_for_
 def test_a_forged_or_foreign_link_opens_nothing(app):
     client = app.test_client()
     assert client.get(f"/dashboard/sites/{SITE_A}/").status_code == 401
+    assert "Operator login" in client.get("/dashboard/").text
     forged = client.get(wix_link(SITE_A, secret="not-the-app-secret"))
     assert forged.status_code == 401 and "not signed with this app" in forged.text
     assert "Set-Cookie" not in forged.headers
@@ -309,6 +310,7 @@ def test_without_an_operator_password_there_is_no_operator_login(dashboard_env, 
         client = create_app(bridge).test_client()
         assert client.post("/dashboard/login", data={"password": ""}).status_code == 404
         assert client.get("/dashboard/sites").status_code == 401
+        assert "Operator login" not in client.get("/dashboard/").text
     finally:
         bridge.store.close()
 

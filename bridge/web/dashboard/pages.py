@@ -45,7 +45,8 @@ def headers(response):
 
 @blueprint.context_processor
 def template_names() -> dict[str, Any]:
-    return {"csrf_token": access.csrf_token, "viewer": access.viewer(), "words": glossary}
+    return {"csrf_token": access.csrf_token, "viewer": access.viewer(), "words": glossary,
+            "operator_login": bool(_bridge().config.operator_password)}
 
 
 @blueprint.before_request
