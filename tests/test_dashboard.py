@@ -587,3 +587,19 @@ def test_an_order_taken_at_the_pos_that_could_not_reach_wix_is_listed_and_replay
                         data={"csrf": csrf})
     assert again.status_code == 302
     assert "it has not failed" in client.get(f"/dashboard/sites/{SITE_A}/orders").text
+
+
+def test_every_page_of_a_site_whose_pos_is_not_answering_says_its_orders_wait(app, sites):
+    destination = f"pos:{SITE_A}"
+    for _ in range(5):
+        sites.store.count_breaker_failure(destination, "ConnectTimeout")
+    sites.store.open_breaker(destination, 60)
+    client, _ = owner(app, SITE_A)
+    for page in ("", "orders", "menus"):
+        text = client.get(f"/dashboard/sites/{SITE_A}/{page}").text
+        assert "Your POS is not answering (5 tries in a row: ConnectTimeout)" in text
+        assert "none is lost" in text and "next try at" in text
+    other, _ = owner(app, SITE_B)
+    assert "not answering" not in other.get(f"/dashboard/sites/{SITE_B}/").text
+    sites.store.close_breaker(destination)
+    assert "not answering" not in client.get(f"/dashboard/sites/{SITE_A}/").text

@@ -17,10 +17,10 @@ from bridge import logs
 from bridge.domain.lifecycle import OrderState
 from bridge.pos import base, registry
 from bridge.pos.base import PosError
-from bridge.service import catalog, legacy, notifications, replay
+from bridge.service import catalog, jobs, legacy, notifications, replay
 from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError
-from bridge.storage.port import Direction, ImportState
+from bridge.storage.port import BreakerState, Direction, ImportState, iso
 from bridge.web.dashboard import access, glossary
 from bridge.wix.api import WixError
 from bridge.wix.instance import BadInstance
@@ -45,8 +45,20 @@ def headers(response):
 
 @blueprint.context_processor
 def template_names() -> dict[str, Any]:
-    return {"csrf_token": access.csrf_token, "viewer": access.viewer(), "words": glossary,
-            "operator_login": bool(_bridge().config.operator_password)}
+    viewer = access.viewer()
+    site = (request.view_args or {}).get("site")
+    return {"csrf_token": access.csrf_token, "viewer": viewer, "words": glossary,
+            "operator_login": bool(_bridge().config.operator_password),
+            "pos_held": _pos_held(site) if site and viewer and viewer.may_see(site) else None}
+
+
+def _pos_held(site: str):
+    """The site's POS circuit breaker when it is holding orders back, for every page's banner."""
+    breaker = _bridge().store.breaker(jobs.pos_destination(site))
+    if breaker is None or breaker.state == BreakerState.CLOSED:
+        return None
+    return {"until": iso(breaker.open_until)[11:16] if breaker.open_until else None,
+            "failures": breaker.failures, "error": breaker.last_error}
 
 
 @blueprint.before_request
