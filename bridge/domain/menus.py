@@ -100,7 +100,8 @@ class Catalog:
         """The catalog with only the menus the owner chose. Sections, items and the rest stay:
         they are shared by every location of the site, and one no chosen menu shows is not on
         the site anyway. Raises InvalidCatalog when the POS has none of them any more."""
-        chosen = tuple(m for m in self.menus if m.pos_id in set(menu_ids))
+        wanted = set(menu_ids)
+        chosen = tuple(m for m in self.menus if m.pos_id in wanted)
         if not chosen:
             raise InvalidCatalog("none of the menus chosen for this location is on the POS any "
                                  "more: choose again", "NO_CHOSEN_MENU")

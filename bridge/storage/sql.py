@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterator, Sequence
 
 from bridge.storage.port import (Account, AccountState, Breaker, Configuration, Direction,
-                                 EventJob, Import, Incident, ImportState, Job, JobState, NewJob, OrderRecord, Outcome,
-                                 SchemaOutOfDate, Snapshot, StatusUpdate, StoredEvent, Sync,
-                                 SyncState, iso)
+                                 EventJob, Import, Incident, ImportState, Job, JobState, NewJob,
+                                 OrderRecord, Outcome, SchemaOutOfDate, Snapshot, StatusUpdate,
+                                 StoredEvent, Sync, SyncState, iso)
 
 # The state a job is left in by each attempt outcome.
 _STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
@@ -265,7 +265,7 @@ class SqlStore(ABC):
         return self._account(row) if row else None
 
     def list_accounts(self, instance_id: str | None = None) -> list[Account]:
-        where, args = ("WHERE instance_id = ?", [instance_id]) if instance_id else ("", [])
+        where, args = _filter(instance_id=instance_id)
         rows = self._execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts {where}"
                              " ORDER BY instance_id, created_at", args).rows
         return [self._account(r) for r in rows]
@@ -339,7 +339,7 @@ class SqlStore(ABC):
         return self._configuration(row) if row else None
 
     def list_configurations(self, instance_id: str | None = None) -> list[Configuration]:
-        where, args = ("WHERE instance_id = ?", [instance_id]) if instance_id else ("", [])
+        where, args = _filter(instance_id=instance_id)
         rows = self._execute(f"SELECT {_CONFIGURATION_COLUMNS} FROM configurations {where}"
                              " ORDER BY instance_id, created_at, id", args).rows
         return [self._configuration(r) for r in rows]
@@ -520,8 +520,7 @@ class SqlStore(ABC):
         return self._sync(row) if row else None
 
     def list_syncs(self, configuration_id: str | None = None, limit: int = 50) -> list[Sync]:
-        where, args = (("WHERE configuration_id = ?", [configuration_id]) if configuration_id
-                       else ("", []))
+        where, args = _filter(configuration_id=configuration_id)
         rows = self._execute(f"SELECT {_SYNC_COLUMNS} FROM syncs {where} ORDER BY id DESC"
                              " LIMIT ?", [*args, limit]).rows
         return [self._sync(r) for r in rows]
@@ -878,7 +877,7 @@ class SqlStore(ABC):
 
     def list_status_updates(self, state: str | None = None, limit: int = 50
                             ) -> list[StatusUpdate]:
-        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+        where, args = _filter(state=state)
         rows = self._execute(f"SELECT {_UPDATE_COLUMNS} FROM status_updates {where}"
                              " ORDER BY id DESC LIMIT ?", [*args, limit]).rows
         return [StatusUpdate(*r) for r in rows]
@@ -910,8 +909,8 @@ class SqlStore(ABC):
 
 
 def _filter(**equal: Any) -> tuple[str, list[Any]]:
-    """A WHERE clause of `column = ?` for each given (not None) value."""
-    given = {column: value for column, value in equal.items() if value is not None}
+    """A WHERE clause of `column = ?` for each value given (None or empty: no condition)."""
+    given = {column: value for column, value in equal.items() if value}
     if not given:
         return "", []
     return "WHERE " + " AND ".join(f"{column} = ?" for column in given), list(given.values())
