@@ -20,7 +20,7 @@ from bridge.pos.base import PosError
 from bridge.service import catalog, jobs, legacy, notifications, replay
 from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError
-from bridge.storage.port import BreakerState, Direction, ImportState, iso
+from bridge.storage.port import AccountState, BreakerState, Direction, ImportState, iso
 from bridge.web.dashboard import access, glossary
 from bridge.wix.api import WixError
 from bridge.wix.instance import BadInstance
@@ -144,10 +144,11 @@ def sites():
     if found is None or not found.operator:
         abort(401 if found is None else 404)
     store = _bridge().store
-    known = set(store.installed_instances())
-    known.update(a.instance_id for a in store.list_accounts())
+    every = store.list_accounts()
+    active = {a.instance_id: a for a in every if a.status == AccountState.ACTIVE}  # newest last
+    known = set(store.installed_instances()) | {a.instance_id for a in every}
     known.update(c.instance_id for c in store.list_configurations())
-    rows = [{"site": s, "account": store.account_for_instance(s),
+    rows = [{"site": s, "account": active.get(s),
              "failed": len(store.list_orders(OrderState.FAILED.value, PAGE_ORDERS,
                                              instance_id=s))} for s in sorted(known)]
     return render_template("dashboard/sites.html", rows=rows, site=None)
@@ -161,13 +162,18 @@ def overview(site: str):
     return _overview(site)
 
 
-def _overview(site: str, status: int = 200, **values):
+def _with_status(site: str) -> list:
+    """The site's configurations, each with the status Wix is told of it."""
     bridge = _bridge()
-    store = bridge.store
     now = time.time()
+    return [(c, bridge.accounts.status(site, c, now))
+            for c in bridge.store.list_configurations(site)]
+
+
+def _overview(site: str, status: int = 200, **values):
+    store = _bridge().store
     return _page("overview", site, status, account=store.account_for_instance(site),
-                 locations=[(c, bridge.accounts.status(site, c, now))
-                            for c in store.list_configurations(site)],
+                 locations=_with_status(site),
                  failed=store.list_orders(OrderState.FAILED.value, PAGE_ORDERS,
                                           instance_id=site),
                  failed_imports=store.list_imports(ImportState.FAILED.value, PAGE_ORDERS,
@@ -284,23 +290,30 @@ def disconnect_account(site: str):
     if request.form.get("confirm") != "yes":
         return _account_page(site, None, 422, errors={
             "disconnect": "Tick the box: no more orders will reach your POS."})
+    _disconnect(lambda: wix_configurations.disconnect_account(bridge.store, bridge.wix,
+                                                              current.id),
+                "Disconnected: no more orders go to this POS account.")
+    return redirect(url_for(".account", site=site))
+
+
+def _disconnect(disconnect, done: str) -> None:
+    """Wix is told first: when it refuses, nothing changed, and the page says so."""
     try:
-        wix_configurations.disconnect_account(bridge.store, bridge.wix, current.id)
+        disconnect()
     except WixError as error:
         flash(f"Wix refused the disconnection; nothing changed: {error}")
-    else:
-        flash("Disconnected: no more orders go to this POS account.")
-    return redirect(url_for(".account", site=site))
+        return
+    flash(done + (" Wix was told." if _bridge().wix else
+                  " (The bridge has no Wix credentials: Wix was not told.)"))
 
 
 # -- locations ----------------------------------------------------------------------------
 
-def _pos_locations(site: str):
+def _pos_locations(account_):
     """The POS's locations to choose from, None when they must be typed, and why."""
-    bridge = _bridge()
-    account_ = bridge.store.account_for_instance(site)
     if account_ is None:
         return None, None
+    bridge = _bridge()
     try:
         found = base.list_locations(bridge.pos.of_account(bridge.accounts.pos_account(account_))
                                     .client)
@@ -311,13 +324,10 @@ def _pos_locations(site: str):
 
 def _locations_page(site: str, status: int = 200, **values):
     bridge = _bridge()
-    now = time.time()
-    choices, note = _pos_locations(site)
-    rows = [(c, bridge.accounts.status(site, c, now))
-            for c in bridge.store.list_configurations(site)]
-    return _page("locations", site, status, rows=rows, choices=choices, note=note,
-                 account=bridge.store.account_for_instance(site), can_ask_wix=bridge.wix
-                 is not None, **values)
+    account_ = bridge.store.account_for_instance(site)
+    choices, note = _pos_locations(account_)
+    return _page("locations", site, status, rows=_with_status(site), choices=choices,
+                 note=note, account=account_, can_ask_wix=bridge.wix is not None, **values)
 
 
 def _of_site(found, site: str):
@@ -379,7 +389,7 @@ def pair(site: str, configuration_id: str):
     _site_configuration(site, configuration_id)
     pos_location = request.form.get("pos_location", "").strip()
     wix_location = request.form.get("wix_location", "").strip() or None
-    choices, _ = _pos_locations(site)
+    choices, _ = _pos_locations(_bridge().store.account_for_instance(site))
     error = None
     if not pos_location:
         error = "Choose the POS location this location's orders go to."
@@ -413,14 +423,9 @@ def disconnect_location(site: str, configuration_id: str):
         return _locations_page(site, 422, errors={
             f"disconnect:{configuration_id}": "Tick the box: this location's orders will no "
                                               "longer reach your POS."})
-    try:
-        wix_configurations.disconnect_configuration(bridge.store, bridge.wix, configuration)
-    except WixError as error:
-        flash(f"Wix refused the disconnection; nothing changed: {error}")
-    else:
-        flash("Disconnected: Wix was told, and this location is unpaired."
-              if bridge.wix else "Disconnected and unpaired (the bridge has no Wix credentials: "
-                                 "Wix was not told).")
+    _disconnect(lambda: wix_configurations.disconnect_configuration(bridge.store, bridge.wix,
+                                                                    configuration),
+                "Disconnected: this location's orders no longer reach your POS.")
     return redirect(url_for(".locations", site=site))
 
 
