@@ -164,11 +164,18 @@ def disconnect_account(account_id: str) -> None:
     bridge = _bridge(create=False)
     bridge.store.check_schema()
     _account(bridge.store, account_id)
+    _disconnect(bridge, f"account {account_id}",
+                lambda: wix_configurations.disconnect_account(bridge.store, bridge.wix,
+                                                              account_id))
+
+
+def _disconnect(bridge, what: str, disconnect) -> None:
+    """Wix is told first: when it refuses, nothing changed."""
     try:
-        wix_configurations.disconnect_account(bridge.store, bridge.wix, account_id)
+        disconnect()
     except WixError as error:
         _fail(f"Wix refused the disconnection, nothing changed: {error}")
-    click.echo(f"account {account_id} disconnected"
+    click.echo(f"{what} disconnected"
                + ("" if bridge.wix else " (no Wix credentials: Wix was not told)"))
 
 
@@ -306,12 +313,9 @@ def disconnect_configuration(configuration_id: str) -> None:
     bridge = _bridge(create=False)
     bridge.store.check_schema()
     configuration = _configuration(bridge.store, configuration_id)
-    try:
-        wix_configurations.disconnect_configuration(bridge.store, bridge.wix, configuration)
-    except WixError as error:
-        _fail(f"Wix refused the disconnection, nothing changed: {error}")
-    click.echo(f"configuration {configuration_id} disconnected"
-               + ("" if bridge.wix else " (no Wix credentials: Wix was not told)"))
+    _disconnect(bridge, f"configuration {configuration_id}",
+                lambda: wix_configurations.disconnect_configuration(bridge.store, bridge.wix,
+                                                                    configuration))
 
 
 @configurations.command("menus")
