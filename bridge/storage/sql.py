@@ -23,6 +23,11 @@ from bridge.storage.port import (Account, AccountState, Breaker, Configuration, 
 _STATE_AFTER = {Outcome.DONE: JobState.DONE, Outcome.RETRY: JobState.PENDING,
                 Outcome.FAILED: JobState.FAILED, Outcome.WAIT: JobState.PENDING}
 
+# An event of `_event_row`; an event id already stored is not stored again.
+INSERT_EVENT = ("INSERT INTO events (id, instance_id, event_type, entity_id, sequence,"
+                " event_time, received_at, payload, domain_event, order_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+
 INSERT_JOB = ("INSERT INTO jobs (kind, key, lane, instance_id, order_id, payload, state,"
               " attempts, not_before, created_at, updated_at, destination)"
               " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
@@ -185,14 +190,6 @@ class SqlStore(ABC):
     def _event_row(event: StoredEvent, now: str) -> tuple:
         return (event.id, event.instance_id, event.event_type, event.entity_id, event.sequence,
                 event.event_time, now, event.payload or "", event.text, event.order_id)
-
-    @staticmethod
-    def _insert_events(count: int) -> str:
-        """An INSERT of `count` rows of `_event_row`; an event id already stored is not again."""
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
-        return ("INSERT INTO events (id, instance_id, event_type, entity_id, sequence,"
-                " event_time, received_at, payload, domain_event, order_id)"
-                f" VALUES {values} ON CONFLICT DO NOTHING")
 
     def _jobs_for_events(self, events: list[tuple[str, str, str | None]], epoch: float,
                          now: str) -> None:

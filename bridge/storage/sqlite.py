@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from bridge.storage.group_commit import GroupCommit
 from bridge.storage.port import EventJob, StoredEvent, StoreUnavailable
 from bridge.storage.schema import migrations
-from bridge.storage.sql import Result, SqlStore
+from bridge.storage.sql import INSERT_EVENT, Result, SqlStore
 
 BUSY_TIMEOUT_SECONDS = 10
 _TAKE_AT_ONCE = 200  # events given their jobs per claim
@@ -236,8 +236,7 @@ class SqliteStore(SqlStore):
 
     def _write_events(self, rows: list[tuple]) -> list[bool]:
         with self.transaction():
-            insert = self._insert_events(1)
-            return [self._writer.conn.execute(insert, row).rowcount == 1
+            return [self._writer.conn.execute(INSERT_EVENT, row).rowcount == 1
                     for row in rows]
 
     def _take_new_events(self, epoch: float, now: str) -> None:
