@@ -132,17 +132,24 @@ class PostgresStore(SqlStore):
                     self._pool.open(wait=False)
                     self._opened = True
         try:
-            with self._pool.connection() as conn:
-                try:
-                    yield conn
-                finally:
-                    # Here, not as the pool's `reset`: the pool runs that on a thread of its
-                    # own, a handoff between threads each time a connection comes back.
-                    _mark_returned(conn)
+            conn = self._pool.getconn()
         except PoolTimeout:
             raise StoreUnavailable(self._unavailable(self._why_no_connection())) from None
         except _UNAVAILABLE as error:
             raise StoreUnavailable(self._unavailable(error)) from None
+        # getconn/putconn rather than the pool's `connection()`: that one also enters the
+        # connection's own block, whose exit commits, a call through psycopg's wait machinery
+        # even in autocommit, where there is nothing to commit. On its way back the pool rolls
+        # back a transaction left open, and drops a connection that broke.
+        try:
+            yield conn
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(self._unavailable(error)) from None
+        finally:
+            # Here, not as the pool's `reset`: the pool runs that on a thread of its own, a
+            # handoff between threads each time a connection comes back.
+            _mark_returned(conn)
+            self._pool.putconn(conn)
 
     def _why_no_connection(self) -> Exception:
         """The pool only says it waited in vain; one direct attempt says why (refused, unknown
@@ -200,7 +207,12 @@ class PostgresStore(SqlStore):
 
     def _run(self, conn: psycopg.Connection, sql: str, params: Sequence[Any],
              named: bool) -> Result:
-        cursor = conn.execute(self._statement(sql), params)
+        cursor = getattr(conn, "bridge_cursor", None)
+        if cursor is None or cursor.closed:
+            # One cursor per connection, kept: a new one per statement copied the connection's
+            # adapters each time (a connection serves one thread at a time, so does its cursor).
+            cursor = conn.bridge_cursor = conn.cursor()  # type: ignore[attr-defined]
+        cursor.execute(self._statement(sql), params)
         result = cursor.pgresult
         rows = cursor.fetchall() if result is not None and result.nfields else []
         columns = tuple(d.name for d in cursor.description or ()) if named else ()
