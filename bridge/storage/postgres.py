@@ -263,7 +263,7 @@ class PostgresStore(SqlStore):
         Unlike SQLite, with its one write lock, PostgreSQL needs no batching in this process:
         concurrent commits already share a flush of its log. Batching them here as well (one
         thread writing for the others) cost more in thread handoffs than it saved: in the bench,
-        13.8 context switches a webhook against 7.8, and a quarter less intake."""
+        13.8 context switches a webhook against 8-9, and a quarter less intake."""
         _, now = self._now()
         return bool(self._execute(
             f"WITH stored AS ({INSERT_EVENT} RETURNING id) SELECT pg_notify('{CHANNEL}', '')"
