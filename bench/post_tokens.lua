@@ -1,6 +1,7 @@
 -- wrk script: POST the lines of the file named after `--` in turn, starting again at the top when
 -- they run out. The bench runs one wrk thread and writes more tokens than a storing receiver
--- answers in one run, so every request it stores carries a distinct signed token.
+-- answers in one run, so every request it stores carries a distinct signed token (it refuses a
+-- run of a storing receiver that went round).
 local tokens = {}
 local index = 0
 
