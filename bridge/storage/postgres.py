@@ -260,10 +260,11 @@ class PostgresStore(SqlStore):
         """One statement on the request's own connection: the insert, and for a new event a
         notification to the workers (delivered at commit).
 
-        Unlike SQLite, with its one write lock, PostgreSQL needs no batching in this process:
-        concurrent commits already share a flush of its log. Batching them here as well (one
-        thread writing for the others) cost more in thread handoffs than it saved: in the bench,
-        13.8 context switches a webhook against 8-9, and a quarter less intake."""
+        Unlike SQLite, with its one write lock, PostgreSQL needs no batching in this process.
+        Batching here as well (one thread writing for the others) cost more in thread handoffs
+        than it saved in flushes of the log (some 125 µs each on the bench's disk): 13.8 context
+        switches a webhook against 8-9, and a quarter less intake. PostgreSQL serializes
+        commits that notify, so these commits flush one after another, across processes."""
         _, now = self._now()
         return bool(self._execute(
             f"WITH stored AS ({INSERT_EVENT} RETURNING id) SELECT pg_notify('{CHANNEL}', '')"
