@@ -238,7 +238,7 @@ class Bench:
                  postgres: str = "postgresql://postgres@127.0.0.1:5432/test"):
         self.full = full
         self.seconds = 20 if full else 8
-        self.tokens = 0  # how many distinct signed tokens were written (`run`)
+        self.tokens = self.warmup_tokens = 0  # distinct signed tokens written (`run`)
         self.workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
         self.databases = Databases(database, self.workdir, postgres)
         self.processes = Processes(self.workdir)
@@ -270,8 +270,8 @@ class Bench:
             # a token twice (a duplicate is answered without a write), see `drive`.
             count = data.write_tokens(tokens_file, self.keys, TOKENS_A_SECOND * self.seconds)
             self.tokens = count
-            data.write_tokens(self.workdir / "warmup.txt", self.keys,
-                              TOKENS_A_SECOND * WARMUP_SECONDS)
+            self.warmup_tokens = data.write_tokens(self.workdir / "warmup.txt", self.keys,
+                                                   TOKENS_A_SECOND * WARMUP_SECONDS)
             self.note("signed order_created tokens", f"{count}, {data.token_bytes(tokens_file)} B each")
             self.baseline(tokens_file)
             self.verify_only(tokens_file)
@@ -335,7 +335,7 @@ class Bench:
         figures = wrk(url, tokens_file, self.seconds, 8)
         rss = round(peak_rss_mb(process.pid), 1)
         self.processes.stop(process)
-        for run, tokens in ((warmup, WARMUP_SECONDS * TOKENS_A_SECOND), (figures, self.tokens)):
+        for run, tokens in ((warmup, self.warmup_tokens), (figures, self.tokens)):
             if run.get("non_2xx"):
                 raise SystemExit(f"{label}: {run['non_2xx']} webhooks were not answered 200")
             if stores and run["requests"] > tokens:
@@ -366,40 +366,39 @@ class Bench:
         web = self.bridge("web", env, f"deliver{label}-web.log")
         worker = self.bridge("worker", env, f"deliver{label}-worker.log")
         url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/healthz", web)
-        prefix = f"{label}_" if label else ""
-
-        steady = data.orders_with_tokens(self.keys, 400 if self.full else 160)
-        acked = post_orders(f"{url}/webhooks/wix", steady, rate=20)
-        received = self.wait_for_pos([o for o, _ in steady])
-        e2e = [(received[o] - acked[o]) * 1000 for o in acked]
-        self.results.update({f"{prefix}e2e_p50_ms": round(percentile(e2e, 50), 1),
-                             f"{prefix}e2e_p99_ms": round(percentile(e2e, 99), 1)})
-        self.note(f"{label or 'e2e'}: webhook ack -> POS, 20 orders/s",
-                  f"p50 {percentile(e2e, 50):.1f} ms  p99 {percentile(e2e, 99):.1f} ms")
-        if label:
+        try:
+            wait_for(f"{url}/healthz", web)
+            prefix = f"{label}_" if label else ""
+            steady = data.orders_with_tokens(self.keys, 400 if self.full else 160)
+            acked = post_orders(f"{url}/webhooks/wix", steady, rate=20)
+            received = self.wait_for_pos([o for o, _ in steady])
+            e2e = [(received[o] - acked[o]) * 1000 for o in acked]
+            self.results.update({f"{prefix}e2e_p50_ms": round(percentile(e2e, 50), 1),
+                                 f"{prefix}e2e_p99_ms": round(percentile(e2e, 99), 1)})
+            self.note(f"{label or 'e2e'}: webhook ack -> POS, 20 orders/s",
+                      f"p50 {percentile(e2e, 50):.1f} ms  p99 {percentile(e2e, 99):.1f} ms")
+            if not label:
+                self.burst(url)
+                self.status_back(url, [o for o, _ in steady])
+                self.results["web_rss_mb"] = round(peak_rss_mb(web.pid), 1)
+                self.results["worker_rss_mb"] = round(peak_rss_mb(worker.pid), 1)
+                self.results["rss_mb"] = round(self.results["web_rss_mb"]
+                                               + self.results["worker_rss_mb"], 1)
+                self.note("peak RSS: web + worker", f"{self.results['web_rss_mb']} + "
+                                                     f"{self.results['worker_rss_mb']} MB")
+        finally:
             self.processes.stop(worker)
             self.processes.stop(web)
             self.databases.retire(database)
-            return
 
-        burst = data.orders_with_tokens(self.keys, 500)
+    def burst(self, url: str) -> None:
+        orders = data.orders_with_tokens(self.keys, 500)
         started = time.monotonic()
-        post_orders(f"{url}/webhooks/wix", burst, rate=None, threads=8)
-        received = self.wait_for_pos([o for o, _ in burst])
+        post_orders(f"{url}/webhooks/wix", orders, rate=None, threads=8)
+        received = self.wait_for_pos([o for o, _ in orders])
         drain = max(received.values()) - started
         self.results["burst_500_drain_s"] = round(drain, 2)
         self.note("burst: 500 orders posted at once, all at POS", f"{drain:.2f} s")
-
-        self.status_back(url, [o for o, _ in steady])
-        self.results["web_rss_mb"] = round(peak_rss_mb(web.pid), 1)
-        self.results["worker_rss_mb"] = round(peak_rss_mb(worker.pid), 1)
-        self.results["rss_mb"] = round(self.results["web_rss_mb"] + self.results["worker_rss_mb"], 1)
-        self.note("peak RSS: web + worker", f"{self.results['web_rss_mb']} + "
-                                             f"{self.results['worker_rss_mb']} MB")
-        self.processes.stop(worker)
-        self.processes.stop(web)
-        self.databases.retire(database)
 
     def wait_for_pos(self, order_ids: list[str], pos: PosServer | None = None,
                      answered: bool = False) -> dict[str, float]:
