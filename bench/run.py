@@ -9,7 +9,9 @@ Everything runs on loopback and is stopped at the end: the bridge as the Procfil
 that only verifies and a reference receiver that verifies and commits (see receivers.py); a POS
 speaking the `webhook` protocol and a Wix stand-in, both answering at once. Load comes from wrk
 (Debian package `wrk`) with a Lua script that posts distinct signed tokens. Machines here are shared
-and noisy: the ratios measured in one run are what count. The last line printed is one JSON object.
+and noisy: the ratios measured in one run are what count, and the receivers are measured in turns
+so that a drift of the machine's speed weighs on all of them alike. The last line printed is one
+JSON object.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -34,8 +37,9 @@ from tests.builders import POS_SECRET
 from tests.loopback import PosServer, WixServer, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
-WARMUP_SECONDS = 2      # of load before each receiver's measured run, not counted
+WARMUP_SECONDS = 2      # of load before each receiver's measured runs, not counted
 TOKENS_A_SECOND = 3000  # signed tokens per second of load: more than any receiver here stores
+GROWN_ORDERS = 100_000  # stored before the `--full` run measures the bridge again
 LUA = Path(__file__).with_name("post_tokens.lua")
 
 
@@ -209,8 +213,8 @@ class Databases:
 
     def retire(self, name: str) -> None:
         """A phase is over: drop its schema and have the server write out what it holds, so
-        the next phase is not slowed by this one's writes (34,000 webhooks of a `--full` intake
-        are some 240 MB). Without the right to CHECKPOINT, the next phase runs as it comes."""
+        the next phase is not slowed by this one's writes (the webhooks of a `--full` intake
+        are some 400 MB). Without the right to CHECKPOINT, the next phase runs as it comes."""
         if self.kind == "sqlite":
             return
         import psycopg
@@ -233,12 +237,38 @@ class Databases:
                 conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+@dataclass
+class Receiver:
+    """A receiver under measurement: its process and wrk's figures of each of its runs."""
+    label: str
+    process: subprocess.Popen
+    port: int
+    stores: bool  # a token posted twice would be answered without a write: see `Bench.intake`
+    runs: list[dict] = field(default_factory=list)
+    rss_mb: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhooks/wix"
+
+    def figures(self) -> dict:
+        """Its runs as one: requests over the time they took, the mean of the medians, the
+        worst p99."""
+        requests = sum(run["requests"] for run in self.runs)
+        seconds = sum(run["requests"] / run["rps"] for run in self.runs)
+        return {"rps": requests / seconds, "requests": requests,
+                "p50_ms": round(sum(run["p50_ms"] for run in self.runs) / len(self.runs), 2),
+                "p99_ms": max(run["p99_ms"] for run in self.runs)}
+
+
 class Bench:
     def __init__(self, full: bool, database: str = "sqlite",
                  postgres: str = "postgresql://postgres@127.0.0.1:5432/test"):
         self.full = full
-        self.seconds = 20 if full else 8
-        self.tokens = self.warmup_tokens = 0  # distinct signed tokens written (`run`)
+        self.seconds = 20 if full else 8   # of load each receiver is measured under, in all
+        self.rounds = 4 if full else 2     # each receiver's turns of seconds / rounds (`intake`)
+        self.round_tokens: list[tuple[Path, int]] = []  # each round's token file, and its count
+        self.warmup_tokens = 0
         self.workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
         self.databases = Databases(database, self.workdir, postgres)
         self.processes = Processes(self.workdir)
@@ -265,23 +295,25 @@ class Bench:
 
     def run(self) -> dict:
         try:
-            tokens_file = self.workdir / "tokens.txt"
             # Enough for 3,000 stored webhooks a second: a storing receiver must never be posted
-            # a token twice (a duplicate is answered without a write), see `drive`.
-            count = data.write_tokens(tokens_file, self.keys, TOKENS_A_SECOND * self.seconds)
-            self.tokens = count
+            # a token twice (a duplicate is answered without a write), see `intake`.
+            per_round = TOKENS_A_SECOND * self.seconds // self.rounds
+            for n in range(self.rounds):
+                path = self.workdir / f"tokens-{n}.txt"
+                self.round_tokens.append((path, data.write_tokens(path, self.keys, per_round)))
             self.warmup_tokens = data.write_tokens(self.workdir / "warmup.txt", self.keys,
                                                    TOKENS_A_SECOND * WARMUP_SECONDS)
-            self.note("signed order_created tokens", f"{count}, {data.token_bytes(tokens_file)} B each")
-            self.baseline(tokens_file)
-            self.verify_only(tokens_file)
-            self.reference(tokens_file)
-            self.ingest(tokens_file, "ingest.db", "ingest")
+            first = self.round_tokens[0][0]
+            self.note("signed order_created tokens",
+                      f"{per_round * self.rounds}, {data.token_bytes(first)} B each")
+            if self.full:
+                self.grow()
+            self.intake()
             self.deliver("deliver.db")
             self.slow_pos()
             self.menu_sync()
             if self.full:
-                self.growth(tokens_file)
+                self.deliver("grown-deliver.db", label="grown")
         except BaseException:
             print(f"bench failed; logs kept in {self.workdir}", file=sys.stderr)
             raise
@@ -294,70 +326,92 @@ class Bench:
             self.wix.close()
         return self.results
 
-    def baseline(self, tokens_file: Path) -> None:
-        figures = self.plain_receiver("baseline", tokens_file)
+    def intake(self) -> None:
+        """POST /webhooks/wix under wrk: the bare Flask baseline, the verify-only and reference
+        receivers (bench/receivers.py) and the bridge's web process (with `--full`, a second
+        one on a grown database), all running at once and measured in turns. The turns go
+        round `rounds` times, in reverse order every other round (A B C D, D C B A, ...): a
+        machine that speeds up or slows down during the run (these are shared) weighs on each
+        receiver alike, not on whichever came last."""
+        receivers = [self.plain_receiver("baseline"), self.plain_receiver("verify"),
+                     self.plain_receiver("reference", stores=True),
+                     self.bridge_receiver("ingest.db", "ingest")]
+        if self.full:
+            receivers.append(self.bridge_receiver("grown-ingest.db", "grown_ingest"))
+        try:
+            warmups = []
+            for receiver in receivers:  # measured warm: pools grown, statements prepared
+                wait_for(f"http://127.0.0.1:{receiver.port}/healthz", receiver.process)
+                warmups.append(wrk(receiver.url, self.workdir / "warmup.txt", WARMUP_SECONDS, 8))
+            for n, (tokens, _) in enumerate(self.round_tokens):
+                for receiver in receivers if n % 2 == 0 else receivers[::-1]:
+                    receiver.runs.append(wrk(receiver.url, tokens, self.seconds // self.rounds, 8))
+            for receiver in receivers:
+                receiver.rss_mb = round(peak_rss_mb(receiver.process.pid), 1)
+        finally:
+            for receiver in receivers:
+                self.processes.stop(receiver.process)
+            self.databases.retire("ingest.db")
+            self.databases.retire("grown-ingest.db")
+        for receiver, warmup in zip(receivers, warmups):
+            self._refuse_doubtful(receiver, [(warmup, self.warmup_tokens)] + [
+                (run, count) for run, (_, count) in zip(receiver.runs, self.round_tokens)])
+        self.note("intake: each receiver measured in", f"{self.rounds} turns of "
+                  f"{self.seconds // self.rounds} s, in reverse order every other round")
+        self._report_intake(*receivers)
+
+    def _refuse_doubtful(self, receiver: Receiver, runs: list[tuple[dict, int]]) -> None:
+        """Every webhook answered 200, and a receiver that stores posted each token once at
+        most: a resent one is a duplicate, answered without a write, and would flatter it."""
+        for run, tokens in runs:
+            if run.get("non_2xx"):
+                raise SystemExit(f"{receiver.label}: {run['non_2xx']} webhooks were not "
+                                 "answered 200")
+            if receiver.stores and run["requests"] > tokens:
+                raise SystemExit(f"{receiver.label}: {run['requests']} webhooks posted from "
+                                 f"{tokens} tokens: some were posted twice; sign more")
+
+    def _report_intake(self, baseline: Receiver, verify: Receiver, reference: Receiver,
+                       *bridges: Receiver) -> None:
+        figures = baseline.figures()
         self.results.update(baseline_rps=round(figures["rps"], 1),
                             baseline_p50_ms=figures["p50_ms"], baseline_p99_ms=figures["p99_ms"])
-        self.note("baseline: bare Flask, same gunicorn", _rate(figures))
-
-    def verify_only(self, tokens_file: Path) -> None:
-        figures = self.plain_receiver("verify", tokens_file)
+        self.note("baseline: bare Flask, same gunicorn", _rate(figures) + _turns(baseline))
+        figures = verify.figures()
         self.results.update(verify_only_rps=round(figures["rps"], 1))
-        self.note("verify only: as the bridge, stores nothing", _rate(figures))
-
-    def reference(self, tokens_file: Path) -> None:
-        figures = self.plain_receiver("reference", tokens_file)
+        self.note("verify only: as the bridge, stores nothing", _rate(figures) + _turns(verify))
+        figures = reference.figures()
         self.results.update(reference_rps=round(figures["rps"], 1),
                             reference_ack_p99_ms=figures["p99_ms"])
-        self.note("reference: verify + one durable commit", _rate(figures))
+        self.note("reference: verify + one durable commit", _rate(figures) + _turns(reference))
+        for bridge in bridges:
+            figures = bridge.figures()
+            self.results.update({f"{bridge.label}_rps": round(figures["rps"], 1),
+                                 f"{bridge.label}_ack_p50_ms": figures["p50_ms"],
+                                 f"{bridge.label}_ack_p99_ms": figures["p99_ms"],
+                                 f"{bridge.label}_web_rss_mb": bridge.rss_mb})
+            self.note(f"{bridge.label}: POST /webhooks/wix", _rate(figures) + _turns(bridge))
 
-    def plain_receiver(self, name: str, tokens_file: Path) -> dict:
-        """wrk figures for one of bench/receivers.py, served like the bridge (the reference
-        commits to SQLite whichever database the bridge is measured on)."""
+    def plain_receiver(self, name: str, *, stores: bool = False) -> Receiver:
+        """One of bench/receivers.py, served like the bridge (the reference commits to SQLite
+        whichever database the bridge is measured on)."""
         port = free_port()
         env = {**self.env(port, f"{name}.db"),
                "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
         process = self.processes.start([sys.executable, "-m", "bench.receivers", name], env,
                                        f"{name}.log")
-        figures, _ = self.drive(process, port, tokens_file, name, stores=name == "reference")
-        return figures
+        return Receiver(name, process, port, stores)
 
-    def drive(self, process: subprocess.Popen, port: int, tokens_file: Path,
-              label: str, *, stores: bool) -> tuple[dict, float]:
-        """Post the tokens to a receiver just started on `port` with wrk, then stop it;
-        wrk's figures and the receiver's peak RSS (MB). A receiver that `stores` must have been
-        posted each token once at most: a resent one is a duplicate, answered without a write,
-        and would flatter its figures."""
-        wait_for(f"http://127.0.0.1:{port}/healthz", process)
-        url = f"http://127.0.0.1:{port}/webhooks/wix"
-        # Measured warm: the pool has grown to its size and statements are prepared.
-        warmup = wrk(url, self.workdir / "warmup.txt", WARMUP_SECONDS, 8)
-        figures = wrk(url, tokens_file, self.seconds, 8)
-        rss = round(peak_rss_mb(process.pid), 1)
-        self.processes.stop(process)
-        for run, tokens in ((warmup, self.warmup_tokens), (figures, self.tokens)):
-            if run.get("non_2xx"):
-                raise SystemExit(f"{label}: {run['non_2xx']} webhooks were not answered 200")
-            if stores and run["requests"] > tokens:
-                raise SystemExit(f"{label}: {run['requests']} webhooks posted from {tokens} "
-                                 "tokens: some were posted twice; sign more")
-        return figures, rss
+    def bridge_receiver(self, database: str, label: str) -> Receiver:
+        """The bridge's web process, as the Procfile runs it, on a database of its own."""
+        port = free_port()
+        env = self.env(port, database)
+        self.migrate(env)
+        return Receiver(label, self.bridge("web", env, f"{label}-web.log"), port, stores=True)
 
     def migrate(self, env: dict[str, str]) -> None:
         subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
                        env={**os.environ, **env}, check=True, capture_output=True)
-
-    def ingest(self, tokens_file: Path, database: str, label: str) -> None:
-        port = free_port()
-        env = self.env(port, database)
-        self.migrate(env)
-        figures, self.results[f"{label}_web_rss_mb"] = self.drive(
-            self.bridge("web", env, f"{label}-web.log"), port, tokens_file, label, stores=True)
-        self.databases.retire(database)
-        self.results.update({f"{label}_rps": round(figures["rps"], 1),
-                             f"{label}_ack_p50_ms": figures["p50_ms"],
-                             f"{label}_ack_p99_ms": figures["p99_ms"]})
-        self.note(f"{label}: POST /webhooks/wix", _rate(figures))
 
     def deliver(self, database: str, label: str = "") -> None:
         port = free_port()
@@ -543,24 +597,29 @@ class Bench:
                   f"{took:.2f} s, {calls} Wix calls ({writes} writes)")
         self.note("menu sync again, unchanged", f"{rewrites} writes")
 
-    def growth(self, tokens_file: Path) -> None:
-        for name in ("grown-ingest.db", "grown-deliver.db"):
-            if name == "grown-deliver.db" and self.databases.kind == "sqlite":
-                shutil.copyfile(self.workdir / "grown-ingest.db", self.workdir / name)
+    def grow(self) -> None:
+        """Two databases with GROWN_ORDERS orders stored, as the bridge leaves them once sent:
+        one for the intake (measured beside the empty one), one for delivery."""
+        for name in ("grown-deliver.db", "grown-ingest.db"):
+            if name == "grown-ingest.db" and self.databases.kind == "sqlite":
+                shutil.copyfile(self.workdir / "grown-deliver.db", self.workdir / name)
                 continue
             env = self.env(free_port(), name)
             self.migrate(env)
-            data.prefill(env["DATABASE_URL"], 100_000)
+            data.prefill(env["DATABASE_URL"], GROWN_ORDERS)
         size = self.databases.size("grown-deliver.db")
-        self.results["db_bytes_per_order"] = round(size / 100_000)
-        self.note("database size per stored order", f"{size / 100_000:.0f} B")
-        self.ingest(tokens_file, "grown-ingest.db", "grown_ingest")
-        self.deliver("grown-deliver.db", label="grown")
+        self.results["db_bytes_per_order"] = round(size / GROWN_ORDERS)
+        self.note("database size per stored order", f"{size / GROWN_ORDERS:.0f} B")
 
 
 def _rate(figures: dict) -> str:
     return (f"{figures['rps']:.0f} req/s  p50 {figures['p50_ms']:.1f} ms  "
             f"p99 {figures['p99_ms']:.1f} ms")
+
+
+def _turns(receiver: Receiver) -> str:
+    """The rate of each of its turns, in the order they ran: how much the machine moved."""
+    return "  (turns " + ", ".join(f"{run['rps']:.0f}" for run in receiver.runs) + ")"
 
 
 def main(argv: list[str] | None = None) -> None:
