@@ -334,18 +334,73 @@ def test_postgres_jobs_added_to_one_lane_at_once_keep_their_commit_order(pg_stor
     assert pg_store.claim("w", 60) is None
 
 
+def listening(store) -> threading.Event:
+    """Set each time `store`'s listener is told of new work (cleared of its first call, which
+    it makes on starting to listen, for what came before)."""
+    woken = threading.Event()
+    assert store.on_new_work(woken.set)
+    assert woken.wait(5), "the listener did not start"
+    woken.clear()
+    return woken
+
+
 @postgres_only
 def test_postgres_a_webhook_stored_by_another_process_wakes_an_idle_worker(pg_store, open_stores,
                                                                           private_key):
-    woken = threading.Event()
-    assert pg_store.on_new_work(woken.set)
-    wait_until_listening = time.monotonic() + 5
-    while woken.wait(0.05) is False and time.monotonic() < wait_until_listening:
-        pass  # the listener calls once when it starts listening, for what came before
-    woken.clear()
+    woken = listening(pg_store)
     receiver = open_stores()
     stored_event(receiver, Signer(private_key), "A", 1)
     assert woken.wait(2.0), "NOTIFY did not wake the listener"
+
+
+@postgres_only
+def test_postgres_workers_are_told_of_work_once_it_is_committed(pg_store, open_stores):
+    """A worker woken before the commit would find nothing, sleep, and leave the job waiting
+    for its next poll."""
+    woken = listening(pg_store)
+    adder = open_stores()
+    with adder.transaction():
+        adder.enqueue(a_job("j1"))
+        assert not woken.wait(0.5), "woken while the job was not committed"
+    assert woken.wait(2.0), "not woken once it was"
+    assert pg_store.claim("w", 60).key == "j1"
+    woken.clear()
+    with pytest.raises(RuntimeError), adder.transaction():
+        adder.enqueue(a_job("j2"))
+        raise RuntimeError("rolled back")
+    assert not woken.wait(0.5), "woken for work that was rolled back"
+
+
+@postgres_only
+def test_postgres_a_process_that_adds_work_and_exits_at_once_still_wakes_the_workers(
+        pg_store, open_stores):
+    """As `bridge replay` does: the notification goes out before the store closes."""
+    woken = listening(pg_store)
+    replay = open_stores()
+    replay.enqueue(a_job("again"))
+    replay.close()
+    assert woken.wait(2.0)
+
+
+@postgres_only
+def test_postgres_a_burst_of_webhooks_wakes_the_workers_a_few_times_not_once_each(
+        pg_store, open_stores, private_key, database_url):
+    """Commits that notify are serialized server-wide until flushed: the webhooks' inserts do
+    not notify, the process's notifier does, for all the work committed since it last did."""
+    import psycopg
+    signer = Signer(private_key)
+    events = [dataclasses.replace(
+        event_from_claims(signer.claims(order_event(dict(sample_order(), id=f"o{n}")),
+                                        "wix.ecom.v1.order_created")), id=f"burst-{n}")
+        for n in range(200)]
+    receiver = open_stores()
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute("LISTEN bridge_work")
+        run_all([threading.Thread(target=lambda share=events[i::8]: [
+            inbox.record(receiver, event) for event in share]) for i in range(8)])
+        notified = sum(1 for _ in listener.notifies(timeout=1.0))
+    assert pg_store.job_counts() == {"pending": 200}
+    assert 1 <= notified < 100, notified
 
 
 def test_sqlite_cannot_wake_workers_in_other_processes(tmp_path):

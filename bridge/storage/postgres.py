@@ -9,8 +9,10 @@ Correct under concurrency by design:
   skipped. One worker at a time takes events (under an advisory lock).
 - Jobs of one lane run in id order, so ids in a lane must be handed out in commit order: adding a
   job takes a transaction-scoped advisory lock on its lane first.
-- Storing work sends `NOTIFY`; idle workers `LISTEN` and wake at once (a slow poll stays as the
-  backstop). Migrations run under an advisory lock, once, however many processes start together.
+- Work once committed is announced with `NOTIFY` from a connection of the process's own (a
+  commit that notifies holds a server-wide lock until it is on disk: see postgres_notifier);
+  idle workers `LISTEN` and wake at once (a slow poll stays as the backstop). Migrations run
+  under an advisory lock, once, however many processes start together.
 
 Connections come from a `psycopg_pool` pool, checked before use, so a database that restarted
 costs no request more than it must. Any failure to reach the database is `StoreUnavailable`.
@@ -30,6 +32,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bridge import logs
 from bridge.storage.port import (EventJob, Job, NewJob, Outcome, StoredEvent, StoreUnavailable,
                                  iso)
+from bridge.storage.postgres_notifier import Notifier
 from bridge.storage.postgres_schema import MIGRATIONS
 from bridge.storage.sql import FINISH_JOB, INSERT_EVENT, Result, SqlStore
 
@@ -117,6 +120,7 @@ class PostgresStore(SqlStore):
         self._local = threading.local()
         self._sql: dict[str, str] = {}
         self._closing = threading.Event()
+        self._notifier = Notifier(self.conninfo, CHANNEL, self._unavailable)
 
     def describe(self) -> str:
         return self.url
@@ -184,12 +188,23 @@ class PostgresStore(SqlStore):
         if getattr(self._local, "conn", None) is not None:
             yield
             return
+        self._local.added_work = False
         with self.session(), self._local.session.transaction():
             self._local.conn = self._local.session
             try:
                 yield
             finally:
                 self._local.conn = None
+        if self._local.added_work:  # committed: only now can a worker see it
+            self._notifier.soon()
+
+    def _added_work(self) -> None:
+        """Work for the workers was stored: they are told once it is committed (see
+        postgres_notifier for why not by a NOTIFY in the transaction itself)."""
+        if getattr(self._local, "conn", None) is not None:
+            self._local.added_work = True
+        else:
+            self._notifier.soon()
 
     def _statement(self, sql: str) -> str:
         """The shared statements are written with `?`; psycopg takes `%s`."""
@@ -224,6 +239,7 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         self._closing.set()
+        self._notifier.close()
         if self._opened:
             self._pool.close()
             self._opened = False
@@ -257,18 +273,18 @@ class PostgresStore(SqlStore):
     # -- the inbox -------------------------------------------------------------------------
 
     def record_event(self, event: StoredEvent) -> bool:
-        """One statement on the request's own connection: the insert, and for a new event a
-        notification to the workers (delivered at commit).
+        """One statement on the request's own connection, committed at once; a new event is
+        then announced to the workers by the process's notifier.
 
-        Unlike SQLite, with its one write lock, PostgreSQL needs no batching in this process.
-        Batching here as well (one thread writing for the others) cost more in thread handoffs
-        than it saved in flushes of the log (some 125 µs each on the bench's disk): 13.8 context
-        switches a webhook against 8-9, and a quarter less intake. PostgreSQL serializes
-        commits that notify, so these commits flush one after another, across processes."""
+        Unlike SQLite, with its one write lock, PostgreSQL needs no batching in this process:
+        concurrent commits share their flushes of the log on the server. Batching here as well
+        (one thread writing for the others) cost more in thread handoffs than it saved: 13.8
+        context switches a webhook against 8-9, and a quarter less intake."""
         _, now = self._now()
-        return bool(self._execute(
-            f"WITH stored AS ({INSERT_EVENT} RETURNING id) SELECT pg_notify('{CHANNEL}', '')"
-            " FROM stored", self._event_row(event, now)).rows)
+        stored = self._execute(INSERT_EVENT, self._event_row(event, now)).rowcount == 1
+        if stored:
+            self._added_work()
+        return stored
 
     def _take_new_events(self) -> None:
         """Give untaken events their jobs, oldest first, one worker at a time.
@@ -286,13 +302,13 @@ class PostgresStore(SqlStore):
             [_TAKE_AT_ONCE]).rows
         if taken:
             self._jobs_for_events([row[1:] for row in sorted(taken)], epoch, now)
-            self._notify()  # other idle workers: there may be more than this one can take
+            self._added_work()  # other idle workers: there may be more than this one can take
 
     # -- jobs ------------------------------------------------------------------------------
 
     def _added_job(self, job: NewJob) -> None:
-        self._execute(f"SELECT pg_advisory_xact_lock({_LANE_LOCKS}, hashtext(?)),"
-                      f" pg_notify('{CHANNEL}', '')", [job.lane])
+        self._execute(f"SELECT pg_advisory_xact_lock({_LANE_LOCKS}, hashtext(?))", [job.lane])
+        self._added_work()
 
     _FINISH_AND_RECORD = (f"WITH finished AS ({FINISH_JOB} RETURNING id, order_id, worker),"
                           " attempt AS (INSERT INTO attempts (job_id, order_id, worker,"
@@ -315,9 +331,6 @@ class PostgresStore(SqlStore):
         """Locks taken in sorted order, so two transactions never wait on each other's."""
         self._execute("SELECT " + ", ".join(f"pg_advisory_xact_lock({_KEY_LOCKS}, hashtext(?))"
                                             for _ in keys), sorted(keys))
-
-    def _notify(self) -> None:
-        self._execute(f"SELECT pg_notify('{CHANNEL}', '')")
 
     def claim(self, worker: str, lease_seconds: float, *, avoid: Collection[str] = ()):
         with self.transaction():
