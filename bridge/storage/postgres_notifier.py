@@ -76,6 +76,7 @@ class Notifier:
                     return
             except psycopg.Error as error:
                 self._wanted = True  # the notification that failed goes on the next connection
+                self._wake.set()
                 if self._closing:
                     return
                 if not said:
