@@ -152,7 +152,8 @@ class SqlStore(ABC):
 
 
     def _added_job(self, job: NewJob) -> None:
-        """Called inside the transaction that adds a job (PostgreSQL orders lanes and notifies)."""
+        """Called inside the transaction that adds a job (PostgreSQL orders lanes, and has the
+        workers told once it commits)."""
 
     # -- shared ----------------------------------------------------------------------------
 
