@@ -275,6 +275,18 @@ class Receiver:
                 "p99_ms": merged_percentile(self.runs, 0.99)}
 
 
+@dataclass
+class Pair:
+    """A web and a worker process on one database, and the orders timed through them."""
+    label: str
+    database: str
+    url: str
+    web: subprocess.Popen
+    worker: subprocess.Popen
+    e2e_ms: list[float] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
+
+
 class Bench:
     def __init__(self, full: bool, database: str = "sqlite",
                  postgres: str = "postgresql://postgres@127.0.0.1:5432/test"):
@@ -323,11 +335,9 @@ class Bench:
             if self.full:
                 self.grow()
             self.intake()
-            self.deliver("deliver.db")
+            self.deliver()
             self.slow_pos()
             self.menu_sync()
-            if self.full:
-                self.deliver("grown-deliver.db", label="grown")
         except BaseException:
             print(f"bench failed; logs kept in {self.workdir}", file=sys.stderr)
             raise
@@ -427,37 +437,54 @@ class Bench:
         subprocess.run([sys.executable, "-m", "bridge", "migrate"], cwd=self.workdir,
                        env={**os.environ, **env}, check=True, capture_output=True)
 
-    def deliver(self, database: str, label: str = "") -> None:
+    def deliver(self) -> None:
+        """Orders at 20 a second, timed from each webhook's answer to the POS; then, on the
+        empty database, the burst, statuses back and memory. With `--full` the bridge on the
+        grown database runs beside the empty one and the two take turns, as in `intake`."""
+        sides = [self.start_pair("deliver.db", "e2e")]
+        if self.full:
+            sides.append(self.start_pair("grown-deliver.db", "grown"))
+        try:
+            for side in sides:
+                wait_for(f"{side.url}/healthz", side.web)
+            per_turn = (400 if self.full else 160) // self.rounds
+            for n in range(self.rounds):
+                for side in sides if n % 2 == 0 else sides[::-1]:
+                    steady = data.orders_with_tokens(self.keys, per_turn)
+                    acked = post_orders(f"{side.url}/webhooks/wix", steady, rate=20)
+                    received = self.wait_for_pos([o for o, _ in steady])
+                    side.e2e_ms += [(received[o] - acked[o]) * 1000 for o in acked]
+                    side.order_ids += [o for o, _ in steady]
+            for side in sides:
+                prefix = "" if side.label == "e2e" else f"{side.label}_"
+                p50, p99 = percentile(side.e2e_ms, 50), percentile(side.e2e_ms, 99)
+                self.results.update({f"{prefix}e2e_p50_ms": round(p50, 1),
+                                     f"{prefix}e2e_p99_ms": round(p99, 1)})
+                self.note(f"{side.label}: webhook ack -> POS, 20 orders/s",
+                          f"p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+            empty = sides[0]
+            self.burst(empty.url)
+            self.status_back(empty.url, empty.order_ids)
+            self.results["web_rss_mb"] = round(peak_rss_mb(empty.web.pid), 1)
+            self.results["worker_rss_mb"] = round(peak_rss_mb(empty.worker.pid), 1)
+            self.results["rss_mb"] = round(self.results["web_rss_mb"]
+                                           + self.results["worker_rss_mb"], 1)
+            self.note("peak RSS: web + worker", f"{self.results['web_rss_mb']} + "
+                                                 f"{self.results['worker_rss_mb']} MB")
+        finally:
+            for side in sides:
+                self.processes.stop(side.worker)
+                self.processes.stop(side.web)
+                self.databases.retire(side.database)
+
+    def start_pair(self, database: str, label: str) -> Pair:
+        """The bridge as the Procfile runs it, web and worker, on a database of its own."""
         port = free_port()
         env = self.env(port, database)
         self.migrate(env)
-        web = self.bridge("web", env, f"deliver{label}-web.log")
-        worker = self.bridge("worker", env, f"deliver{label}-worker.log")
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(f"{url}/healthz", web)
-            prefix = f"{label}_" if label else ""
-            steady = data.orders_with_tokens(self.keys, 400 if self.full else 160)
-            acked = post_orders(f"{url}/webhooks/wix", steady, rate=20)
-            received = self.wait_for_pos([o for o, _ in steady])
-            e2e = [(received[o] - acked[o]) * 1000 for o in acked]
-            self.results.update({f"{prefix}e2e_p50_ms": round(percentile(e2e, 50), 1),
-                                 f"{prefix}e2e_p99_ms": round(percentile(e2e, 99), 1)})
-            self.note(f"{label or 'e2e'}: webhook ack -> POS, 20 orders/s",
-                      f"p50 {percentile(e2e, 50):.1f} ms  p99 {percentile(e2e, 99):.1f} ms")
-            if not label:
-                self.burst(url)
-                self.status_back(url, [o for o, _ in steady])
-                self.results["web_rss_mb"] = round(peak_rss_mb(web.pid), 1)
-                self.results["worker_rss_mb"] = round(peak_rss_mb(worker.pid), 1)
-                self.results["rss_mb"] = round(self.results["web_rss_mb"]
-                                               + self.results["worker_rss_mb"], 1)
-                self.note("peak RSS: web + worker", f"{self.results['web_rss_mb']} + "
-                                                     f"{self.results['worker_rss_mb']} MB")
-        finally:
-            self.processes.stop(worker)
-            self.processes.stop(web)
-            self.databases.retire(database)
+        return Pair(label, database, f"http://127.0.0.1:{port}",
+                    self.bridge("web", env, f"{label}-web.log"),
+                    self.bridge("worker", env, f"{label}-worker.log"))
 
     def burst(self, url: str) -> None:
         orders = data.orders_with_tokens(self.keys, 500)
