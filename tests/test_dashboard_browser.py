@@ -125,6 +125,9 @@ def test_an_owner_connects_pairs_syncs_and_replays_a_failed_order_in_the_browser
     nav(app, "POS account")
     app.get_by_label("POS", exact=True).select_option("webhook")
     app.get_by_role("button", name="Choose").click()
+    # The page before already shows webhook's fields (the bridge's default POS): typing must
+    # wait for the chosen page, or the reload eats the text, or the click that follows.
+    page.main_frame.child_frames[0].wait_for_url("**/account?pos=webhook")
     app.get_by_label("POS_WEBHOOK_URL").fill("ftp://not-a-pos")
     app.get_by_label("POS_WEBHOOK_SECRET").fill(POS_SECRET)
     app.get_by_role("button", name="Save and check").click()
