@@ -30,6 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 
 import requests
 
@@ -121,7 +122,8 @@ def wait_for(url: str, process: subprocess.Popen) -> None:
 # -- load ---------------------------------------------------------------------------------------
 
 def wrk(url: str, tokens_file: Path, seconds: int, connections: int) -> dict:
-    """requests/s and latency percentiles (ms) from wrk, posting the file's lines in turn."""
+    """requests/s, requests and the latency distribution from wrk, posting the file's lines in
+    turn (`merged_percentile` reads percentiles from one run or several)."""
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), url,
          "--", str(tokens_file)], capture_output=True, text=True, check=True).stdout
@@ -134,8 +136,15 @@ def wrk(url: str, tokens_file: Path, seconds: int, connections: int) -> dict:
             result["latency"].append((float(parts[1]) / 100, int(parts[2]) / 1000))
         if "Non-2xx" in line:
             result["non_2xx"] = int(line.split()[-1])
-    result["p50_ms"], result["p99_ms"] = (merged_percentile([result], q) for q in (0.50, 0.99))
     return result
+
+
+def in_turns(items: list, rounds: int) -> Iterator[tuple[int, Any]]:
+    """(round, item) for each item in each round, in reverse order every other round
+    (A B C, C B A, A B C, ...): a drift of the machine's speed weighs on every item alike."""
+    for n in range(rounds):
+        for item in items if n % 2 == 0 else items[::-1]:
+            yield n, item
 
 
 def merged_percentile(runs: list[dict], q: float) -> float:
@@ -367,9 +376,9 @@ class Bench:
             for receiver in receivers:  # measured warm: pools grown, statements prepared
                 wait_for(f"http://127.0.0.1:{receiver.port}/healthz", receiver.process)
                 warmups.append(wrk(receiver.url, self.workdir / "warmup.txt", WARMUP_SECONDS, 8))
-            for n, (tokens, _) in enumerate(self.round_tokens):
-                for receiver in receivers if n % 2 == 0 else receivers[::-1]:
-                    receiver.runs.append(wrk(receiver.url, tokens, self.seconds // self.rounds, 8))
+            for n, receiver in in_turns(receivers, self.rounds):
+                tokens, _ = self.round_tokens[n]
+                receiver.runs.append(wrk(receiver.url, tokens, self.seconds // self.rounds, 8))
             for receiver in receivers:
                 receiver.rss_mb = round(peak_rss_mb(receiver.process.pid), 1)
         finally:
@@ -448,13 +457,12 @@ class Bench:
             for side in sides:
                 wait_for(f"{side.url}/healthz", side.web)
             per_turn = (400 if self.full else 160) // self.rounds
-            for n in range(self.rounds):
-                for side in sides if n % 2 == 0 else sides[::-1]:
-                    steady = data.orders_with_tokens(self.keys, per_turn)
-                    acked = post_orders(f"{side.url}/webhooks/wix", steady, rate=20)
-                    received = self.wait_for_pos([o for o, _ in steady])
-                    side.e2e_ms += [(received[o] - acked[o]) * 1000 for o in acked]
-                    side.order_ids += [o for o, _ in steady]
+            for _, side in in_turns(sides, self.rounds):
+                steady = data.orders_with_tokens(self.keys, per_turn)
+                acked = post_orders(f"{side.url}/webhooks/wix", steady, rate=20)
+                received = self.wait_for_pos([o for o, _ in steady])
+                side.e2e_ms += [(received[o] - acked[o]) * 1000 for o in acked]
+                side.order_ids += [o for o, _ in steady]
             for side in sides:
                 prefix = "" if side.label == "e2e" else f"{side.label}_"
                 p50, p99 = percentile(side.e2e_ms, 50), percentile(side.e2e_ms, 99)
