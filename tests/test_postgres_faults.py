@@ -29,10 +29,17 @@ def proxied_env(env, proxy, make_bridge):
     return {**env, "DATABASE_URL": postgres.through_port(env["DATABASE_URL"], proxy.port)}
 
 
+@pytest.fixture(params=["flask", "served"])
+def web(request, serve):
+    """A bridge's web app: Flask's test client, or the app as the web process serves it (the
+    webhook's insert awaited in the event loop, on connections of its own)."""
+    return (lambda wired: create_app(wired).test_client()) if request.param == "flask" else serve
+
+
 def test_while_the_database_is_down_webhooks_and_health_answer_503_then_resume(
-        proxied_env, proxy, make_bridge, signer, mocked, caplog):
+        proxied_env, proxy, make_bridge, web, signer, mocked, caplog):
     bridge = make_bridge(proxied_env)
-    client = create_app(bridge).test_client()
+    client = web(bridge)
     before, during, after = an_order(), an_order(), an_order()
     assert client.post("/webhooks/wix", data=signer.order_webhook(before)).status_code == 200
 
@@ -64,6 +71,26 @@ def test_while_the_database_is_down_webhooks_and_health_answer_503_then_resume(
     assert client.get("/healthz").status_code == 200
     assert caplog.text.count("event=worker_waiting_for_database") == 1
     assert "event=worker_database_back" in caplog.text
+
+
+def test_a_web_process_that_never_reached_the_database_answers_503_saying_why_then_takes_webhooks(
+        proxied_env, env, proxy, make_bridge, serve, signer, caplog):
+    bridge = make_bridge(proxied_env)
+    proxy.cut()  # before the event loop's first connection
+    client = serve(bridge)
+    token = signer.order_webhook(an_order())  # Wix sends it again until it is answered 200
+    answer = client.post("/webhooks/wix", data=token)
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["code"] == "database_unavailable"
+    line = next(line for line in caplog.text.splitlines() if "event=database_unavailable" in line)
+    assert "PostgreSQL at postgresql://" in line and "unavailable:" in line
+    assert "Traceback" not in caplog.text
+    proxy.mend()
+    wait_until(lambda: client.post("/webhooks/wix", data=token).status_code == 200, 20,
+               "the webhook to be taken")
+    assert client.post("/webhooks/wix", data=token).status_code == 200
+    direct = make_bridge(env).store
+    assert direct._execute("SELECT count(*) FROM events").one()[0] == 1
 
 
 def test_a_connection_cut_mid_send_leaves_no_job_claimed_forever_and_sends_once(

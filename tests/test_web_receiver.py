@@ -7,8 +7,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.service import inbox
+from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import an_order
+
+
+@pytest.fixture(params=["flask", "served"])
+def client(request, bridge, serve):
+    """Every test twice: through Flask's test client, and through the app as the web process
+    serves it, where on PostgreSQL the webhook is stored from the event loop."""
+    return create_app(bridge).test_client() if request.param == "flask" else serve(bridge)
 
 
 def stored_events(store) -> int:

@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import json
 
-from bridge.storage.port import Inbox, StoredEvent
+from bridge.storage.port import EventLoopInbox, Inbox, StoredEvent
 from bridge.wix.events import WixEvent, payload_of
 
 
 def record(store: Inbox, event: WixEvent) -> bool:
     """Durably store a verified event; False for a duplicate event id."""
-    return store.record_event(StoredEvent(
+    return store.record_event(_stored(event))
+
+
+async def record_in_event_loop(inbox: EventLoopInbox, event: WixEvent) -> bool:
+    """As `record`, awaited."""
+    return await inbox.record_event(_stored(event))
+
+
+def _stored(event: WixEvent) -> StoredEvent:
+    return StoredEvent(
         id=event.id, instance_id=event.instance_id, event_type=event.event_type,
         entity_id=event.entity_id, order_id=event.order_id, sequence=event.sequence,
         event_time=event.event_time, text=event.text,
         payload=None if event.text is not None else json.dumps(event.payload,
-                                                               separators=(",", ":"))))
+                                                               separators=(",", ":")))
 
 
 def load(store: Inbox, event_id: str) -> WixEvent | None:

@@ -30,8 +30,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bridge import logs
-from bridge.storage.port import (EventJob, Job, NewJob, Outcome, StoredEvent, StoreUnavailable,
-                                 iso)
+from bridge.storage.port import (EventJob, EventLoopInbox, Job, NewJob, Outcome, StoredEvent,
+                                 StoreUnavailable, iso)
 from bridge.storage.postgres_notifier import Notifier
 from bridge.storage.postgres_schema import MIGRATIONS
 from bridge.storage.sql import FINISH_JOB, INSERT_EVENT, Result, SqlStore
@@ -47,9 +47,9 @@ CONNECT_TIMEOUT_SECONDS = 5
 CHECKOUT_TIMEOUT_SECONDS = 3  # a request waits this long for a connection, then answers 503
 # What makes the database unusable for now, not a statement wrong: down, unreachable, restarting,
 # or answering but refusing writes (a read-only server, a full disk, a plan over its row limit).
-_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError,
-                psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientResources,
-                psycopg.errors.InsufficientPrivilege)
+UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError,
+               psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientResources,
+               psycopg.errors.InsufficientPrivilege)
 
 # The pool retries a lost connection with a doubling backoff for this long, then starts afresh at
 # the next request: a database back after a long outage is found within seconds, not minutes.
@@ -139,7 +139,7 @@ class PostgresStore(SqlStore):
             conn = self._pool.getconn()
         except PoolTimeout:
             raise StoreUnavailable(self._unavailable(self._why_no_connection())) from None
-        except _UNAVAILABLE as error:
+        except UNAVAILABLE as error:
             raise StoreUnavailable(self._unavailable(error)) from None
         # getconn/putconn rather than the pool's `connection()`: that one also enters the
         # connection's own block, whose exit commits, a call through psycopg's wait machinery
@@ -147,7 +147,7 @@ class PostgresStore(SqlStore):
         # back a transaction left open, and drops a connection that broke.
         try:
             yield conn
-        except _UNAVAILABLE as error:
+        except UNAVAILABLE as error:
             raise StoreUnavailable(self._unavailable(error)) from None
         finally:
             # Here, not as the pool's `reset`: the pool runs that on a thread of its own, a
@@ -351,6 +351,10 @@ class PostgresStore(SqlStore):
                                      lock=" FOR UPDATE OF j SKIP LOCKED")
 
     # -- waking workers --------------------------------------------------------------------
+
+    def event_loop_inbox(self, connections: int) -> EventLoopInbox:
+        from bridge.storage.postgres_async import AsyncPostgresInbox  # needs this module
+        return AsyncPostgresInbox(self, connections)
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:
         """LISTEN on a connection of its own (outside the pool), calling `wake` on each NOTIFY

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -25,10 +26,37 @@ def request_body(limit: int) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """An error answer, whoever writes it out: Flask (`response`) or the event loop (`document`)."""
+    status: int
+    code: str
+    message: str
+
+    def response(self):
+        return error_response(self.status, self.code, self.message)
+
+    def document(self) -> bytes:
+        return json.dumps({"error": {"code": self.code, "message": self.message}}).encode()
+
+
 def error_response(status: int, code: str, message: str):
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response
+
+
+def database_unavailable(error: StoreUnavailable) -> ErrorAnswer:
+    # Nothing was answered 200, so nothing is lost: Wix and the POSes send it again.
+    logs.error(log, "database_unavailable", reason=str(error))
+    return ErrorAnswer(503, "database_unavailable",
+                       "the database does not answer; try again shortly")
+
+
+def unexpected_error(error: Exception) -> ErrorAnswer:
+    """A bug: logged with its traceback, answered without it."""
+    log.exception("%s", logs.fields("unhandled_error", error=type(error).__name__))
+    return ErrorAnswer(500, "internal_error", "the bridge failed to handle this request")
 
 
 def error_code(status: int) -> str:
@@ -41,7 +69,7 @@ def error_code(status: int) -> str:
 
 def error_document(status: int, message: str) -> bytes:
     """The body of an error answer written outside Flask (the web server's own answers)."""
-    return json.dumps({"error": {"code": error_code(status), "message": message}}).encode()
+    return ErrorAnswer(status, error_code(status), message).document()
 
 
 def register(app: Flask) -> None:
@@ -52,13 +80,9 @@ def register(app: Flask) -> None:
         return error_response(error.code or 500, code, error.description or error.name)
 
     @app.errorhandler(StoreUnavailable)
-    def database_unavailable(error: StoreUnavailable):
-        # Nothing was answered 200, so nothing is lost: Wix and the POSes send it again.
-        logs.error(log, "database_unavailable", reason=str(error))
-        return error_response(503, "database_unavailable",
-                              "the database does not answer; try again shortly")
+    def store_unavailable(error: StoreUnavailable):
+        return database_unavailable(error).response()
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
-        log.exception("%s", logs.fields("unhandled_error", error=type(error).__name__))
-        return error_response(500, "internal_error", "the bridge failed to handle this request")
+        return unexpected_error(error).response()

@@ -14,11 +14,12 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.asgi.protocol import ASGIProtocol
 from werkzeug.http import HTTP_STATUS_CODES
 
-from bridge.bootstrap import bootstrap, worker_pool_size
+from bridge.bootstrap import Bridge, bootstrap, worker_pool_size
 from bridge.config import Config
 from bridge.service.worker import Crew
+from bridge.web import wix_webhooks
 from bridge.web.app import MAX_BODY_BYTES, create_app
-from bridge.web.buffering import BufferedWsgi
+from bridge.web.buffering import BufferedWsgi, Route, Wsgi
 from bridge.web.errors import error_document
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def gunicorn_options(config: Config) -> dict:
         # THREADS threads (buffering.BufferedWsgi): slow clients cannot hold the threads.
         "worker_class": "asgi",
         "worker_connections": 1000,
-        "asgi_lifespan": "off",
+        "asgi_lifespan": "on",  # the event loop's connections are closed at shutdown
         "timeout": 30,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
@@ -48,8 +49,8 @@ def gunicorn_options(config: Config) -> dict:
 
 
 class GunicornApp(BaseApplication):
-    """gunicorn with our options around any WSGI app factory (the bench's baseline uses it too,
-    so both are served the same way). `load` runs in each gunicorn worker process."""
+    """gunicorn with our options around an app factory (the bench's receivers use it too, so
+    all are served the same way). `load` runs in each gunicorn worker process."""
 
     def __init__(self, options: dict, load: Callable[[], Any]):
         self.options = options
@@ -61,22 +62,39 @@ class GunicornApp(BaseApplication):
             if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
                 self.cfg.set(key, value)
 
-    def load(self):
-        return BufferedWsgi(self._load(), threads=THREADS, max_body=MAX_BODY_BYTES)
+    def load(self) -> BufferedWsgi:
+        return self._load()
 
 
-def _bridge_app(config: Config, with_worker: bool):
+def served(app: Wsgi, routes: dict[tuple[str, str], Route] | None = None) -> BufferedWsgi:
+    """A WSGI app as the web process serves it: in THREADS threads, bodies read beforehand;
+    `routes` in the event loop."""
+    return BufferedWsgi(app, threads=THREADS, max_body=MAX_BODY_BYTES, routes=routes)
+
+
+def web_app(bridge: Bridge, wake: Callable[[], None] | None = None) -> BufferedWsgi:
+    """The bridge's web process: Flask, and in front of it the Wix webhook awaited in the event
+    loop wherever the store can be awaited (PostgreSQL; see wix_webhooks)."""
+    routes: dict[tuple[str, str], Route] = {}
+    events = bridge.store.event_loop_inbox(THREADS)
+    if events is not None:
+        routes["POST", wix_webhooks.PATH] = wix_webhooks.EventLoopReceiver(
+            bridge.verifier, events, wake)
+    return served(create_app(bridge, wake=wake), routes)
+
+
+def _bridge_app(config: Config, with_worker: bool) -> BufferedWsgi:
     """Each gunicorn worker process gets its own connections, and its own job workers."""
     # Every request thread may hold a database connection at once, and the job workers theirs.
     bridge = bootstrap(config, pool_size=THREADS + (worker_pool_size(config) if with_worker
                                                     else 0), create=with_worker)
     bridge.check()
     if not with_worker:
-        return create_app(bridge)
+        return web_app(bridge)
     crew = bridge.crew()
     _crews.append(crew)
     crew.start()
-    return create_app(bridge, wake=crew.wake)
+    return web_app(bridge, wake=crew.wake)
 
 
 _crews: list[Crew] = []
