@@ -427,12 +427,14 @@ class Bench:
 
     def plain_receiver(self, name: str, *, stores: bool = False) -> Receiver:
         """One of bench/receivers.py, served like the bridge (the reference commits to SQLite
-        whichever database the bridge is measured on)."""
+        whichever database the bridge is measured on; on PostgreSQL the bridge takes webhooks
+        in its event loop, and so does `verify`)."""
         port = free_port()
         env = {**self.env(port, f"{name}.db"),
                "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
-        process = self.processes.start([sys.executable, "-m", "bench.receivers", name], env,
-                                       f"{name}.log")
+        in_loop = ["--event-loop"] if name == "verify" and self.databases.kind == "postgres" else []
+        process = self.processes.start([sys.executable, "-m", "bench.receivers", name, *in_loop],
+                                       env, f"{name}.log")
         return Receiver(name, process, port, stores)
 
     def bridge_receiver(self, database: str, label: str) -> Receiver:
