@@ -1,12 +1,14 @@
 """The worker on its own: a real store, handlers the test writes, time the test moves."""
 import logging
+import threading
+import time
 
 import pytest
 
 from bridge.service.breakers import Breakers, Policy
-from bridge.service.worker import Fail, Retry, Wait, Worker
+from bridge.service.worker import Bulkhead, Fail, Retry, Wait, Worker
 from bridge.storage import open_store
-from bridge.storage.port import NewJob
+from bridge.storage.port import Job, NewJob
 
 
 class Handler:
@@ -154,3 +156,90 @@ def test_a_job_held_behind_a_running_probe_looks_again_within_a_second(store, cl
     clock.now += 11
     assert breakers.admit("pos:site").probe                       # the first job probes
     assert breakers.admit("pos:site").hold == 1.0                 # one claimed meanwhile
+
+
+class FillingClock:
+    """The test's clock; once armed, its next reading first gives another worker the last place
+    of `job`'s destination, as a claim running beside this worker's would."""
+
+    def __init__(self, clock, bulkhead: Bulkhead):
+        self.clock, self.bulkhead = clock, bulkhead
+        self.armed: Job | None = None
+
+    def __call__(self) -> float:
+        if self.armed is not None:
+            assert self.bulkhead.take(self.armed)
+            self.armed = None
+        return self.clock()
+
+
+def test_a_job_whose_destination_filled_up_during_its_claim_is_handed_back_uncounted(
+        database_url, clock, caplog):
+    bulkhead = Bulkhead(1)
+    filling = FillingClock(clock, bulkhead)
+    store = open_store(database_url, clock=filling)
+    store.migrate()
+    try:
+        for key in ("k-1", "k-2"):
+            store.enqueue(NewJob("thing", key=key, lane=key, order_id="o-1",
+                                 destination="pos:site"))
+        first, other = (store.get_job(j["id"]) for j in store.history("o-1")["jobs"])
+        handler = Handler()
+        worker = worker_for(store, {"thing": handler}, bulkhead=bulkhead)
+        clock.now += 1
+        filling.armed = other  # taken while this worker's claim reads the clock
+        with caplog.at_level(logging.INFO):
+            assert worker.run_once()  # it looked, and will look again at once
+        assert handler.ran == []
+        assert store.get_job(first.id).state == "pending"
+        assert store.get_job(first.id).attempts == 0
+        assert "event=job_handed_back" in caplog.text and "reason=destination_full" in caplog.text
+
+        bulkhead.release(other)  # the other worker is done with it
+        assert worker.run_once()
+        assert handler.ran == [first.id]
+        assert (store.get_job(first.id).state, store.get_job(first.id).attempts) == ("done", 1)
+    finally:
+        store.close()
+
+
+def test_workers_claiming_side_by_side_never_run_more_of_a_destination_than_its_share(
+        database_url, clock):
+    store = open_store(database_url, clock=clock, pool_size=4)
+    store.migrate()
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def crowd(job):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.005)
+        with lock:
+            running[0] -= 1
+
+    handler = Handler(crowd)
+    bulkhead = Bulkhead(2)
+    for n in range(24):
+        store.enqueue(NewJob("thing", key=f"k-{n}", lane=f"k-{n}", destination="pos:site"))
+    workers = [Worker(store, {"thing": handler}, max_attempts=3, lease_seconds=30,
+                      wait=lambda state: 5.0, name=f"w-{n}", bulkhead=bulkhead)
+               for n in range(8)]
+
+    def work(worker):
+        end = time.monotonic() + 30
+        while len(handler.ran) < 24 and time.monotonic() < end:
+            if not worker.run_once():
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(40)
+        assert sorted(handler.ran) == sorted(set(handler.ran)) and len(handler.ran) == 24
+        assert most[0] == 2                     # its share at once, never more
+        assert {store.get_job(job_id).state for job_id in handler.ran} == {"done"}
+        assert store.job_counts() == {}         # nothing left pending or running
+    finally:
+        store.close()
