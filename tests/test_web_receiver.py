@@ -189,3 +189,12 @@ def test_deeply_nested_json_is_refused_with_400_and_one_log_line(client, store, 
     assert stored_events(store) == 0
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
     assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+@pytest.mark.parametrize("body", [b"hello", b"a.b.c"])
+def test_served_and_flask_answer_a_refused_webhook_with_the_same_document(bridge, serve, body):
+    through_flask = create_app(bridge).test_client().post("/webhooks/wix", data=body)
+    served = serve(bridge).post("/webhooks/wix", data=body)
+    assert served.status_code == through_flask.status_code == 400
+    assert served.data.strip() == through_flask.data.strip()
+    assert served.headers["content-type"] == "application/json"

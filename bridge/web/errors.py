@@ -37,7 +37,9 @@ class ErrorAnswer:
         return error_response(self.status, self.code, self.message)
 
     def document(self) -> bytes:
-        return json.dumps({"error": {"code": self.code, "message": self.message}}).encode()
+        """Written as Flask writes `response`'s (compact), whichever wrote it."""
+        return json.dumps({"error": {"code": self.code, "message": self.message}},
+                          separators=(",", ":")).encode()
 
 
 def error_response(status: int, code: str, message: str):
