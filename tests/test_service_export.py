@@ -15,6 +15,7 @@ from bridge.config import load_config
 from bridge.service.replay import replay
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
+from tests.at_once import AtOnce
 from tests.builders import (INSTANCE, POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids,
                             pos_error, WIX_URL)
 
@@ -245,16 +246,11 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
 
     from tests.loopback import PosServer, wait_until
     pos = PosServer(POS_SECRET)
-    in_flight, most = [0], [0]
-    lock = threading.Lock()
+    in_flight = AtOnce()
 
     def slow(delivery):
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        time.sleep(0.2)
-        with lock:
-            in_flight[0] -= 1
+        with in_flight.inside():
+            time.sleep(0.2)
 
     pos.hold = slow
     bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_WORKER_CONCURRENCY": "3"})
@@ -276,7 +272,7 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
         for thread in threads:
             thread.join(10)
         pos.close()
-    assert most[0] >= 2, "the orders went to the POS one at a time"
+    assert in_flight.most >= 2, "the orders went to the POS one at a time"
     assert sorted(o["id"] for o in pos.orders()) == sorted(o["id"] for o in orders)
 
 

@@ -9,6 +9,7 @@ from bridge.service.breakers import Breakers, Policy
 from bridge.service.worker import Bulkhead, Fail, Retry, Wait, Worker
 from bridge.storage import open_store
 from bridge.storage.port import Job, NewJob
+from tests.at_once import AtOnce
 
 
 class Handler:
@@ -207,15 +208,11 @@ def test_workers_claiming_side_by_side_never_run_more_of_a_destination_than_its_
         database_url, clock):
     store = open_store(database_url, clock=clock, pool_size=4)
     store.migrate()
-    lock, running, most = threading.Lock(), [0], [0]
+    running = AtOnce()
 
     def crowd(job):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.005)
-        with lock:
-            running[0] -= 1
+        with running.inside():
+            time.sleep(0.005)
 
     handler = Handler(crowd)
     bulkhead = Bulkhead(2)
@@ -238,7 +235,7 @@ def test_workers_claiming_side_by_side_never_run_more_of_a_destination_than_its_
         for thread in threads:
             thread.join(40)
         assert sorted(handler.ran) == sorted(set(handler.ran)) and len(handler.ran) == 24
-        assert most[0] == 2                     # its share at once, never more
+        assert running.most == 2                # its share at once, never more
         assert {store.get_job(job_id).state for job_id in handler.ran} == {"done"}
         assert store.job_counts() == {}         # nothing left pending or running
     finally:

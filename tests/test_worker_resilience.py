@@ -17,6 +17,7 @@ from bridge.config import load_config
 from bridge.service import jobs
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
+from tests.at_once import AtOnce
 from tests.builders import an_order, signed_callback
 from tests.loopback import WixServer, wait_until
 
@@ -44,18 +45,13 @@ def site_of(delivery: dict) -> str:
 def hanging(pos):
     """The POS hangs on every order of site HUNG until the test ends; counts them in flight."""
     release = threading.Event()
-    in_flight = {"now": 0, "most": 0}
-    lock = threading.Lock()
+    in_flight = AtOnce()
 
     def hold(delivery):
         if site_of(delivery) != HUNG:
             return
-        with lock:
-            in_flight["now"] += 1
-            in_flight["most"] = max(in_flight["most"], in_flight["now"])
-        release.wait(30)
-        with lock:
-            in_flight["now"] -= 1
+        with in_flight.inside():
+            release.wait(30)
 
     pos.hold = hold
     yield in_flight
@@ -76,11 +72,11 @@ def test_a_hanging_pos_of_one_site_holds_a_bounded_share_and_others_keep_flowing
     crew = bridge.crew(wait=lambda s: 0.0, poll_seconds=0.01)
     crew.start()
     try:
-        wait_until(lambda: hanging["now"] == 2, 10, "the hung site's share to be taken")
+        wait_until(lambda: hanging.now == 2, 10, "the hung site's share to be taken")
         later = orders_from(client, signer, OK, 3)
         wait_until(lambda: all(state(bridge.store, o) == "sent" for o in later), 10,
                    "the other site's orders to reach the POS while the hung one hangs")
-        assert hanging["most"] == 2                      # never more than its share
+        assert hanging.most == 2                      # never more than its share
         assert all(state(bridge.store, o) == "queued" for o in stuck)
     finally:
         crew.stop(0)
