@@ -60,13 +60,28 @@ RECONNECT_SECONDS = 5
 CHECK_AFTER_IDLE_SECONDS = 2.0
 
 
-def _mark_returned(conn: psycopg.Connection) -> None:
-    conn.bridge_returned_at = time.monotonic()  # type: ignore[attr-defined]
+# What follows serves the store's pool and the event loop's (postgres_async) alike.
+
+def mark_returned(conn: psycopg.Connection | psycopg.AsyncConnection) -> None:
+    conn.bridge_returned_at = time.monotonic()  # type: ignore[union-attr]
+
+
+def idle_too_long(conn: psycopg.Connection | psycopg.AsyncConnection) -> bool:
+    """Whether a connection taken from a pool must be checked before use."""
+    return time.monotonic() - getattr(conn, "bridge_returned_at", 0.0) > CHECK_AFTER_IDLE_SECONDS
+
+
+def kept_cursor(conn: psycopg.Connection | psycopg.AsyncConnection) -> Any:
+    """The connection's one cursor, kept: a new one per statement copied the connection's
+    adapters each time (a connection serves one caller at a time, so does its cursor)."""
+    cursor = getattr(conn, "bridge_cursor", None)
+    if cursor is None or cursor.closed:
+        cursor = conn.bridge_cursor = conn.cursor()  # type: ignore[union-attr]
+    return cursor
 
 
 def _check_if_idle(conn: psycopg.Connection) -> None:
-    returned = getattr(conn, "bridge_returned_at", 0.0)
-    if time.monotonic() - returned > CHECK_AFTER_IDLE_SECONDS:
+    if idle_too_long(conn):
         ConnectionPool.check_connection(conn)
 
 
@@ -152,7 +167,7 @@ class PostgresStore(SqlStore):
         finally:
             # Here, not as the pool's `reset`: the pool runs that on a thread of its own, a
             # handoff between threads each time a connection comes back.
-            _mark_returned(conn)
+            mark_returned(conn)
             self._pool.putconn(conn)
 
     def _why_no_connection(self) -> Exception:
@@ -222,11 +237,7 @@ class PostgresStore(SqlStore):
 
     def _run(self, conn: psycopg.Connection, sql: str, params: Sequence[Any],
              named: bool) -> Result:
-        cursor = getattr(conn, "bridge_cursor", None)
-        if cursor is None or cursor.closed:
-            # One cursor per connection, kept: a new one per statement copied the connection's
-            # adapters each time (a connection serves one thread at a time, so does its cursor).
-            cursor = conn.bridge_cursor = conn.cursor()  # type: ignore[attr-defined]
+        cursor = kept_cursor(conn)
         cursor.execute(self._statement(sql), params)
         result = cursor.pgresult
         rows = cursor.fetchall() if result is not None and result.nfields else []

@@ -10,14 +10,13 @@ the store; its own pool, bound to that loop.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bridge.storage.port import StoredEvent, StoreUnavailable
-from bridge.storage.postgres import (CHECK_AFTER_IDLE_SECONDS, CHECKOUT_TIMEOUT_SECONDS,
-                                     RECONNECT_SECONDS, UNAVAILABLE, PostgresStore)
+from bridge.storage.postgres import (CHECKOUT_TIMEOUT_SECONDS, RECONNECT_SECONDS, UNAVAILABLE,
+                                     PostgresStore, idle_too_long, kept_cursor, mark_returned)
 from bridge.storage.sql import INSERT_EVENT
 
 
@@ -38,13 +37,11 @@ class AsyncPostgresInbox:
         try:
             conn = await self._connection()
             try:
-                cursor = getattr(conn, "bridge_cursor", None)
-                if cursor is None or cursor.closed:  # one per connection, as the store's
-                    cursor = conn.bridge_cursor = conn.cursor()  # type: ignore[attr-defined]
+                cursor = kept_cursor(conn)
                 await cursor.execute(self._insert, row)
                 stored = cursor.rowcount == 1
             finally:
-                conn.bridge_returned_at = time.monotonic()  # type: ignore[attr-defined]
+                mark_returned(conn)
                 await self._pool.putconn(conn)
         except UNAVAILABLE as error:
             raise StoreUnavailable(self._store._unavailable(error)) from None
@@ -81,6 +78,5 @@ class AsyncPostgresInbox:
 
 async def _check_if_idle(conn: psycopg.AsyncConnection) -> None:
     """As the store's pool: a connection is checked only after sitting unused a while."""
-    returned = getattr(conn, "bridge_returned_at", 0.0)
-    if time.monotonic() - returned > CHECK_AFTER_IDLE_SECONDS:
+    if idle_too_long(conn):
         await AsyncConnectionPool.check_connection(conn)
