@@ -432,9 +432,10 @@ class Bench:
         port = free_port()
         env = {**self.env(port, f"{name}.db"),
                "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
-        in_loop = ["--event-loop"] if name == "verify" and self.databases.kind == "postgres" else []
-        process = self.processes.start([sys.executable, "-m", "bench.receivers", name, *in_loop],
-                                       env, f"{name}.log")
+        args = [sys.executable, "-m", "bench.receivers", name]
+        if name == "verify" and self.databases.kind == "postgres":
+            args.append("--event-loop")
+        process = self.processes.start(args, env, f"{name}.log")
         return Receiver(name, process, port, stores)
 
     def bridge_receiver(self, database: str, label: str) -> Receiver:
