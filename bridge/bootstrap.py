@@ -59,7 +59,8 @@ class Bridge:
     def __post_init__(self) -> None:
         self.verifier = Verifier(self.public_key)
         if self.accounts is None:
-            self.accounts = SiteAccounts(self.store, self.config.keyring)
+            self.accounts = SiteAccounts(self.store, self.config.keyring,
+                                         allow_private_urls=self.config.allow_private_urls)
         self.spi_verifier = SpiVerifier(self.verifier, self.config.wix_app_id)
         self.spi = PosIntegration(self.store, self.pos, self.accounts,
                                   deadline_seconds=self.config.spi_deadline,
@@ -73,7 +74,7 @@ class Bridge:
         with BRIDGE_SECRET_KEY. Raises ConfigError / SchemaOutOfDate with one line."""
         self.store.check_schema()
         try:
-            self.accounts.check_keyring()
+            self.accounts.check_accounts(self.pos)
         except SecretKeyMissing as error:
             raise ConfigError(str(error)) from None
 
@@ -129,7 +130,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     `pool_size`: how many of this process's threads use the database at once. `create`: see
     `open_store`."""
     store = store or open_configured_store(config, pool_size=pool_size, create=create)
-    accounts = SiteAccounts(store, config.keyring)
+    accounts = SiteAccounts(store, config.keyring, allow_private_urls=config.allow_private_urls)
     if pos is None:
         def record(key, changes):
             statuses.record_changes(store, key, changes)

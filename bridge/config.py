@@ -18,9 +18,15 @@ from bridge.mail import Mailer
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting. A POS client's settings say who sets them: `owner` ones a site's owner sets
+    on the site's account (that restaurant's credentials); the others are the operator's alone
+    (the environment), such as where the vendor's API is. `kind` is how a form asks for it:
+    text, url, secret or number."""
     name: str
     default: str | None
     help: str
+    owner: bool = False
+    kind: str = "text"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -98,6 +104,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_TERMS_FILE", None,
             "a text file with the terms, pricing and fees shown to owners on the dashboard's "
             "help page (unset: a line saying the operator has not published any)"),
+    Setting("BRIDGE_ALLOW_PRIVATE_URLS", "0",
+            "1: a URL an owner sets on their POS account (the webhook client's) may be http and "
+            "point at loopback or private addresses (tests, a sandbox). 0: https to a public "
+            "address only; URLs the operator sets are never restricted"),
     Setting("BRIDGE_SQLITE_SYNCHRONOUS", "FULL",
             "SQLite only. FULL: an acknowledged webhook survives a power cut; NORMAL: faster, "
             "survives a process crash but may lose the last moments on a power cut"),
@@ -141,6 +151,7 @@ class Config:
     frame_ancestors: str = "https://manage.wix.com https://*.wix.com"
     terms: str | None = None
     notify_digest_seconds: float = 60.0
+    allow_private_urls: bool = False
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
     present: frozenset[str] = frozenset()
@@ -295,6 +306,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         terms=terms,
         notify_digest_seconds=_number("BRIDGE_NOTIFY_DIGEST_SECONDS",
                                       get("BRIDGE_NOTIFY_DIGEST_SECONDS"), float, 0, 86400),
+        allow_private_urls=_flag("BRIDGE_ALLOW_PRIVATE_URLS", get("BRIDGE_ALLOW_PRIVATE_URLS")),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
         present=frozenset(k for k, v in env.items() if k.startswith(_OURS) and v.strip()),
     )

@@ -12,13 +12,13 @@ from tests.sites import SECRET_KEY
 
 SITE = "site-acc"
 SQUARE = "https://square.test"
-SQUARE_SETTINGS = {"POS_SQUARE_ACCESS_TOKEN": "token-1", "POS_SQUARE_BASE_URL": SQUARE,
-                   "POS_SQUARE_LOCATION_ID": "L1"}
+SQUARE_SETTINGS = {"POS_SQUARE_ACCESS_TOKEN": "token-1", "POS_SQUARE_LOCATION_ID": "L1"}
 
 
 @pytest.fixture
 def keyed(env, make_bridge):
-    return make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY})
+    # Where Square is, is the operator's to say; the seller's token is the account's.
+    return make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SQUARE_BASE_URL": SQUARE})
 
 
 def square_account(bridge, site=SITE, account_id="acc-sq"):

@@ -242,14 +242,14 @@ def test_the_menus_a_location_syncs_are_listed_from_the_pos_and_chosen(sites_cli
 
 def test_a_check_the_pos_refuses_exits_non_zero_and_a_silent_pos_s_locations_fail(
         sites_cli, mocked):
+    nowhere = {"POS_SQUARE_BASE_URL": "http://127.0.0.1:9"}  # the operator's: where Square is
     sites_cli("accounts", "add", SITE, "--pos", "square", "--account-id", "acc-sq", "--no-check",
               "--set", "POS_SQUARE_ACCESS_TOKEN=bad-token",
-              "--set", "POS_SQUARE_BASE_URL=http://127.0.0.1:9",
-              "--set", "POS_SQUARE_LOCATION_ID=L1")
-    checked = sites_cli("accounts", "check", "acc-sq", "--json")
+              "--set", "POS_SQUARE_LOCATION_ID=L1", **nowhere)
+    checked = sites_cli("accounts", "check", "acc-sq", "--json", **nowhere)
     assert checked.exit_code == 1
     assert "did not answer the credentials check" in json.loads(checked.output)["check_error"]
-    listed = sites_cli("accounts", "locations", "acc-sq")
+    listed = sites_cli("accounts", "locations", "acc-sq", **nowhere)
     assert listed.exit_code == 1 and "the POS did not list its locations" in listed.output
     assert "bad-token" not in checked.output + listed.output
 

@@ -34,7 +34,8 @@ def two_poses():
 def dashboard_env(env, wix):
     return {**env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY,
             "BRIDGE_OPERATOR_PASSWORD": OPERATOR_PASSWORD,
-            "BRIDGE_DASHBOARD_FRAME_ANCESTORS": "https://manage.wix.com http://localhost:9"}
+            "BRIDGE_DASHBOARD_FRAME_ANCESTORS": "https://manage.wix.com http://localhost:9",
+            "BRIDGE_ALLOW_PRIVATE_URLS": "1"}  # the owners' POSes here are on loopback
 
 
 @pytest.fixture

@@ -474,7 +474,8 @@ def test_accounts_sharing_the_app_s_signature_key_are_told_apart_by_merchant(squ
                       match=[responses.matchers.header_matcher(
                           {"Authorization": f"Bearer token-{n}"})])
         account = bridge.accounts.save(f"site-{n}", "square",
-                                       {"POS_SQUARE_ACCESS_TOKEN": f"token-{n}"},
+                                       {"POS_SQUARE_ACCESS_TOKEN": f"token-{n}",
+                                        "POS_SQUARE_LOCATION_ID": f"L{n}"},
                                        account_id=f"acc-{n}", clients=bridge.pos)
         assert bridge.accounts.check(account, bridge.pos).merchant_id == f"M{n}"
         bridge.store.save_order(wix_order_id=f"wix-{n}", instance_id=f"site-{n}", state="sent",

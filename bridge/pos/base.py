@@ -16,7 +16,7 @@ from bridge.domain.statuses import StatusChange
 
 __all__ = ["CallbackRejected", "PosClient", "PosConfig", "PosConfigurationError", "PosError",
            "PosLocation", "PosRejected", "PosUnavailable", "PosUnreachable", "Report", "Setting",
-           "NotAnImport", "check_credentials", "fetch_menu", "fetch_order", "item_map", "list_locations",
+           "NotAnImport", "check_credentials", "excerpt", "fetch_menu", "fetch_order", "item_map", "list_locations",
            "read_timeout", "validate_order"]
 
 
@@ -153,6 +153,15 @@ def item_map(client: PosClient) -> Mapping[str, str]:
     identifiers come first; this fills what they do not know."""
     method = getattr(client, "item_map", None)
     return dict(method()) if callable(method) else {}
+
+
+def excerpt(text: object, limit: int = 200) -> str:
+    """A short, plain excerpt of what a POS answered, safe to show its owner: printable
+    characters only (no markup controls, no line breaks), white space folded, at most `limit`
+    characters."""
+    plain = "".join(c if c.isprintable() else " " for c in str(text))
+    plain = " ".join(plain.replace("<", " ").replace(">", " ").split())
+    return plain if len(plain) <= limit else plain[:limit - 1] + "…"
 
 
 def read_timeout(settings: Mapping[str, str], name: str, default: float) -> float:

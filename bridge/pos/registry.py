@@ -1,5 +1,10 @@
-"""Find POS clients by entry point name and build one per site: from its own account, or from
-the environment's settings for a site without one."""
+"""Find POS clients by entry point name and build one per site: from its own account, or the
+environment's POS for a site the operator lets it serve.
+
+Two kinds of settings, never merged: the operator's (the environment) and a site's account (that
+restaurant's credentials). A client's `settings` mark the ones an owner sets (`owner=True`); an
+account's client gets exactly those from the account, and only the others from the environment.
+"""
 from __future__ import annotations
 
 import threading
@@ -9,7 +14,7 @@ from typing import Callable, Mapping, Protocol
 
 from bridge.config import Setting
 from bridge.domain.statuses import StatusChange
-from bridge.pos.base import PosClient, PosConfig
+from bridge.pos.base import PosClient, PosConfig, PosConfigurationError
 
 GROUP = "bridge.pos_clients"
 
@@ -40,6 +45,35 @@ def declared_settings() -> dict[str, tuple[Setting, ...] | None]:
     return declared
 
 
+def owner_settings(factory: Factory) -> frozenset[str] | None:
+    """The names of the settings a site's account may set, as the client declares them; None
+    for a client that declares no settings (an account then sets all of them, and is lent
+    none of the environment's)."""
+    listed = getattr(getattr(factory, "__self__", factory), "settings", None)
+    if listed is None:
+        return None
+    return frozenset(s.name for s in listed if getattr(s, "owner", False))
+
+
+def account_settings(client: str, factory: Factory, operator: Mapping[str, str],
+                     account: Mapping[str, str]) -> dict[str, str]:
+    """What an account's client is built from: the account's owner settings, and the operator's
+    values of the client's other settings (never of an owner one: an empty token stays empty).
+    Raises PosConfigurationError for a setting the account holds that is not the owner's (an
+    account saved before the settings were split keeps working once it is saved without it)."""
+    owned = owner_settings(factory)
+    if owned is None:
+        return dict(account)
+    for name in sorted(account):
+        if name not in owned:
+            raise PosConfigurationError(
+                f"{name} is the operator's setting, not an account's: the account must be saved "
+                "again without it")
+    prefix = f"POS_{client.upper()}_"
+    lent = {k: v for k, v in operator.items() if k.startswith(prefix) and k not in owned}
+    return {**lent, **account}
+
+
 def load(name: str) -> Factory:
     found = available()
     if name not in found:
@@ -50,8 +84,8 @@ def load(name: str) -> Factory:
 
 @dataclass(frozen=True)
 class PosAccount:
-    """A site's own account with its POS: which client, and the settings its credentials give
-    (over the environment's). `key` names this POS wherever its orders and reports are stored,
+    """A site's own account with its POS: which client, and the owner settings its credentials
+    give. `key` names this POS wherever its orders and reports are stored,
     so two accounts of one client never mix their order ids; `version` changes with them."""
     key: str
     client: str
@@ -123,7 +157,7 @@ class PosClients:
 
     def of_account(self, account: PosAccount) -> Site:
         factory = self._factory if account.client == self.name else self._load(account.client)
-        settings = {**self._settings, **account.settings}
+        settings = account_settings(account.client, factory, self._settings, account.settings)
         client = self._build(("account", account.key, account.version), factory,
                              account.instance_id, settings, account.key)
         return Site(account.key, client, account)

@@ -54,27 +54,34 @@ MAX_DELIVERY_NOTE = 550
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 
 SETTINGS = (
-    Setting("POS_SQUARE_ACCESS_TOKEN", None, "the seller account's access token (required)"),
+    Setting("POS_SQUARE_ACCESS_TOKEN", None, "the seller account's access token (required)",
+            owner=True, kind="secret"),
     Setting("POS_SQUARE_BASE_URL", PRODUCTION,
-            "production, https://connect.squareupsandbox.com, or a local server"),
+            "production, https://connect.squareupsandbox.com, or a local server (the "
+            "operator's: an account never sets where Square is)", kind="url"),
     Setting("POS_SQUARE_LOCATION_ID", None,
-            "the Square location orders go to when the map names none (required)"),
+            "the Square location orders go to when the map names none (required)", owner=True),
     Setting("POS_SQUARE_LOCATION_MAP", None,
-            "wixLocationId=squareLocationId,... (or a JSON object)"),
+            "wixLocationId=squareLocationId,... (or a JSON object)", owner=True),
     Setting("POS_SQUARE_CATALOG_MAP", None,
-            "wixCatalogItemId=squareCatalogObjectId,... (or a JSON object)"),
+            "wixCatalogItemId=squareCatalogObjectId,... (or a JSON object)", owner=True),
     Setting("POS_SQUARE_UNMAPPED_ITEMS", "ad_hoc",
-            "an item not in the catalog map: ad_hoc (by name and price) or reject"),
+            "an item not in the catalog map: ad_hoc (by name and price) or reject", owner=True),
     Setting("POS_SQUARE_WEBHOOK_SIGNATURE_KEY", None,
-            "the webhook subscription's signature key (with the notification URL)"),
+            "the Square app's webhook subscription signature key (with the notification "
+            "URL); the operator's: Square signs every seller's events with it", kind="secret"),
     Setting("POS_SQUARE_NOTIFICATION_URL", None,
-            "the subscription's notification URL, exactly as configured in Square"),
+            "the subscription's notification URL, exactly as configured in Square",
+            kind="url"),
     Setting("POS_SQUARE_FALLBACK_PHONE", None,
-            "the restaurant's phone, sent as the recipient's when the customer gave none"),
+            "the restaurant's phone, sent as the recipient's when the customer gave none",
+            owner=True),
     Setting("POS_SQUARE_PREP_MINUTES", None,
-            "preparation minutes of an order with no promised time (ASAP)"),
+            "preparation minutes of an order with no promised time (ASAP)", owner=True,
+            kind="number"),
     Setting("POS_SQUARE_TIMEOUT", str(TIMEOUT_SECONDS).removesuffix(".0"),
-            "seconds to wait for Square's answer to each call (within BRIDGE_ATTEMPT_DEADLINE)"),
+            "seconds to wait for Square's answer to each call (within BRIDGE_ATTEMPT_DEADLINE)",
+            kind="number"),
 )
 
 # Square fulfillment state -> the bridge's status; PROPOSED (not yet accepted) is no change.

@@ -22,7 +22,7 @@ from bridge.domain.orders import InvalidOrder, PosOrder, to_json
 from bridge.domain.statuses import StatusChange, parse_status
 from bridge import timeouts
 from bridge.pos.base import (CallbackRejected, PosConfig, PosConfigurationError, PosRejected,
-                             PosUnavailable, PosUnreachable, Setting, read_timeout)
+                             PosUnavailable, PosUnreachable, Setting, excerpt, read_timeout)
 
 TIMEOUT_SECONDS = 10.0  # read timeout, POS_WEBHOOK_TIMEOUT
 RETRYABLE_CODES = frozenset({"endpoint_down", "pos_error"})
@@ -36,8 +36,8 @@ def classify_answer(status: int, body: bytes) -> dict[str, Any]:
     except ValueError:
         answer = None
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
-        code = str(answer["error"].get("code") or "")
-        description = str(answer["error"].get("description") or "")[:500]
+        code = excerpt(answer["error"].get("code") or "", 40)
+        description = excerpt(answer["error"].get("description") or "")
         message = f"POS answered {status} {code}: {description}".rstrip(": ")
         if code in PERMANENT_CODES:
             raise PosRejected(message, code)
@@ -77,12 +77,15 @@ def _secret(n: int, value: str) -> Webhook:
 class WebhookPos:
     name = "webhook"
     settings = (
-        Setting("POS_WEBHOOK_URL", None, "where orders are POSTed (http or https)"),
+        Setting("POS_WEBHOOK_URL", None, "where orders are POSTed (http or https)", owner=True,
+                kind="url"),
         Setting("POS_WEBHOOK_SECRET", None,
                 "Standard Webhooks secret(s) (whsec_ and the base64 of 24 to 64 bytes), "
-                "space-separated for rotation: the first signs, any verifies"),
+                "space-separated for rotation: the first signs, any verifies", owner=True,
+                kind="secret"),
         Setting("POS_WEBHOOK_TIMEOUT", "10",
-                "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)"),
+                "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)",
+                owner=True, kind="number"),
     )
 
     def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None,

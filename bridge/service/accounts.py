@@ -1,9 +1,10 @@
 """Sites and their POS accounts: who serves a site, whether its credentials work, and where its
 orders go.
 
-A site (Wix app instance) without an account is served by the environment's POS settings (a
-single-restaurant deployment). A site with one has its own POS client, built from the account's
-credentials over the environment's settings; the credentials are sealed in the database
+A site (Wix app instance) without an account is served by the environment's POS only when the
+operator names it (POS_SITES). A site with one has its own POS client, built from the account's
+owner settings and nothing else of the environment's but the operator's own settings of that
+client (`registry.account_settings`); the credentials are sealed in the database
 (`bridge.credentials`), opened only here. Location pairing and the configuration status Wix asks
 for through the SPI are computed here too.
 """
@@ -15,10 +16,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Mapping
 
-from bridge import logs
+from bridge import logs, owner_urls
 from bridge.credentials import Keyring, KeyringError
 from bridge.domain.orders import PosOrder
-from bridge.pos import base
+from bridge.pos import base, registry
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable
 from bridge.pos.registry import PosAccount, PosClients, Site, account_key
 from bridge.timeouts import DeadlineExceeded
@@ -57,9 +58,11 @@ class StatusReport:
 class SiteAccounts:
     """The accounts the POS clients are built from (`registry.Accounts`), and their management."""
 
-    def __init__(self, store: Store, keyring: Keyring | None):
+    def __init__(self, store: Store, keyring: Keyring | None, *,
+                 allow_private_urls: bool = False):
         self.store = store
         self.keyring = keyring
+        self.allow_private_urls = allow_private_urls
         # Opened credentials by sealed text: every job of a site, and every callback of a
         # client, reads its accounts; each sealed value is opened once (new credentials are a
         # new sealed text, so nothing here goes stale).
@@ -102,20 +105,34 @@ class SiteAccounts:
         self._opened[account.credentials] = opened
         return dict(opened)
 
-    def check_keyring(self) -> None:
+    def check_accounts(self, clients: PosClients) -> None:
         """At start-up: every sealed account opens with the configured keys, or one line says
-        which does not."""
+        which does not. An account whose settings no longer build its client (one saved with a
+        setting that is now the operator's) keeps the reason as its check error, for its owner
+        to see; its orders wait until it is saved again."""
         for account in self.store.list_accounts():
             self.credentials(account)
+            try:
+                clients.of_account(self.pos_account(account))
+            except PosConfigurationError as error:
+                if account.check_error != str(error):
+                    self.store.record_account_check(account.id, error=str(error))
+                    logs.warning(log, "account_needs_attention", account=account.id,
+                                 instance_id=account.instance_id, reason=str(error))
 
     # -- management (the CLI, and later the dashboard) -------------------------------------
 
     def save(self, instance_id: str, client: str, credentials: Mapping[str, str], *,
-             account_id: str | None = None, clients: PosClients) -> Account:
+             account_id: str | None = None, clients: PosClients, by_owner: bool = False
+             ) -> Account:
         """Add the site's account, or replace its credentials: the new ones apply to the next
         order, in every process, without a restart. The client is built from them first, so a
-        missing or malformed setting is refused here, not at the first order."""
+        missing or malformed setting is refused here, not at the first order. `by_owner`: the
+        site's owner gave them (the dashboard), so a URL must lead to a public https address;
+        the operator (the CLI) may give any."""
         _check_names(client, credentials)
+        if by_owner:
+            self._check_owner_urls(client, credentials)
         existing = self.store.account_for_instance(instance_id)
         if account_id is None:
             account_id = existing.id if existing else "acc_" + secrets.token_hex(8)
@@ -140,11 +157,23 @@ class SiteAccounts:
                   version=account.version, settings=",".join(sorted(credentials)))
         return account
 
+    def _check_owner_urls(self, client: str, credentials: Mapping[str, str]) -> None:
+        declared = registry.declared_settings().get(client) or ()
+        for setting in declared:
+            value = credentials.get(setting.name)
+            if setting.kind == "url" and value:
+                try:
+                    owner_urls.check(value, allow_private=self.allow_private_urls)
+                except owner_urls.NotPublic as error:
+                    raise AccountError(f"{setting.name} {error}") from None
+
     def check(self, account: Account, clients: PosClients) -> Account:
         """Ask the POS whether the credentials work, and keep its answer."""
-        site = clients.of_account(self.pos_account(account))
         try:
+            site = clients.of_account(self.pos_account(account))
             asked, merchant_id = base.check_credentials(site.client)
+        except PosConfigurationError as error:
+            self.store.record_account_check(account.id, error=str(error))
         except PosRejected as error:
             self.store.record_account_check(account.id, error=f"the POS refused the "
                                             f"credentials: {error}")

@@ -143,7 +143,8 @@ class SendOrder:
             raise Fail(f"order cannot be sent: {error}") from None
         if pos_order is None:
             raise Fail("order has no restaurant items")
-        site = self.pos.site(record.instance_id)
+        with pos_answers():
+            site = self.pos.site(record.instance_id)
         try:
             pos_order = self.accounts.route(site, pos_order)
         except AccountError as error:
@@ -190,8 +191,8 @@ class CancelOrder:
         record = self.store.get_order(job.order_id)
         if record is None or record.state != OrderState.CANCELING or not record.pos_order_id:
             return
-        client = self.pos.for_instance(record.instance_id)
         with pos_answers():
+            client = self.pos.for_instance(record.instance_id)
             client.cancel_order(record.wix_order_id, record.pos_order_id, idempotency_key=job.key)
         self.store.set_order_state(record.wix_order_id, OrderState.CANCELED.value)
         logs.info(log, "order_canceled_at_pos", order_id=record.wix_order_id,

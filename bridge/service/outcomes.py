@@ -10,17 +10,24 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from bridge.pos.base import PosRejected, PosUnavailable, PosUnreachable
+from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable, PosUnreachable
 from bridge.service.worker import Fail, Retry, Unreachable, Wait
 from bridge.wix.api import WixUnauthorized, WixUnavailable
 
 NO_WIX = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
+# How often work waiting on a site's account (to be connected, or saved again) looks again.
+ACCOUNT_RECHECK_SECONDS = 60.0
 
 
 @contextmanager
 def pos_answers() -> Iterator[None]:
+    """Around building a site's POS client and calling it: an account whose settings do not
+    build a client waits (uncounted) for its owner to save it again."""
     try:
         yield
+    except PosConfigurationError as error:
+        raise Wait(f"waiting for the site's POS account to be saved again: {error}",
+                   ACCOUNT_RECHECK_SECONDS) from None
     except PosRejected as error:
         raise Fail(str(error)) from None
     except PosUnreachable as error:

@@ -211,7 +211,8 @@ def legacy_url(site: str):
 # -- the POS account ----------------------------------------------------------------------
 
 def _client_fields(client: str) -> list:
-    return list(registry.declared_settings().get(client) or ())
+    """The settings an owner sets for this POS (the rest are the operator's)."""
+    return [s for s in registry.declared_settings().get(client) or () if s.owner]
 
 
 def _account_page(site: str, client: str | None, status: int = 200, **values):
@@ -250,11 +251,13 @@ def save_account(site: str):
     kept: dict[str, str] = {}
     if current is not None and current.pos_client == client:
         try:
-            kept = bridge.accounts.credentials(current)  # empty fields keep what was set
+            # Empty fields keep what was set; a setting owners no longer set is dropped.
+            kept = {k: v for k, v in bridge.accounts.credentials(current).items() if k in names}
         except AccountError as error:
             return _account_page(site, client, 422, errors={"form": str(error)})
     try:
-        saved = bridge.accounts.save(site, client, {**kept, **given}, clients=bridge.pos)
+        saved = bridge.accounts.save(site, client, {**kept, **given}, clients=bridge.pos,
+                                     by_owner=True)
     except AccountError as error:
         field = next((n for n in names if n in str(error)), "form")
         return _account_page(site, client, 422, errors={field: str(error)})

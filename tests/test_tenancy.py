@@ -1,0 +1,137 @@
+"""One restaurant can never touch another's, tried as a hostile owner would: with the dashboard of
+their own site only, and whatever anyone can send to the public endpoints. Each test states what
+users must get. Outside HTTP (Square, Wix) is mocked at the edge; the owners' POSes are loopback
+servers. On SQLite and PostgreSQL."""
+import pytest
+import responses
+
+from bridge.web.app import create_app
+from tests.loopback import PosServer
+from tests.sites import SECRET_KEY
+from tests.test_dashboard import csrf_of, field_error, owner
+
+SQUARE = "https://square.test"
+OPERATOR_TOKEN = "EAAA-the-operators-own-token"
+
+
+@pytest.fixture
+def operated(env, make_bridge):
+    """An operator running Square for their own restaurant (the environment's POS), and letting
+    other restaurants connect their own POS accounts through the dashboard."""
+    return make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_CLIENT": "square",
+                        "POS_SQUARE_ACCESS_TOKEN": OPERATOR_TOKEN, "POS_SQUARE_BASE_URL": SQUARE,
+                        "POS_SQUARE_LOCATION_ID": "L-OPERATOR"})
+
+
+def save_as_owner(bridge, site: str, form: dict) -> tuple[int, str]:
+    client, csrf = owner(create_app(bridge), site)
+    answer = client.post(f"/dashboard/sites/{site}/account", data={"csrf": csrf, **form})
+    return answer.status_code, answer.text
+
+
+def test_an_owner_cannot_point_square_elsewhere_or_borrow_the_operator_s_token(operated,
+                                                                             mocked):
+    """The owner's form has no field for where Square is; sending one anyway, with an empty
+    token, is refused naming the missing token, and nothing is sent anywhere (the strict mock
+    fails on any request)."""
+    client, csrf = owner(create_app(operated), "site-evil")
+    page = client.get("/dashboard/sites/site-evil/account?pos=square").text
+    assert 'name="POS_SQUARE_ACCESS_TOKEN"' in page
+    assert 'name="POS_SQUARE_BASE_URL"' not in page
+    assert 'name="POS_SQUARE_WEBHOOK_SIGNATURE_KEY"' not in page
+    answer = client.post("/dashboard/sites/site-evil/account", data={
+        "csrf": csrf, "pos": "square", "POS_SQUARE_BASE_URL": "https://evil.example",
+        "POS_SQUARE_ACCESS_TOKEN": "", "POS_SQUARE_LOCATION_ID": "L-EVIL"})
+    assert answer.status_code == 422
+    assert "POS_SQUARE_ACCESS_TOKEN is missing" in answer.text
+    assert operated.store.account_for_instance("site-evil") is None
+
+
+def test_an_account_s_client_gets_only_its_own_credentials_and_the_operator_s_api_address(
+        operated, mocked):
+    account = operated.accounts.save("site-a", "square", {
+        "POS_SQUARE_ACCESS_TOKEN": "EAAA-site-a", "POS_SQUARE_LOCATION_ID": "L-A"},
+        clients=operated.pos)
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-A"}},
+               match=[responses.matchers.header_matcher({"Authorization": "Bearer EAAA-site-a"})])
+    assert operated.accounts.check(account, operated.pos).merchant_id == "M-A"
+    with pytest.raises(Exception, match="POS_SQUARE_BASE_URL is the operator's setting"):
+        operated.accounts.save("site-a", "square", {
+            "POS_SQUARE_ACCESS_TOKEN": "EAAA-site-a", "POS_SQUARE_LOCATION_ID": "L-A",
+            "POS_SQUARE_BASE_URL": "https://evil.example"}, clients=operated.pos)
+
+
+def test_a_webhook_account_without_its_own_secret_is_refused_naming_it(operated):
+    pos = PosServer("whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ==")
+    try:
+        status, page = save_as_owner(operated, "site-a", {"pos": "webhook",
+                                                          "POS_WEBHOOK_URL": "https://1.1.1.1/o"})
+        assert status == 422 and "POS_WEBHOOK_SECRET is missing" in page
+        assert operated.store.account_for_instance("site-a") is None
+    finally:
+        pos.close()
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://1.1.1.1/orders", "must be an https:// address"),
+    ("https://127.0.0.1:5432/", "is not a public address"),
+    ("https://169.254.169.254/latest/meta-data", "is not a public address"),
+    ("https://10.0.0.7/", "is not a public address"),
+    ("https://[::1]/", "is not a public address"),
+    ("https://localhost/", "is not a public address"),
+    ("https://bridge.internal/", "could not be found"),
+])
+def test_an_owner_s_pos_url_must_be_https_to_a_public_address(operated, url, why):
+    secret = "whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    status, page = save_as_owner(operated, "site-a", {
+        "pos": "webhook", "POS_WEBHOOK_URL": url, "POS_WEBHOOK_SECRET": secret})
+    assert status == 422
+    assert why in field_error(page, "POS_WEBHOOK_URL")
+    assert operated.store.account_for_instance("site-a") is None
+
+
+def test_the_operator_may_set_any_url(operated):
+    secret = "whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    pos = PosServer(secret)
+    try:
+        operated.accounts.save("site-a", "webhook", {"POS_WEBHOOK_URL": pos.url,
+                                                     "POS_WEBHOOK_SECRET": secret},
+                               clients=operated.pos)  # the CLI's way: the operator's word
+        assert operated.store.account_for_instance("site-a") is not None
+    finally:
+        pos.close()
+
+
+def test_what_an_owner_s_endpoint_answers_reaches_them_only_as_a_short_plain_excerpt():
+    from bridge.pos.base import PosUnavailable
+    from bridge.pos.webhook import classify_answer
+    body = ('{"error": {"code": "pos_error", "description": "<script>x</script>\\n'
+            + "A" * 5000 + '"}}').encode()
+    with pytest.raises(PosUnavailable) as refused:
+        classify_answer(500, body)
+    message = str(refused.value)
+    assert "<" not in message and "\n" not in message
+    assert len(message) < 260
+
+
+def test_an_account_saved_with_a_setting_now_the_operator_s_waits_with_the_reason(
+        operated, mocked):
+    """An upgrade keeps every account's settings: one that holds an operator setting (saved
+    before the split) is not silently changed, it shows why on the account."""
+    from bridge.credentials import Keyring
+    sealed = Keyring.from_setting(SECRET_KEY).seal({
+        "POS_SQUARE_ACCESS_TOKEN": "EAAA-old", "POS_SQUARE_LOCATION_ID": "L-OLD",
+        "POS_SQUARE_BASE_URL": "https://old.example"})
+    operated.store.save_account("acc-old", "site-old", "square", sealed)
+    operated.check()
+    account = operated.store.get_account("acc-old")
+    assert "POS_SQUARE_BASE_URL is the operator's setting" in account.check_error
+    assert not account.authorized
+
+    # The owner saves it again from the dashboard: the old setting goes, the token stays.
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-OLD"}})
+    status, _ = save_as_owner(operated, "site-old", {"pos": "square",
+                                                     "POS_SQUARE_LOCATION_ID": "L-OLD"})
+    assert status == 302
+    assert operated.accounts.credentials(operated.store.account_for_instance("site-old")) == {
+        "POS_SQUARE_ACCESS_TOKEN": "EAAA-old", "POS_SQUARE_LOCATION_ID": "L-OLD"}
