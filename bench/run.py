@@ -317,7 +317,7 @@ class Bench:
         return {"PORT": str(port), "DATABASE_URL": self.databases.url(database),
                 "WIX_PUBLIC_KEY": self.keys.public_pem, "WIX_APP_ID": "bench-app",
                 "WIX_APP_SECRET": "bench-secret", "WIX_API_BASE": self.wix.url,
-                "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": self.pos.url,
+                "POS_CLIENT": "webhook", "POS_SITES": "*", "POS_WEBHOOK_URL": self.pos.url,
                 "POS_WEBHOOK_SECRET": POS_SECRET, "LOG_LEVEL": "WARNING",
                 "BRIDGE_SQLITE_SYNCHRONOUS": os.environ.get("BRIDGE_SQLITE_SYNCHRONOUS", "FULL")}
 

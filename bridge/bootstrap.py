@@ -136,10 +136,11 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
             statuses.record_changes(store, key, changes)
 
         def record_orders(key, instance_id, reports):
-            imports.record(store, key, instance_id, reports)
+            imports.record(store, key, instance_id, reports, served=config.pos_sites)
         try:
             pos = PosClients.from_settings(config.pos_client, config.pos_settings, record,
-                                           accounts=accounts, record_orders=record_orders)
+                                           accounts=accounts, record_orders=record_orders,
+                                           serves=config.pos_sites)
             pos.check()
         except UnknownPosClient as error:
             raise ConfigError(f"POS_CLIENT is malformed: {error}") from None

@@ -41,6 +41,11 @@ SETTINGS: tuple[Setting, ...] = (
             "postgres://user:password@host:port/database (postgresql:// too; sslmode=require "
             "unless the host is this machine or the URL says otherwise)"),
     Setting("POS_CLIENT", "demo", "name of the POS client, an entry point in bridge.pos_clients"),
+    Setting("POS_SITES", None,
+            "the sites (Wix instance ids, separated by commas or spaces) the environment's POS "
+            "serves, or * for every site (a deployment for one restaurant). Required with any "
+            "POS_CLIENT but demo; a site neither named nor with an account of its own waits for "
+            "its owner to connect a POS"),
     Setting("PORT", "8000", "HTTP port"),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting("WEB_CONCURRENCY", "1", "gunicorn worker processes for the web process"),
@@ -121,10 +126,31 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class ServedSites:
+    """The sites the environment's POS serves (POS_SITES): the ones named, or every site. It is
+    the operator's POS: a site not named never reaches it, whatever it sends."""
+    named: frozenset[str] = frozenset()
+    every: bool = False
+
+    def __contains__(self, instance_id: object) -> bool:
+        return self.every or instance_id in self.named
+
+    @classmethod
+    def parse(cls, raw: str) -> "ServedSites":
+        names = frozenset(raw.replace(",", " ").split())
+        if names == {"*"}:
+            return cls(every=True)
+        if "*" in names:
+            raise ConfigError("POS_SITES is malformed: * (every site) goes alone")
+        return cls(named=names)
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str = field(repr=False)  # a PostgreSQL URL may hold a password
     pos_client: str
     wix_api_base: str
+    pos_sites: ServedSites = ServedSites(every=True)
     wix_app_id: str | None = None
     wix_app_secret: str | None = field(default=None, repr=False)
     wix_public_key: RSAPublicKey | None = field(default=None, repr=False)
@@ -221,6 +247,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             f"Wix webhooks are refused. Set WIX_PUBLIC_KEY (with WIX_APP_ID and WIX_APP_SECRET), "
             f"or BRIDGE_SANDBOX=1 to run the sandbox against this POS on purpose")
 
+    if get("POS_SITES"):
+        pos_sites = ServedSites.parse(get("POS_SITES"))
+    elif get("POS_CLIENT") == "demo":
+        pos_sites = ServedSites(every=True)  # the demo kitchen: nothing reaches a real POS
+    else:
+        raise ConfigError(
+            f"POS_SITES is missing: name the sites (Wix instance ids) POS_CLIENT="
+            f"{get('POS_CLIENT')} serves, or * for every site (a deployment for one "
+            "restaurant); other sites connect their own POS")
+
     log_level = get("LOG_LEVEL").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL is malformed: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -272,6 +308,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     return Config(
         database_url=database_url(get("DATABASE_URL")),
         pos_client=get("POS_CLIENT"),
+        pos_sites=pos_sites,
         wix_api_base=api_base,
         wix_app_id=get("WIX_APP_ID"),
         wix_app_secret=get("WIX_APP_SECRET"),

@@ -93,7 +93,7 @@ def env(database_url, public_pem) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "WIX_APP_ID": "app-id", "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem,
         "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET,
-        "WIX_API_BASE": WIX_URL,
+        "POS_SITES": "*", "WIX_API_BASE": WIX_URL,
     }
 
 

@@ -65,7 +65,7 @@ def test_two_web_and_two_worker_processes_send_every_order_once_despite_kills(
         tmp_path, database_url, public_pem, signer):
     pos, wix = PosServer(POS_SECRET), WixServer()
     env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app",
-           "WIX_APP_SECRET": "secret", "WIX_API_BASE": wix.url, "POS_CLIENT": "webhook",
+           "WIX_APP_SECRET": "secret", "WIX_API_BASE": wix.url, "POS_CLIENT": "webhook", "POS_SITES": "*",
            "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
            "BRIDGE_LEASE_SECONDS": "2", "BRIDGE_ATTEMPT_DEADLINE": "1.5", "BRIDGE_RETRY_MAX_SECONDS": "1"}
     observer = bootstrap(load_config(env))

@@ -32,7 +32,7 @@ def operator(tmp_path, database_url, public_pem, poses):
     port = free_port()
     env = {"PORT": str(port), "DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem,
            "WIX_APP_ID": "app-id", "WIX_APP_SECRET": "secret", "WIX_API_BASE": wix.url,
-           "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": poses[0].url + "/env",
+           "POS_CLIENT": "webhook", "POS_SITES": "*", "POS_WEBHOOK_URL": poses[0].url + "/env",
            "POS_WEBHOOK_SECRET": POS_SECRET, "BRIDGE_SECRET_KEY": SECRET_KEY}
     log = tmp_path / "serve.log"
     process = bridge_process(["serve"], env, tmp_path, log)

@@ -12,6 +12,7 @@ from tests.test_dashboard import csrf_of, field_error, owner
 
 SQUARE = "https://square.test"
 OPERATOR_TOKEN = "EAAA-the-operators-own-token"
+SECRET_A = "whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_an_account_s_client_gets_only_its_own_credentials_and_the_operator_s_ap
 
 
 def test_a_webhook_account_without_its_own_secret_is_refused_naming_it(operated):
-    pos = PosServer("whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ==")
+    pos = PosServer(SECRET_A)
     try:
         status, page = save_as_owner(operated, "site-a", {"pos": "webhook",
                                                           "POS_WEBHOOK_URL": "https://1.1.1.1/o"})
@@ -82,7 +83,7 @@ def test_a_webhook_account_without_its_own_secret_is_refused_naming_it(operated)
     ("https://bridge.internal/", "could not be found"),
 ])
 def test_an_owner_s_pos_url_must_be_https_to_a_public_address(operated, url, why):
-    secret = "whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    secret = SECRET_A
     status, page = save_as_owner(operated, "site-a", {
         "pos": "webhook", "POS_WEBHOOK_URL": url, "POS_WEBHOOK_SECRET": secret})
     assert status == 422
@@ -91,7 +92,7 @@ def test_an_owner_s_pos_url_must_be_https_to_a_public_address(operated, url, why
 
 
 def test_the_operator_may_set_any_url(operated):
-    secret = "whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    secret = SECRET_A
     pos = PosServer(secret)
     try:
         operated.accounts.save("site-a", "webhook", {"POS_WEBHOOK_URL": pos.url,
@@ -135,3 +136,55 @@ def test_an_account_saved_with_a_setting_now_the_operator_s_waits_with_the_reaso
     assert status == 302
     assert operated.accounts.credentials(operated.store.account_for_instance("site-old")) == {
         "POS_SQUARE_ACCESS_TOKEN": "EAAA-old", "POS_SQUARE_LOCATION_ID": "L-OLD"}
+
+
+# -- the environment's POS serves only the sites the operator names ---------------------------
+
+def test_pos_sites_is_required_with_a_real_pos_and_star_goes_alone(env):
+    from bridge.config import ConfigError, load_config
+    unnamed = {k: v for k, v in env.items() if k != "POS_SITES"}
+    with pytest.raises(ConfigError, match="^POS_SITES is missing: name the sites"):
+        load_config(unnamed)
+    with pytest.raises(ConfigError, match=r"POS_SITES is malformed: \* \(every site\) goes alone"):
+        load_config({**env, "POS_SITES": "site-a, *"})
+    named = load_config({**env, "POS_SITES": "site-a, site-b site-c"}).pos_sites
+    assert "site-b" in named and "site-d" not in named
+    assert "anyone" in load_config({**unnamed, "POS_CLIENT": "demo"}).pos_sites
+
+
+def test_a_stranger_s_order_never_reaches_the_operator_s_pos_and_goes_to_its_own_once_connected(
+        env, make_bridge, signer, clock):
+    from tests.builders import POS_SECRET, an_order
+    from tests.sites import add_site
+    operator_pos, own_pos = PosServer(POS_SECRET), PosServer(SECRET_A)
+    try:
+        bridge = make_bridge({**env, "POS_WEBHOOK_URL": operator_pos.url,
+                              "POS_SITES": "site-operator", "BRIDGE_SECRET_KEY": SECRET_KEY})
+        bridge.store.clock = clock
+        client = create_app(bridge).test_client()
+        mine, stranger = an_order(), an_order(businessLocation={"id": "loc-s"})
+        for order, site in ((mine, "site-operator"), (stranger, "site-stranger")):
+            assert client.post("/webhooks/wix", data=signer.order_webhook(
+                order, instance_id=site)).status_code == 200
+        worker = bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01, max_attempts=3)
+        worker.drain()
+        assert [o["id"] for o in operator_pos.orders()] == [mine["id"]]
+        waiting = bridge.store.get_order(stranger["id"])
+        assert waiting.state == "queued"
+        assert "waiting for the site's owner to connect a POS" in waiting.last_error
+        [job] = [j for j in bridge.store.history(stranger["id"])["jobs"]
+                 if j["kind"] == "send_order"]
+        assert job["state"] == "pending" and job["attempts"] == 0  # waiting is no failure
+
+        add_site(bridge, "site-stranger", own_pos, account_id="acc-s",
+                 configuration_id="conf-s", wix_location_id="loc-s")
+        clock.now += 61
+        worker.drain()
+        assert [o["id"] for o in own_pos.orders()] == [stranger["id"]]
+        assert [o["id"] for o in operator_pos.orders()] == [mine["id"]]
+        sent = bridge.store.get_order(stranger["id"])
+        assert sent.state == "sent" and sent.last_error is None
+        assert sent.pos_client == "webhook@acc-s"
+    finally:
+        operator_pos.close()
+        own_pos.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Callable, Mapping, Protocol
 
-from bridge.config import Setting
+from bridge.config import ServedSites, Setting
 from bridge.domain.statuses import StatusChange
 from bridge.pos.base import PosClient, PosConfig, PosConfigurationError
 
@@ -23,6 +23,11 @@ Factory = Callable[[PosConfig], PosClient]
 
 class UnknownPosClient(LookupError):
     pass
+
+
+class NoPosForSite(LookupError):
+    """The site has no POS account, and the environment's POS does not serve it (POS_SITES):
+    its orders wait for its owner to connect one."""
 
 
 def available() -> dict[str, Factory]:
@@ -129,8 +134,10 @@ class PosClients:
     def __init__(self, name: str, factory: Factory, settings: Mapping[str, str],
                  record: Record | None = None, *, accounts: Accounts | None = None,
                  load_client: Callable[[str], Factory] | None = None,
-                 record_orders: RecordOrders | None = None):
+                 record_orders: RecordOrders | None = None,
+                 serves: ServedSites = ServedSites(every=True)):
         self.name = name
+        self.serves = serves
         self._factory = factory
         self._settings = dict(settings)
         self._record = record
@@ -143,17 +150,40 @@ class PosClients:
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, str], record: Record | None = None,
                       *, accounts: Accounts | None = None,
-                      record_orders: RecordOrders | None = None) -> "PosClients":
+                      record_orders: RecordOrders | None = None,
+                      serves: ServedSites = ServedSites(every=True)) -> "PosClients":
         return cls(name, load(name), settings, record, accounts=accounts,
-                   record_orders=record_orders)
+                   record_orders=record_orders, serves=serves)
 
     def site(self, instance_id: str | None) -> Site:
+        """The site's own account's POS; else the environment's, if it serves the site; else
+        NoPosForSite. `None` names the environment's POS itself (its callbacks)."""
         account = (self._accounts.for_instance(instance_id)
                    if self._accounts is not None and instance_id else None)
-        if account is None:
-            return Site(self.name, self._build(("env", instance_id), self._factory,
-                                               instance_id, self._settings, self.name))
-        return self.of_account(account)
+        if account is not None:
+            return self.of_account(account)
+        if instance_id is not None and instance_id not in self.serves:
+            raise NoPosForSite(f"waiting for the site's owner to connect a POS (site "
+                               f"{instance_id} has no POS account, and the environment's POS "
+                               "serves only the sites in POS_SITES)")
+        return self._environment(instance_id)
+
+    def _environment(self, instance_id: str | None) -> Site:
+        return Site(self.name, self._build(("env", instance_id), self._factory, instance_id,
+                                           self._settings, self.name))
+
+    def holding(self, key: str, instance_id: str) -> Site:
+        """The POS stored as `key` for one of the site's orders or imports: the environment's
+        while it serves the site, or the site's own account of that key (a disconnected one
+        too: it still has the order). Never another site's account."""
+        if key == self.name and instance_id in self.serves:
+            return self._environment(instance_id)
+        accounts = self._accounts.for_client(key.partition("@")[0]) if self._accounts else []
+        for account in accounts:
+            if account.key == key and account.instance_id == instance_id:
+                return self.of_account(account)
+        raise NoPosForSite(f"the POS {key} that has this order does not serve site "
+                           f"{instance_id} any more")
 
     def of_account(self, account: PosAccount) -> Site:
         factory = self._factory if account.client == self.name else self._load(account.client)

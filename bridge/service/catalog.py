@@ -21,11 +21,11 @@ from bridge import logs
 from bridge.domain.menus import Catalog, InvalidCatalog, Menu, parse_catalog
 from bridge.pos import base
 from bridge.pos.base import PosError, PosRejected, PosUnavailable
-from bridge.pos.registry import PosClients
+from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import incidents, jobs
 from bridge.service.accounts import SiteAccounts
 from bridge.service.worker import Fail, Retry
-from bridge.service.outcomes import no_wix, wix_answers
+from bridge.service.outcomes import no_wix, pos_answers, wix_answers
 from bridge.storage.port import Configuration, Job, Store, Sync, SyncState, epoch
 from bridge.wix import menus as wix_menus
 from bridge.wix.api import WixApi, WixRejected
@@ -74,7 +74,10 @@ class MenusUnavailable(Exception):
 
 def pos_menus(pos: PosClients, configuration: Configuration) -> list[Menu]:
     """The POS's menus for the configuration's location, for the owner to choose from."""
-    site = pos.site(configuration.instance_id)
+    try:
+        site = pos.site(configuration.instance_id)
+    except NoPosForSite:
+        raise MenusUnavailable("connect your POS first") from None
     try:
         raw = base.fetch_menu(site.client, configuration.pos_location_id)
     except PosError as error:
@@ -125,7 +128,8 @@ class SyncCatalog:
             raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         self.store.set_sync(sync.id, SyncState.IN_PROGRESS)
         sync = self.store.get_sync(sync.id)
-        site = self.pos.site(configuration.instance_id)
+        with pos_answers():
+            site = self.pos.site(configuration.instance_id)
         try:
             raw = base.fetch_menu(site.client, configuration.pos_location_id)
         except PosRejected as error:

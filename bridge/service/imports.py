@@ -15,12 +15,13 @@ import logging
 from typing import Any, Mapping
 
 from bridge import logs
+from bridge.config import ServedSites
 from bridge.domain.imports import (OTHER_PLATFORM, PosOrderCreated, UnmappedItem,
                                    check_mapped, parse_pos_order, wix_order_body)
 from bridge.domain.orders import InvalidOrder, restaurant_items
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
-from bridge.pos.registry import PosClients
+from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import incidents, jobs, statuses
 from bridge.service.accounts import ITEM
 from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
@@ -36,12 +37,16 @@ UNKNOWN_SITE = ""  # an import no site could be found for: kept, failed, visible
 
 
 def record(store: Store, pos_key: str, instance_id: str | None,
-           reports: list[PosOrderCreated]) -> list[int]:
-    """Store reported POS orders and queue their imports; a repeated report is stored once."""
+           reports: list[PosOrderCreated], *, served: ServedSites = ServedSites()
+           ) -> list[int]:
+    """Store reported POS orders and queue their imports; a repeated report is stored once.
+    `instance_id`: the site of the account whose POS reported them; None for the environment's
+    POS, which imports only into a site it serves (`served`)."""
     queued = []
     with store.transaction():
         for report in reports:
-            site = instance_id or site_for_location(store, report.location_id) or UNKNOWN_SITE
+            site = (instance_id or site_for_location(store, report.location_id, served)
+                    or UNKNOWN_SITE)
             imported, new = store.add_import(site, pos_key, report.pos_order_id,
                                              dict(report.order) if report.order else None)
             if not new:
@@ -55,15 +60,19 @@ def record(store: Store, pos_key: str, instance_id: str | None,
     return queued
 
 
-def site_for_location(store: Store, pos_location_id: str | None) -> str | None:
-    """The site of a POS that has no account of its own (the environment's): the one whose
-    configuration is paired with the order's POS location, else the only installed site."""
+def site_for_location(store: Store, pos_location_id: str | None, served: ServedSites
+                      ) -> str | None:
+    """The site of an order the environment's POS took, among the sites it serves: the one whose
+    configuration is paired with the order's POS location, else the only one named, else the
+    only installed site (a deployment for one restaurant)."""
     if pos_location_id:
         sites = {c.instance_id for c in store.list_configurations()
-                 if c.pos_location_id == pos_location_id}
+                 if c.pos_location_id == pos_location_id and c.instance_id in served}
         if len(sites) == 1:
             return sites.pop()
-    installed = store.installed_instances()
+    if len(served.named) == 1:
+        return next(iter(served.named))
+    installed = [i for i in store.installed_instances() if i in served]
     return installed[0] if len(installed) == 1 else None
 
 
@@ -126,9 +135,11 @@ class ImportOrder:
         self._done(imported, None, wix_order)
 
     def _fetch(self, imported: Import) -> dict[str, Any] | None:
-        client = self.pos.site(imported.instance_id).client
         try:
+            client = self.pos.holding(imported.pos_client, imported.instance_id).client
             raw = base.fetch_order(client, imported.pos_order_id)
+        except NoPosForSite as error:
+            raise Fail(str(error)) from None
         except PosRejected as error:
             raise Fail(f"the POS would not give the order: {error}") from None
         except PosUnavailable as error:
@@ -145,7 +156,10 @@ class ImportOrder:
     def _in_wix(self, imported: Import, order) -> dict[str, Any]:
         """The Wix order: found again if an earlier create went through, else created."""
         instance_id = imported.instance_id
-        configured = base.item_map(self.pos.site(instance_id).client)
+        try:
+            configured = base.item_map(self.pos.holding(imported.pos_client, instance_id).client)
+        except NoPosForSite as error:
+            raise Fail(str(error)) from None
         items = {**_pos_to_wix(configured), **_pos_to_wix(self.store.identifiers(instance_id,
                                                                                  ITEM))}
         check_mapped(order, items)   # before anything is asked of Wix

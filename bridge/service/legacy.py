@@ -23,7 +23,7 @@ from bridge.domain.legacy_orders import UnknownItem, pos_order_from_legacy, stor
 from bridge.domain.lifecycle import OrderState
 from bridge.domain.orders import InvalidOrder, PosOrder
 from bridge.pos.base import PosRejected, PosUnavailable
-from bridge.pos.registry import PosClients
+from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import jobs, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.storage.port import Origin, Store
@@ -82,7 +82,11 @@ class LegacyWebhook:
             logs.info(log, "legacy_order_repeated", order_id=order.id,
                       pos_order_id=known.pos_order_id)
             return {"value": {"orderId": known.pos_order_id}}
-        site = self.pos.site(instance_id)
+        try:
+            site = self.pos.site(instance_id)
+        except NoPosForSite:
+            raise LegacyError(503, "pos_error", "the restaurant has not connected its POS "
+                                                "yet") from None
         try:
             order = self.accounts.route(site, order)
         except AccountError as error:

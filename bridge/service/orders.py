@@ -21,7 +21,7 @@ from bridge.pos.registry import PosClients
 from bridge.service import imports, inbox, incidents, jobs, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.service.outcomes import pos_answers
-from bridge.service.worker import Fail
+from bridge.service.worker import Fail, Wait
 from bridge.storage.port import Direction, Import, Job, Store
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
@@ -143,8 +143,12 @@ class SendOrder:
             raise Fail(f"order cannot be sent: {error}") from None
         if pos_order is None:
             raise Fail("order has no restaurant items")
-        with pos_answers():
-            site = self.pos.site(record.instance_id)
+        try:
+            with pos_answers():
+                site = self.pos.site(record.instance_id)
+        except Wait as waiting:  # no POS for the site yet: the order says why, for its owner
+            self.store.set_order_state(record.wix_order_id, record.state, error=str(waiting))
+            raise
         try:
             pos_order = self.accounts.route(site, pos_order)
         except AccountError as error:
@@ -192,7 +196,7 @@ class CancelOrder:
         if record is None or record.state != OrderState.CANCELING or not record.pos_order_id:
             return
         with pos_answers():
-            client = self.pos.for_instance(record.instance_id)
+            client = self.pos.holding(record.pos_client, record.instance_id).client
             client.cancel_order(record.wix_order_id, record.pos_order_id, idempotency_key=job.key)
         self.store.set_order_state(record.wix_order_id, OrderState.CANCELED.value)
         logs.info(log, "order_canceled_at_pos", order_id=record.wix_order_id,

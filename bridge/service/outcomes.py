@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable, PosUnreachable
+from bridge.pos.registry import NoPosForSite
 from bridge.service.worker import Fail, Retry, Unreachable, Wait
 from bridge.wix.api import WixUnauthorized, WixUnavailable
 
@@ -28,6 +29,8 @@ def pos_answers() -> Iterator[None]:
     except PosConfigurationError as error:
         raise Wait(f"waiting for the site's POS account to be saved again: {error}",
                    ACCOUNT_RECHECK_SECONDS) from None
+    except NoPosForSite as error:
+        raise Wait(str(error), ACCOUNT_RECHECK_SECONDS) from None
     except PosRejected as error:
         raise Fail(str(error)) from None
     except PosUnreachable as error:

@@ -14,7 +14,7 @@ from bridge.domain.lifecycle import OrderState
 from bridge.domain.orders import restaurant_items
 from bridge.domain.statuses import PosStatus, StatusChange, moves_forward
 from bridge.pos.base import PosRejected, PosUnavailable
-from bridge.pos.registry import PosClients
+from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import jobs
 from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
 from bridge.service.worker import Fail, Retry
@@ -171,9 +171,11 @@ class SyncStatus:
 
     def _look_up(self, order: OrderRecord, update_id: int) -> PosStatus | None:
         """The report did not say: ask the POS what the order's status is now."""
-        client = self.pos.for_instance(order.instance_id)
         try:
+            client = self.pos.holding(order.pos_client, order.instance_id).client
             change = client.current_status(order.pos_order_id)
+        except NoPosForSite as error:
+            raise Fail(str(error)) from None
         except PosRejected as error:
             raise Fail(f"the POS would not say the order's status: {error}") from None
         except PosUnavailable as error:

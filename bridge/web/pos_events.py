@@ -46,7 +46,8 @@ def receive(client: str):
     stored = record_changes(bridge.store, site.key, statuses)
     if created:
         stored += imports.record(bridge.store, site.key,
-                                 site.account.instance_id if site.account else None, created)
+                                 site.account.instance_id if site.account else None, created,
+                                 served=bridge.pos.serves)
     if stored:
         wake_worker()
     return {}
