@@ -188,3 +188,186 @@ def test_a_stranger_s_order_never_reaches_the_operator_s_pos_and_goes_to_its_own
     finally:
         operator_pos.close()
         own_pos.close()
+
+
+# -- a callback belongs to the account whose key verified it ---------------------------------
+
+SIGNATURE_KEY = "the-operators-square-app-signature-key"
+NOTIFY = "https://bridge.example.com/pos/square/events"
+
+
+@pytest.fixture
+def square_sites(env, make_bridge, mocked):
+    """The operator runs a `webhook` POS for their own site and the Square app's webhook
+    subscription; sites A and C connected their own Square sellers (merchants M-A, M-C), each
+    with an order at Square whose id is alike (SQ-1)."""
+    bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-operator",
+                          "POS_SQUARE_BASE_URL": SQUARE,
+                          "POS_SQUARE_WEBHOOK_SIGNATURE_KEY": SIGNATURE_KEY,
+                          "POS_SQUARE_NOTIFICATION_URL": NOTIFY})
+    for letter in "AC":
+        token = f"EAAA-site-{letter}"
+        mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": f"M-{letter}"}},
+                   match=[responses.matchers.header_matcher({"Authorization": f"Bearer {token}"})])
+        account = bridge.accounts.save(f"site-{letter}", "square", {
+            "POS_SQUARE_ACCESS_TOKEN": token, "POS_SQUARE_LOCATION_ID": f"L-{letter}"},
+            account_id=f"acc-{letter}", clients=bridge.pos)
+        assert bridge.accounts.check(account, bridge.pos).merchant_id == f"M-{letter}"
+        at_square(bridge, f"site-{letter}", f"wix-{letter}", f"square@acc-{letter}", "SQ-1")
+    return bridge
+
+
+def at_square(bridge, site, wix_order_id, pos_key, pos_order_id):
+    bridge.store.save_order(wix_order_id=wix_order_id, instance_id=site, state="sent",
+                            snapshot={})
+    bridge.store.set_order_state(wix_order_id, "sent", pos_client=pos_key,
+                                 pos_order_id=pos_order_id)
+
+
+def square_post(bridge, event: dict, key: str = SIGNATURE_KEY):
+    import base64
+    import hashlib
+    import hmac
+    import json
+    body = json.dumps(event).encode()
+    digest = hmac.new(key.encode(), NOTIFY.encode() + body, hashlib.sha256).digest()
+    return create_app(bridge).test_client().post("/pos/square/events", data=body, headers={
+        "x-square-hmacsha256-signature": base64.b64encode(digest).decode(),
+        "content-type": "application/json"})
+
+
+def canceled(merchant: str, order_id: str = "SQ-1") -> dict:
+    import uuid
+    return {"merchant_id": merchant, "type": "order.fulfillment.updated",
+            "event_id": str(uuid.uuid4()), "data": {"type": "order", "id": order_id, "object": {
+                "order_fulfillment_updated": {
+                    "order_id": order_id, "version": 3, "state": "OPEN",
+                    "updated_at": "2026-11-20T18:10:00Z",
+                    "fulfillment_update": [{"fulfillment_uid": "F1", "old_state": "PROPOSED",
+                                            "new_state": "CANCELED"}]}}}}
+
+
+def matched(bridge) -> dict[str, str]:
+    """Wix order id -> the status a callback queued for it."""
+    return {u.wix_order_id: u.status for u in bridge.store.list_status_updates()
+            if u.wix_order_id}
+
+
+def test_owners_cannot_set_square_s_signature_key_or_notification_url(square_sites):
+    for name in ("POS_SQUARE_WEBHOOK_SIGNATURE_KEY", "POS_SQUARE_NOTIFICATION_URL"):
+        with pytest.raises(Exception, match=f"{name} is the operator's setting"):
+            square_sites.accounts.save("site-A", "square", {
+                "POS_SQUARE_ACCESS_TOKEN": "EAAA-site-A", "POS_SQUARE_LOCATION_ID": "L-A",
+                name: "https://evil.example/x"}, clients=square_sites.pos)
+
+
+def test_a_square_event_moves_only_the_orders_of_the_merchant_it_names(square_sites):
+    assert square_post(square_sites, canceled("M-C")).status_code == 200
+    assert matched(square_sites) == {"wix-C": "CANCELED"}
+
+
+def test_an_event_signed_with_any_key_but_the_operator_s_is_refused(square_sites):
+    answer = square_post(square_sites, canceled("M-C"), key="site-A's-own-key")
+    assert answer.status_code == 401
+    assert square_sites.store.list_status_updates() == []
+
+
+def test_an_event_for_a_merchant_no_account_has_is_kept_unclaimed_and_moves_nothing(
+        square_sites, caplog):
+    assert square_post(square_sites, canceled("M-STRANGER")).status_code == 200
+    assert matched(square_sites) == {}
+    [kept] = square_sites.store.list_status_updates()
+    assert kept.pos_client == "square#unclaimed" and kept.state == "unmatched"
+    assert "event=callback_unclaimed pos=square merchant=M-STRANGER" in caplog.text
+    assert square_sites.store.list_imports() == []
+
+
+def test_one_merchant_serves_one_site(square_sites, mocked):
+    """A second site connecting a seller already connected elsewhere is refused: the events
+    could not say whose they are."""
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-C"}},
+               match=[responses.matchers.header_matcher({"Authorization": "Bearer EAAA-copy"})])
+    account = square_sites.accounts.save("site-copy", "square", {
+        "POS_SQUARE_ACCESS_TOKEN": "EAAA-copy", "POS_SQUARE_LOCATION_ID": "L-C"},
+        clients=square_sites.pos)
+    checked = square_sites.accounts.check(account, square_sites.pos)
+    assert not checked.authorized and checked.merchant_id is None
+    assert "connected to another site's account already" in checked.check_error
+    assert square_post(square_sites, canceled("M-C")).status_code == 200
+    assert matched(square_sites) == {"wix-C": "CANCELED"}
+
+
+def test_a_webhook_callback_moves_only_the_orders_of_the_account_whose_secret_signed_it(
+        env, make_bridge):
+    """Sites A and B run `webhook` POSes that number orders alike (P1); the operator's POS
+    serves site C and numbers alike too. Each callback reaches only its signer's order."""
+    from tests.builders import POS_SECRET, signed_callback
+    from tests.sites import add_site
+    secret_b = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    poses = [PosServer(SECRET_A), PosServer(secret_b)]
+    try:
+        bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
+        for letter, pos in zip("AB", poses):
+            add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
+                     configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
+            at_square(bridge, f"site-{letter}", f"wix-{letter}", f"webhook@acc-{letter}", "P1")
+        at_square(bridge, "site-C", "wix-C", "webhook", "P1")
+        client = create_app(bridge).test_client()
+        for secret, expected in ((SECRET_A, "wix-A"), (secret_b, "wix-B"), (POS_SECRET, "wix-C")):
+            body, headers = signed_callback({"orderId": "P1", "status": "READY"}, secret=secret)
+            assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+            assert [u.wix_order_id for u in bridge.store.list_status_updates()][0] == expected
+        assert sorted(matched(bridge)) == ["wix-A", "wix-B", "wix-C"]
+    finally:
+        for pos in poses:
+            pos.close()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_order_ever_moves_for_a_callback_another_site_s_key_verified(env, make_bridge, seed):
+    """Random interleavings of orders reaching the POSes (ids alike across sites) and callbacks
+    signed by each site's key naming any of those ids: every status a callback queues is for an
+    order of the site whose key signed it."""
+    import random
+
+    from bridge.storage.port import Origin
+    from bridge.service import statuses
+    from tests.builders import POS_SECRET, signed_callback
+    from tests.sites import add_site
+    secret_b = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    poses = [PosServer(SECRET_A), PosServer(secret_b)]
+    try:
+        bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
+        for letter, pos in zip("AB", poses):
+            add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
+                     configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
+        signers = {"A": (SECRET_A, "webhook@acc-A"), "B": (secret_b, "webhook@acc-B"),
+                   "C": (POS_SECRET, "webhook")}
+        client = create_app(bridge).test_client()
+        rng = random.Random(seed)
+        placed: set[tuple[str, str]] = set()
+        for step in range(50):
+            letter = rng.choice("ABC")
+            secret, key = signers[letter]
+            pos_order_id = rng.choice(["P1", "P2", "P3"])
+            if rng.random() < 0.3 and (key, pos_order_id) not in placed:
+                placed.add((key, pos_order_id))  # an order of this site reaches its POS
+                statuses.record_at_pos(bridge.store, wix_order_id=f"wix-{letter}-{step}",
+                                       instance_id=f"site-{letter}", pos_key=key,
+                                       pos_order_id=pos_order_id, snapshot={},
+                                       origin=Origin.SPI)
+                continue
+            body, headers = signed_callback(
+                {"orderId": pos_order_id, "status": rng.choice(["ACCEPTED", "READY"])},
+                secret=secret, msg_id=f"{letter}-{step}")
+            assert client.post("/pos/webhook/events", data=body,
+                               headers=headers).status_code == 200
+        updates = bridge.store.list_status_updates(limit=1000)
+        assert updates and any(u.wix_order_id for u in updates)
+        for update in updates:
+            if update.wix_order_id:
+                signer = update.callback_id.split("-")[0]
+                assert bridge.store.get_order(update.wix_order_id).instance_id == f"site-{signer}"
+    finally:
+        for pos in poses:
+            pos.close()

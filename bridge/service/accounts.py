@@ -181,7 +181,15 @@ class SiteAccounts:
             self.store.record_account_check(account.id, error=f"the POS did not answer the "
                                             f"credentials check: {error}")
         else:
-            self.store.record_account_check(account.id, error=None, merchant_id=merchant_id)
+            taken = merchant_id and next(
+                (a for a in self.store.list_accounts() if a.id != account.id
+                 and a.pos_client == account.pos_client and a.merchant_id == merchant_id), None)
+            if taken:  # its callbacks could not be told apart: one merchant, one account
+                self.store.record_account_check(account.id, error=(
+                    f"the POS account ({merchant_id}) is connected to another site's account "
+                    "already: a POS account serves one site"))
+            else:
+                self.store.record_account_check(account.id, error=None, merchant_id=merchant_id)
             if not asked:
                 logs.info(log, "account_not_checkable", account=account.id, pos=account.pos_client,
                           note="this POS client has no credentials check: taken as authorised")
