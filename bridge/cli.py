@@ -207,18 +207,25 @@ def _origin(record) -> str:
     return Origin.POS if record.direction == Direction.IMPORTED else Origin.ECOM
 
 
-def _order_id(store: Store, order: str) -> str:
-    """A Wix order id as given, or the id of the one order with that number. Numbers are per
-    site: when several sites have it, say which ids to choose from."""
-    if store.get_order(order) is not None:
-        return order
-    found = store.find_orders_by_number(order.removeprefix("#"))
+def _order(store: Store, order: str, site: str | None):
+    """The one order named by a Wix order id or a number (#10042), on `site` when given. An
+    order is its site's: when several sites have the id or number, say which to choose from."""
+    found = store.orders_with_id(order) or store.find_orders_by_number(order.removeprefix("#"))
+    if site:
+        found = [r for r in found if r.instance_id == site]
+    if not found:
+        click.echo(f"bridge: no order {order}" + (f" on site {site}" if site else ""), err=True)
+        sys.exit(1)
     if len(found) > 1:
         ids = ", ".join(f"{r.wix_order_id} (site {r.instance_id})" for r in found)
-        click.echo(f"bridge: {len(found)} orders have the number {order}: {ids}; give the "
+        click.echo(f"bridge: {len(found)} orders match {order}: {ids}; give --site, or the "
                    "Wix order id", err=True)
         sys.exit(1)
-    return found[0].wix_order_id if found else order
+    return found[0]
+
+
+_SITE = click.option("--site", help="The site (Wix instance id) the order is of, where "
+                                    "several sites have the id or number.")
 
 
 _WAITING_FOR_POS = (OrderState.QUEUED, OrderState.CANCELING)
@@ -231,20 +238,17 @@ def _held_destinations(store: Store) -> dict:
 
 @main.command()
 @click.argument("order")
+@_SITE
 @click.option("--json", "as_json", is_flag=True,
               help="The order and its history as one JSON document.")
 @_fail_cleanly
-def show(order: str, as_json: bool) -> None:
+def show(order: str, site: str | None, as_json: bool) -> None:
     """One order's state and history: events, jobs, attempts and errors.
 
     ORDER is the Wix order id, or the order number `bridge orders` prints (#10042 or 10042)."""
     store = _store()
-    order_id = _order_id(store, order)
-    record = store.get_order(order_id)
-    history = store.history(order_id)
-    if record is None and not history["events"]:
-        click.echo(f"bridge: no order {order_id}", err=True)
-        sys.exit(1)
+    record = _order(store, order, site)
+    history = store.history(record.instance_id, record.wix_order_id)
     summary: dict[str, Any] = {}
     if record:
         summary = {"wix_order_id": record.wix_order_id, "instance_id": record.instance_id,
@@ -304,20 +308,26 @@ def list_imports(state: str | None, limit: int, as_json: bool) -> None:
 
 @main.command()
 @click.argument("order_id", required=False)
+@_SITE
 @click.option("--job", "job_id", type=int, help="Replay one failed job by id (see `bridge show`).")
 @click.option("--status", "status_id", type=int,
               help="Replay one failed status update by id (see `bridge statuses`).")
 @click.option("--import", "import_id", type=int,
               help="Replay one failed import by id (see `bridge imports`).")
 @_fail_cleanly
-def replay(order_id: str | None, job_id: int | None, status_id: int | None,
+def replay(order_id: str | None, site: str | None, job_id: int | None, status_id: int | None,
            import_id: int | None) -> None:
     """Send failed work again with fresh attempts: an order's, one job, one status update, or
     one import (an order taken at the POS)."""
     from bridge.service.replay import replay as replay_work
     if sum(x is not None for x in (order_id, job_id, status_id, import_id)) != 1:
         raise click.UsageError("give one of ORDER_ID, --job ID, --status ID or --import ID")
-    ids = replay_work(_store(), order_id=order_id, job_id=job_id, status_update_id=status_id,
+    store = _store()
+    order = None
+    if order_id is not None:
+        record = _order(store, order_id, site)
+        order = (record.instance_id, record.wix_order_id)
+    ids = replay_work(store, order=order, job_id=job_id, status_update_id=status_id,
                       import_id=import_id)
     if not ids:
         click.echo("nothing failed to replay", err=True)

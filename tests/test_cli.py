@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from bridge.service import jobs
-from tests.builders import POS_SECRET, POS_URL, accepted, an_order, pos_error
+from tests.builders import INSTANCE, POS_SECRET, POS_URL, accepted, an_order, pos_error
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_orders_show_and_replay_an_order_that_failed(run, bridge, client, signer
     replayed = run("replay", order["id"])
     assert replayed.exit_code == 0 and "replaying" in replayed.output
     worker.drain()
-    assert bridge.store.get_order(order["id"]).pos_order_id == "pos-42"
+    assert bridge.store.get_order(INSTANCE, order["id"]).pos_order_id == "pos-42"
     assert run("replay", order["id"]).exit_code == 1  # nothing failed any more
 
 
@@ -130,7 +130,7 @@ def test_orders_and_show_say_when_a_site_s_pos_breaker_holds_an_order(run, bridg
     order = an_order(number="778")
     client.post("/webhooks/wix", data=signer.order_webhook(order))
     worker.run_once()                                   # queued for the POS, not sent yet
-    destination = jobs.pos_destination(bridge.store.get_order(order["id"]).instance_id)
+    destination = jobs.pos_destination(bridge.store.get_order(INSTANCE, order["id"]).instance_id)
     for _ in range(5):
         bridge.store.count_breaker_failure(destination, "POS unreachable: ConnectionError")
     bridge.store.open_breaker(destination, 30)

@@ -226,7 +226,7 @@ def test_pairing_and_unpairing_a_location_changes_where_its_orders_go(app, sites
     later = an_order(businessLocation={"id": "loc-a"})
     deliver(app, signer, later, SITE_A)
     drain(sites)
-    assert sites.store.get_order(later["id"]).state == "failed"
+    assert sites.store.get_order(SITE_A, later["id"]).state == "failed"
     assert "not paired" in client.get(f"/dashboard/sites/{SITE_A}/orders").text
 
 
@@ -276,7 +276,7 @@ def test_a_failed_order_shows_why_and_a_replay_sends_it_once_fixed(app, sites, s
                            data={"csrf": csrf})
     assert replayed.status_code == 302
     drain(sites)
-    assert sites.store.get_order(order["id"]).state == "sent"
+    assert sites.store.get_order(SITE_A, order["id"]).state == "sent"
     # Refused once, then accepted once: one order in the kitchen.
     assert [o["id"] for o in pos_a.orders()] == [order["id"]] * 2
     assert len(pos_a.accepted) == 1
@@ -511,7 +511,7 @@ def test_replaying_an_order_with_nothing_failed_says_so(app, sites, signer):
     client, csrf = owner(app, SITE_A)
     client.post(f"/dashboard/sites/{SITE_A}/orders/{order['id']}/replay", data={"csrf": csrf})
     page = client.get(f"/dashboard/sites/{SITE_A}/orders/{order['id']}").text
-    assert "Nothing to replay" in page and sites.store.get_order(order["id"]).state == "sent"
+    assert "Nothing to replay" in page and sites.store.get_order(SITE_A, order["id"]).state == "sent"
 
 
 def test_wix_refusing_a_change_is_said_on_the_page_and_nothing_changes(app, sites, wix):

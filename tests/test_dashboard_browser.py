@@ -25,7 +25,7 @@ from bridge.config import load_config
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from bridge.wix import instance
-from tests.builders import an_order
+from tests.builders import INSTANCE, an_order
 from tests.loopback import FramingPage, PosServer
 from tests.sites import SECRET_KEY
 from tests.wix_menus import a_menu
@@ -188,7 +188,7 @@ def test_an_owner_connects_pairs_syncs_and_replays_a_failed_order_in_the_browser
     drain(served)
     nav(app, "Orders")
     expect(app.locator("table.orders")).to_contain_text("sent")
-    assert served.store.get_order(order["id"]).state == "sent"
+    assert served.store.get_order(INSTANCE, order["id"]).state == "sent"
 
     # Notifications: a bad address is refused beside the field.
     nav(app, "Overview")

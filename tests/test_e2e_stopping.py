@@ -12,7 +12,7 @@ from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
-from tests.builders import POS_SECRET, an_order
+from tests.builders import INSTANCE, POS_SECRET, an_order
 from tests.loopback import PosServer, bridge_process, wait_until
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_sigterm_lets_the_sends_in_flight_finish_then_exits(tmp_path, pos, setti
         release.set()
         if worker.poll() is None:
             worker.kill()
-    assert {store.get_order(o["id"]).state for o in orders} == {"sent"}, log.read_text()
+    assert {store.get_order(INSTANCE, o["id"]).state for o in orders} == {"sent"}, log.read_text()
     assert store.job_counts() == {}
     assert "event=job_released" not in log.read_text()
 
@@ -94,18 +94,18 @@ def test_a_send_still_running_after_the_grace_is_handed_back_and_sent_once(
         if worker.poll() is None:
             worker.kill()
     assert "event=job_released" in log.read_text()
-    (job,) = [j for j in store.history(order["id"])["jobs"] if j["kind"] == "send_order"]
+    (job,) = [j for j in store.history(INSTANCE, order["id"])["jobs"] if j["kind"] == "send_order"]
     assert job["state"] == "pending" and job["attempts"] == 0   # back in the queue, uncounted
 
     release.set()                                       # the POS answers the first copy late
     pos.hold = None
     again = bridge_process(["worker"], env, tmp_path, log)
     try:
-        wait_until(lambda: store.get_order(order["id"]).state == "sent", 20, "the order sent")
+        wait_until(lambda: store.get_order(INSTANCE, order["id"]).state == "sent", 20, "the order sent")
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(20)
     ids = [d["id"] for d in pos.deliveries]
     assert ids == [f"send:{order['id']}"] * 2           # sent again under the same webhook-id
-    assert store.get_order(order["id"]).pos_order_id == pos.accepted[ids[0]]
+    assert store.get_order(INSTANCE, order["id"]).pos_order_id == pos.accepted[ids[0]]
     assert len(pos.accepted) == 1                        # the POS keeps one order

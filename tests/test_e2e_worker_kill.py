@@ -14,7 +14,7 @@ from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.web.app import create_app
 from bridge.wix import events as wix_events
-from tests.builders import POS_SECRET, an_order
+from tests.builders import INSTANCE, POS_SECRET, an_order
 from tests.loopback import PosServer, bridge_process, wait_until
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_duplicates_nothing(tmp_path,
         first.wait(10)
         release.set()
         held_id = pos.deliveries[2]["id"]
-        assert bridge.store.get_order(held_id.split(":", 1)[1]).state == "queued"
+        assert bridge.store.get_order(INSTANCE, held_id.split(":", 1)[1]).state == "queued"
 
         second = bridge_process(["worker"], env, tmp_path, log)
         try:
@@ -77,5 +77,5 @@ def test_a_worker_killed_mid_send_loses_nothing_and_duplicates_nothing(tmp_path,
     assert len(deliveries) == ORDERS + 1                          # only the held one came again
     assert [d["id"] for d in deliveries].count(held_id) == 2
     for order in orders:                                          # mapping matches the POS
-        record = bridge.store.get_order(order["id"])
+        record = bridge.store.get_order(INSTANCE, order["id"])
         assert record.pos_order_id == pos.accepted[f"send:{order['id']}"]

@@ -78,7 +78,7 @@ def test_a_walk_in_order_becomes_one_wix_order_with_its_items_location_and_total
     assert order["billingInfo"]["contactDetails"]["firstName"] == "Ada"
     # Its Pending fulfillment, made since Wix made none.
     assert [f["status"] for f in wix.fulfillments[order["id"]]] == ["Pending"]
-    record = bridge.store.get_order(order["id"])
+    record = bridge.store.get_order(SITE, order["id"])
     assert (record.direction, record.state, record.pos_order_id, record.pos_client) == (
         "imported", "sent", "T-1", "webhook@acc-c")
     [imported] = bridge.store.list_imports()
@@ -105,7 +105,7 @@ def test_wix_s_echo_of_an_import_never_reaches_the_pos(bridge, wix, site_pos, si
     drain(bridge)
     assert site_pos.orders() == []
     [order] = wix.orders.values()
-    record = bridge.store.get_order(order["id"])
+    record = bridge.store.get_order(SITE, order["id"])
     assert (record.direction, record.state, record.pos_order_id) == ("imported", "sent", "T-1")
 
 
@@ -161,7 +161,7 @@ def test_the_kitchen_s_progress_on_an_import_moves_its_wix_fulfillment(bridge, w
     patches = [r["body"] for r in wix.requests if r["method"] == "PATCH"]
     assert patches == [{"fulfillment": {"status": "Accepted"}},
                        {"fulfillment": {"status": "Ready"}}]
-    assert bridge.store.get_order(order["id"]).wix_fulfillment_status == "READY"
+    assert bridge.store.get_order(SITE, order["id"]).wix_fulfillment_status == "READY"
 
 
 def test_an_import_for_a_site_whose_app_was_removed_is_not_sent(bridge, wix, site_pos):

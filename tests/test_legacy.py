@@ -58,7 +58,7 @@ def test_the_sample_order_reaches_the_pos_and_its_id_comes_back(wired, classic_p
         {"type": "cash", "amount": "37.00"}]
     assert sent["fulfillment"]["type"] == "PICKUP"
     assert sent["fulfillment"]["promisedFrom"].startswith("2026-11-25T19:30:00")
-    record = wired.bridge.store.get_order("4417-98231-5520")
+    record = wired.bridge.store.get_order(SITE, "4417-98231-5520")
     assert (record.origin, record.state, record.pos_order_id) == ("legacy", "sent", "P1")
 
 
@@ -71,12 +71,12 @@ def test_a_slow_pos_answers_endpoint_down_then_wix_s_retry_gets_the_same_order(w
     assert first.status_code == 503
     assert first.get_json()["error"]["code"] == "endpoint_down"
     assert time.monotonic() - started < 5
-    assert wired.bridge.store.get_order("4417-98231-5520").state == "failed"
+    assert wired.bridge.store.get_order(SITE, "4417-98231-5520").state == "failed"
     time.sleep(2)   # the POS made the order after all
     again = wired(SAMPLE)
     assert again.status_code == 200 and again.get_json() == {"value": {"orderId": "P1"}}
     assert len(classic_pos.accepted) == 1          # one order at the POS: the key was the same
-    assert wired.bridge.store.get_order("4417-98231-5520").state == "sent"
+    assert wired.bridge.store.get_order(SITE, "4417-98231-5520").state == "sent"
 
 
 def test_card_data_is_refused_and_kept_out_of_logs_and_the_database(wired, classic_pos,
@@ -112,7 +112,7 @@ def _everything_stored(store, database_url) -> str:
 def test_an_unknown_token_is_404_and_nothing_is_stored(wired, classic_pos):
     answer = wired(SAMPLE, to="not-a-token")
     assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "pos_error"
-    assert wired.bridge.store.get_order("4417-98231-5520") is None
+    assert wired.bridge.store.get_order(SITE, "4417-98231-5520") is None
 
 
 def test_a_new_url_replaces_the_old_one(wired, classic_pos):
@@ -153,7 +153,7 @@ def test_the_pos_s_refusals_keep_their_code(env, wix, mocked, code):
     bridge.store.migrate()
     token = legacy.new_token(bridge.store, SITE, "USD")
     answer = create_app(bridge).test_client().post(f"/legacy/{token}/orders", json=SAMPLE)
-    record = bridge.store.get_order(SAMPLE["order"]["id"])
+    record = bridge.store.get_order(SITE, SAMPLE["order"]["id"])
     bridge.store.close()
     assert answer.status_code == 422 and answer.get_json()["error"]["code"] == code
     assert record.state == "failed" and "refused" in record.last_error

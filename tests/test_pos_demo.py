@@ -7,7 +7,7 @@ import pytest
 from bridge.bootstrap import bootstrap
 from bridge.config import ConfigError, load_config
 from bridge.web.app import create_app
-from tests.builders import WIX_URL, an_order
+from tests.builders import INSTANCE, WIX_URL, an_order
 from tests.loopback import wait_until
 
 
@@ -28,14 +28,14 @@ def test_the_demo_kitchen_reports_each_step_and_wix_hears_them_in_order(demo, si
     worker = demo.worker(max_attempts=3, wait=lambda s: 0.0)
     client.post("/webhooks/wix", data=signer.order_webhook(order))
     worker.drain()
-    record = demo.store.get_order(order["id"])
+    record = demo.store.get_order(INSTANCE, order["id"])
     assert record.state == "sent" and record.pos_order_id.startswith("demo-")
     wait_until(lambda: len(demo.store.list_status_updates()) == 3, timeout=10,
                what="the demo kitchen to report three steps")
     worker.drain()
     assert [json.loads(c.request.body)["fulfillment"]["status"] for c in patch.calls] == [
         "Accepted", "Ready", "Fulfilled"]
-    assert demo.store.get_order(order["id"]).pos_status == "FULFILLED"
+    assert demo.store.get_order(INSTANCE, order["id"]).pos_status == "FULFILLED"
 
 
 def test_the_demo_gives_the_same_id_to_a_retried_order(demo):

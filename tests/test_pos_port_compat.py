@@ -66,4 +66,4 @@ def test_an_old_style_client_serves_a_site_with_an_account(store):
     SendOrder(store, clients, accounts).run(job)
     sent, url = client.sent[0]
     assert url == "site-a's" and sent.pos_location_id == "L-A"
-    assert store.get_order(order.id).pos_client == "oldstyle@" + account.id
+    assert store.get_order("site-a", order.id).pos_client == "oldstyle@" + account.id

@@ -254,7 +254,7 @@ def test_a_503_is_retried_and_a_400_fails_the_order_with_square_s_code(square, s
     good = an_order()
     deliver(square, signer, good)
     worker.drain()
-    assert square.store.get_order(good["id"]).pos_order_id == "SQ-9"
+    assert square.store.get_order(INSTANCE, good["id"]).pos_order_id == "SQ-9"
     keys = {json.loads(c.request.body)["idempotency_key"] for c in mocked.calls}
     assert keys == {f"wix-send:{good['id']}"}
 
@@ -263,7 +263,7 @@ def test_a_503_is_retried_and_a_400_fails_the_order_with_square_s_code(square, s
     bad = an_order()
     deliver(square, signer, bad)
     worker.drain()
-    record = square.store.get_order(bad["id"])
+    record = square.store.get_order(INSTANCE, bad["id"])
     assert record.state == "failed" and "INVALID_VALUE" in record.last_error
 
 
@@ -283,7 +283,7 @@ def test_a_wix_cancellation_cancels_the_square_order_at_its_version(square, sign
         "order": {"location_id": "L-DOWNTOWN", "version": 4, "state": "CANCELED",
                   "fulfillments": [{"uid": "F1", "state": "CANCELED"}]},
         "idempotency_key": f"wix-cancel:{order['id']}-v4"}
-    assert square.store.get_order(order["id"]).state == "canceled"
+    assert square.store.get_order(INSTANCE, order["id"]).state == "canceled"
 
 
 # -- webhooks -------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ def test_a_canceled_or_failed_fulfillment_cancels_the_order_in_the_bridge(square
     body, headers = signed(square_event("order.fulfillment.updated", "SQ-1", 3, square_state))
     post_event(square, body, headers)
     worker.drain()
-    assert square.store.get_order(order["id"]).state == "canceled"
+    assert square.store.get_order(INSTANCE, order["id"]).state == "canceled"
     assert all(WIX_URL not in c.request.url for c in mocked.calls)
 
 
@@ -480,7 +480,8 @@ def test_accounts_sharing_the_app_s_signature_key_are_told_apart_by_merchant(squ
         assert bridge.accounts.check(account, bridge.pos).merchant_id == f"M{n}"
         bridge.store.save_order(wix_order_id=f"wix-{n}", instance_id=f"site-{n}", state="sent",
                                 snapshot={})
-        bridge.store.set_order_state(f"wix-{n}", "sent", pos_client=f"square@acc-{n}",
+        bridge.store.set_order_state(f"site-{n}", f"wix-{n}", "sent",
+                                     pos_client=f"square@acc-{n}",
                                      pos_order_id="SQ-1")  # ids alike: only the merchant differs
     event = square_event("order.fulfillment.updated", "SQ-1", 2, "RESERVED")
     event["merchant_id"] = "M2"
@@ -589,7 +590,8 @@ def test_an_order_taken_at_square_is_reported_and_fetched_in_the_import_form(squ
 def test_an_update_about_an_order_never_seen_is_imported_one_about_ours_is_not(square):
     square.store.save_order(wix_order_id="wix-ours", instance_id=INSTANCE, state="sent",
                             snapshot={})
-    square.store.set_order_state("wix-ours", "sent", pos_client="square", pos_order_id="SQ-OURS")
+    square.store.set_order_state(INSTANCE, "wix-ours", "sent", pos_client="square",
+                                 pos_order_id="SQ-OURS")
     for order_id in ("SQ-NEW", "SQ-OURS", "SQ-NEW"):
         body, headers = signed(square_event("order.updated", order_id, 3))
         assert post_event(square, body, headers).status_code == 200

@@ -9,7 +9,7 @@ import responses
 
 from bridge.web.app import create_app
 from tests import postgres
-from tests.builders import POS_SECRET, POS_URL, an_order, numbered_pos_ids
+from tests.builders import INSTANCE, POS_SECRET, POS_URL, an_order, numbered_pos_ids
 from tests.loopback import PosServer, TcpProxy, wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", [
@@ -63,7 +63,7 @@ def test_while_the_database_is_down_webhooks_and_health_answer_503_then_resume(
         mocked.add_callback(responses.POST, POS_URL, callback=numbered_pos_ids)
         assert client.post("/webhooks/wix", data=signer.order_webhook(after)).status_code == 200
         assert client.post("/webhooks/wix", data=signer.order_webhook(during)).status_code == 200
-        wait_until(lambda: {bridge.store.get_order(o["id"]).state if bridge.store.get_order(
+        wait_until(lambda: {bridge.store.get_order(INSTANCE, o["id"]).state if bridge.store.get_order(INSTANCE, 
             o["id"]) else None for o in (before, during, after)} == {"sent"}, 30,
             "every order to reach the POS")
     worker.stop()
@@ -119,7 +119,7 @@ def test_a_connection_cut_mid_send_leaves_no_job_claimed_forever_and_sends_once(
         release.set()
         proxy.mend()
         direct = make_bridge({**settings, "DATABASE_URL": env["DATABASE_URL"]}).store
-        wait_until(lambda: direct.get_order(order["id"]).state == "sent", 30,
+        wait_until(lambda: direct.get_order(INSTANCE, order["id"]).state == "sent", 30,
                    "the order to be sent after the cut")
         worker.stop()
         thread.join(10)
@@ -128,7 +128,7 @@ def test_a_connection_cut_mid_send_leaves_no_job_claimed_forever_and_sends_once(
         pos.close()
     ids = {d["id"] for d in pos.deliveries}
     assert ids == {f"send:{order['id']}"}          # every attempt carried the same webhook-id
-    record = direct.get_order(order["id"])
+    record = direct.get_order(INSTANCE, order["id"])
     assert record.pos_order_id == pos.accepted[f"send:{order['id']}"]
     assert direct.job_counts() == {}               # nothing left claimed or pending
 

@@ -44,7 +44,7 @@ def test_an_approved_order_reaches_the_pos_signed_with_its_restaurant_items(
     headers = {k.lower(): v for k, v in call.request.headers.items()}
     Webhook(POS_SECRET).verify(call.request.body, headers)  # raises unless validly signed
     assert call.request.headers["webhook-id"] == f"send:{order['id']}"
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert (record.state, record.pos_order_id, record.pos_client) == ("sent", "pos-1", "webhook")
 
 
@@ -54,7 +54,7 @@ def test_an_order_without_restaurant_items_is_recorded_as_ignored(client, signer
     deliver(client, signer, order)
     worker.drain()
     assert len(mocked.calls) == 0
-    assert store.get_order(order["id"]).state == "ignored"
+    assert store.get_order(INSTANCE, order["id"]).state == "ignored"
 
 
 @pytest.mark.parametrize("first, second", [
@@ -70,7 +70,7 @@ def test_created_and_approved_in_either_order_give_one_pos_order(client, signer,
     deliver(client, signer, order, second)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
-    assert store.get_order(order["id"]).state == "sent"
+    assert store.get_order(INSTANCE, order["id"]).state == "sent"
 
 
 def test_both_events_stored_before_the_worker_runs_still_give_one_pos_order(
@@ -89,7 +89,7 @@ def test_an_initialized_order_is_sent_once_approved(client, signer, worker, stor
     order = an_order(status="INITIALIZED")
     deliver(client, signer, order)
     worker.drain()
-    assert store.get_order(order["id"]).state == "received" and len(mocked.calls) == 0
+    assert store.get_order(INSTANCE, order["id"]).state == "received" and len(mocked.calls) == 0
     deliver(client, signer, dict(order, status="APPROVED"), wix_events.ORDER_APPROVED, 2)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
@@ -124,8 +124,8 @@ def test_a_retryable_pos_error_is_retried_until_accepted(client, signer, worker,
     deliver(client, signer, order)
     worker.drain()
     assert len(sent_orders(mocked)) == 2
-    assert store.get_order(order["id"]).pos_order_id == "pos-2"
-    outcomes = [a["outcome"] for a in store.history(order["id"])["attempts"]]
+    assert store.get_order(INSTANCE, order["id"]).pos_order_id == "pos-2"
+    outcomes = [a["outcome"] for a in store.history(INSTANCE, order["id"])["attempts"]]
     assert outcomes == ["done", "retry", "done"]  # the event, the failed send, the good one
 
 
@@ -137,9 +137,9 @@ def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(client, sign
     deliver(client, signer, order)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed" and code in record.last_error
-    assert store.get_event(store.history(order["id"])["events"][0]["id"]) is not None
+    assert store.get_event(store.history(INSTANCE, order["id"])["events"][0]["id"]) is not None
 
 
 @pytest.mark.parametrize("answer", [
@@ -155,7 +155,7 @@ def test_any_other_answer_is_retried_and_gives_up_after_the_limit(client, signer
     deliver(client, signer, order)
     worker.drain()
     assert len(mocked.calls) == worker.max_attempts
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed" and "gave up after 3 attempts" in record.last_error
 
 
@@ -164,11 +164,11 @@ def test_a_failed_order_can_be_replayed(client, signer, worker, store, mocked):
     order = an_order()
     deliver(client, signer, order)
     worker.drain()
-    assert store.get_order(order["id"]).state == "failed"
+    assert store.get_order(INSTANCE, order["id"]).state == "failed"
     mocked.replace(responses.POST, POS_URL, json=accepted("pos-9"))
-    assert replay(store, order_id=order["id"])
+    assert replay(store, order=(INSTANCE, order["id"]))
     worker.drain()
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert (record.state, record.pos_order_id, record.last_error) == ("sent", "pos-9", None)
     ids = {c.request.headers["webhook-id"] for c in mocked.calls}
     assert ids == {f"send:{order['id']}"}  # the replay keeps the idempotency key
@@ -185,7 +185,7 @@ def test_a_cancel_for_an_order_at_the_pos_cancels_it_there(client, signer, worke
     cancel = json.loads(mocked.calls[-1].request.body)
     assert cancel == {"cancel": {"id": order["id"], "orderId": "pos-1"}}
     assert mocked.calls[-1].request.headers["webhook-id"] == f"cancel:{order['id']}"
-    assert store.get_order(order["id"]).state == "canceled"
+    assert store.get_order(INSTANCE, order["id"]).state == "canceled"
 
 
 def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(client, signer, worker, store,
@@ -195,7 +195,7 @@ def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(client, signer, 
     deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
     worker.drain()
     assert len(mocked.calls) == 0
-    assert store.get_order(order["id"]).state == "canceled"
+    assert store.get_order(INSTANCE, order["id"]).state == "canceled"
 
 
 def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mocked):
@@ -235,7 +235,7 @@ def test_a_pos_id_already_given_to_another_order_fails_the_send_without_resendin
     deliver(client, signer, second)
     worker.drain()
     assert len(sent_orders(mocked)) == 2
-    record = store.get_order(second["id"])
+    record = store.get_order(INSTANCE, second["id"])
     assert record.state == "failed" and first["id"] in record.last_error
 
 
@@ -264,7 +264,7 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
         assert len(crew) == 3
         for thread in threads:
             thread.start()
-        wait_until(lambda: all(getattr(bridge.store.get_order(o["id"]), "state", None) == "sent"
+        wait_until(lambda: all(getattr(bridge.store.get_order(INSTANCE, o["id"]), "state", None) == "sent"
                                for o in orders), 20, "every order to be sent")
     finally:
         for worker in crew:
@@ -324,7 +324,7 @@ def test_a_cancel_the_pos_refuses_for_good_fails_the_order_visibly(client, signe
     mocked.replace(responses.POST, POS_URL, json=pos_error("invalid_item_mapping"))
     deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
     worker.drain()
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed"
     assert record.last_error.startswith("cancel at the POS failed: ")
     [incident] = store.open_incidents(record.instance_id)

@@ -36,7 +36,8 @@ def queued_order(store, state="queued", pos_order_id=None):
     store.save_order(wix_order_id=order["id"], instance_id=INSTANCE, state=state,
                      snapshot=order, wix_status="APPROVED", number=order["number"])
     if pos_order_id:
-        store.set_order_state(order["id"], state, pos_client="webhook", pos_order_id=pos_order_id)
+        store.set_order_state(INSTANCE, order["id"], state, pos_client="webhook",
+                              pos_order_id=pos_order_id)
     return order
 
 
@@ -52,14 +53,14 @@ def test_send_hands_the_newest_snapshot_to_the_pos_and_records_its_id(store, pos
     sent = json.loads(mocked.calls[0].request.body)["order"]
     assert sent["id"] == order["id"] and mocked.calls[0].request.headers["webhook-id"] == \
         f"send:{order['id']}"
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert (record.state, record.pos_client, record.pos_order_id) == ("sent", "webhook", "P-9")
 
 
 def test_send_does_nothing_for_an_order_no_longer_queued(store, pos, mocked):
     order = queued_order(store, state="canceled")
     SendOrder(store, pos, SiteAccounts(store, None)).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
-    assert len(mocked.calls) == 0 and store.get_order(order["id"]).state == "canceled"
+    assert len(mocked.calls) == 0 and store.get_order(INSTANCE, order["id"]).state == "canceled"
 
 
 @pytest.mark.parametrize("answer, raised", [
@@ -72,14 +73,14 @@ def test_the_pos_s_refusals_become_the_worker_s_outcomes(store, pos, mocked, ans
     order = queued_order(store)
     with pytest.raises(raised):
         SendOrder(store, pos, SiteAccounts(store, None)).run(job_for(store, jobs.send_order(order["id"], INSTANCE)))
-    assert store.get_order(order["id"]).state == "queued"
+    assert store.get_order(INSTANCE, order["id"]).state == "queued"
 
 
 def test_a_send_that_is_given_up_marks_the_order_failed_with_the_reason(store, pos):
     order = queued_order(store)
     job = job_for(store, jobs.send_order(order["id"], INSTANCE))
     SendOrder(store, pos, SiteAccounts(store, None)).failed(job, "gave up after 12 attempts: POS unreachable")
-    record = store.get_order(order["id"])
+    record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed" and "gave up" in record.last_error
 
 
@@ -97,7 +98,7 @@ def test_cancel_asks_the_pos_only_for_an_order_it_has_and_that_is_canceling(stor
     CancelOrder(store, pos).run(job_for(store, jobs.cancel_order(canceling["id"], INSTANCE)))
     assert json.loads(mocked.calls[0].request.body) == {
         "cancel": {"id": canceling["id"], "orderId": "P-2"}}
-    assert store.get_order(canceling["id"]).state == "canceled"
+    assert store.get_order(INSTANCE, canceling["id"]).state == "canceled"
 
 
 def test_an_event_that_is_not_stored_fails_its_job(store):

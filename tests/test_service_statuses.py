@@ -66,7 +66,7 @@ def test_each_status_patches_the_restaurant_fulfillment(client, worker, store, m
     assert patch.call_count == 1
     assert json.loads(patch.calls[0].request.body) == body
     assert patch.calls[0].request.headers["Authorization"] == "tok"
-    record = store.get_order(sent_order["id"])
+    record = store.get_order(INSTANCE, sent_order["id"])
     assert (record.wix_fulfillment_status, record.wix_fulfillment_id) == (status, "f-1")
 
 
@@ -100,7 +100,7 @@ def test_a_missing_fulfillment_is_created_with_the_restaurant_items(client, work
     callback(client, "READY")
     worker.drain()
     assert create.call_count == 1 and patch.call_count == 1
-    assert store.get_order(sent_order["id"]).wix_fulfillment_id == "f-new"
+    assert store.get_order(INSTANCE, sent_order["id"]).wix_fulfillment_id == "f-new"
 
 
 def test_a_status_never_moves_backwards_and_a_repeat_is_not_sent(client, worker, store, mocked,
@@ -114,7 +114,7 @@ def test_a_status_never_moves_backwards_and_a_repeat_is_not_sent(client, worker,
     assert patch.call_count == 1
     states = [u.state for u in reversed(store.list_status_updates())]
     assert states == ["sent", "skipped", "skipped", "skipped"]
-    assert store.get_order(sent_order["id"]).wix_fulfillment_status == "FULFILLED"
+    assert store.get_order(INSTANCE, sent_order["id"]).wix_fulfillment_status == "FULFILLED"
 
 
 def test_a_callback_before_the_order_is_mapped_is_applied_once_it_is(client, signer, worker,
@@ -158,8 +158,8 @@ def test_429_with_retry_after_and_503_are_retried_until_wix_takes_the_update(
     callback(client, "READY")
     worker.drain()
     assert clock.sleeps[0] == 1.0
-    assert store.get_order(sent_order["id"]).wix_fulfillment_status == "READY"
-    outcomes = [a["outcome"] for a in store.history(sent_order["id"])["attempts"]][-2:]
+    assert store.get_order(INSTANCE, sent_order["id"]).wix_fulfillment_status == "READY"
+    outcomes = [a["outcome"] for a in store.history(INSTANCE, sent_order["id"])["attempts"]][-2:]
     assert outcomes == ["retry", "done"]
 
 
@@ -173,7 +173,7 @@ def test_a_400_from_wix_is_not_retried_and_is_surfaced(client, worker, store, mo
     assert patch.call_count == 1
     [update] = store.list_status_updates()
     assert update.state == "failed" and "FULFILLMENT_LOCKED" in update.note
-    assert store.get_order(sent_order["id"]).wix_fulfillment_status is None
+    assert store.get_order(INSTANCE, sent_order["id"]).wix_fulfillment_status is None
 
 
 @pytest.mark.parametrize("make, status, code", [
@@ -217,7 +217,7 @@ def test_canceled_by_the_pos_marks_the_order_and_tells_wix_nothing(client, worke
                                                                    sent_order):
     callback(client, "CANCELED")
     worker.drain()
-    record = store.get_order(sent_order["id"])
+    record = store.get_order(INSTANCE, sent_order["id"])
     assert (record.state, record.pos_status) == ("canceled", "CANCELED")
     assert all(WIX_URL not in c.request.url for c in mocked.calls)
 
@@ -240,9 +240,9 @@ def test_without_wix_credentials_updates_wait_visibly_and_send_nothing(
     for status in ("ACCEPTED", "READY"):
         callback(client, status)
     worker.drain()
-    record = bridge.store.get_order(order["id"])
+    record = bridge.store.get_order(INSTANCE, order["id"])
     assert record.pos_status == "READY" and record.wix_fulfillment_status is None
-    jobs = [j for j in bridge.store.history(order["id"])["jobs"] if j["kind"] == "wix_status"]
+    jobs = [j for j in bridge.store.history(INSTANCE, order["id"])["jobs"] if j["kind"] == "wix_status"]
     assert [j["state"] for j in jobs] == ["pending", "pending"]
     assert jobs[0]["attempts"] == 0 and "waiting for Wix credentials" in jobs[0]["last_error"]
     oldest = bridge.store.list_status_updates()[-1]  # the next in line; the rest queue behind it
@@ -289,7 +289,7 @@ def test_a_failed_status_update_can_be_replayed(client, worker, store, mocked, s
     assert store.get_status_update(update.id).state == "queued"
     worker.drain()
     assert store.get_status_update(update.id).state == "sent"
-    assert store.get_order(sent_order["id"]).wix_fulfillment_status == "READY"
+    assert store.get_order(INSTANCE, sent_order["id"]).wix_fulfillment_status == "READY"
 
 
 def test_the_entry_point_name_is_the_one_name_even_when_the_client_class_says_otherwise(
@@ -312,7 +312,7 @@ def test_the_entry_point_name_is_the_one_name_even_when_the_client_class_says_ot
     order = an_order()
     client.post("/webhooks/wix", data=signer.order_webhook(order))
     worker.drain()
-    assert bridge.store.get_order(order["id"]).pos_client == "acme"
+    assert bridge.store.get_order(INSTANCE, order["id"]).pos_client == "acme"
 
     body, headers = signed_callback({"orderId": "pos-9", "status": "ACCEPTED"})
     assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 404

@@ -50,7 +50,8 @@ def test_each_site_s_orders_reach_its_own_pos_and_its_statuses_its_own_wix_site(
     assert [(o["id"], o["posLocationId"]) for o in pos_a.orders()] == [(order_a["id"], "A-KITCHEN")]
     assert [(o["id"], o["posLocationId"]) for o in pos_b.orders()] == [(order_b["id"], "B-KITCHEN")]
     # Both POSes numbered their first order P1: each is kept under its own account.
-    a, b = (sites.store.get_order(o["id"]) for o in (order_a, order_b))
+    a, b = (sites.store.get_order(site, o["id"])
+            for o, site in ((order_a, SITE_A), (order_b, SITE_B)))
     assert (a.pos_order_id, a.pos_client) == ("P1", "webhook@acc-a")
     assert (b.pos_order_id, b.pos_client) == ("P1", "webhook@acc-b")
 
@@ -59,8 +60,8 @@ def test_each_site_s_orders_reach_its_own_pos_and_its_statuses_its_own_wix_site(
     worker.drain()
     told = [r for r in wix.requests if r["path"].endswith(f"/orders/{order_b['id']}")]
     assert told and all(r["authorization"] == f"OAUTH2.{SITE_B}" for r in told)
-    assert sites.store.get_order(order_b["id"]).wix_fulfillment_status == "READY"
-    assert sites.store.get_order(order_a["id"]).wix_fulfillment_status is None
+    assert sites.store.get_order(SITE_B, order_b["id"]).wix_fulfillment_status == "READY"
+    assert sites.store.get_order(SITE_A, order_a["id"]).wix_fulfillment_status is None
 
     stranger, headers = signed_callback({"orderId": "P1", "status": "READY"},
                                         secret="whsec_" + "bm8tc3VjaC1wb3Mtc2VjcmV0LWhlcmUhISE=")
@@ -91,7 +92,7 @@ def test_an_order_for_an_unpaired_location_fails_naming_it(sites, signer, two_po
     order = an_order(businessLocation={"id": "loc-new", "name": "Airport"})
     deliver(client, signer, order, SITE_A)
     sites.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
-    record = sites.store.get_order(order["id"])
+    record = sites.store.get_order(SITE_A, order["id"])
     assert record.state == "failed"
     assert "loc-new" in record.last_error and "paired" in record.last_error
     assert two_poses[0].orders() == []
@@ -105,7 +106,7 @@ def test_a_site_without_an_account_still_uses_the_environment_s_pos(sites, signe
     order = an_order()
     deliver(client, signer, order, "site-single")
     sites.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
-    record = sites.store.get_order(order["id"])
+    record = sites.store.get_order("site-single", order["id"])
     assert (record.pos_client, record.pos_order_id) == ("webhook", "ENV-1")
 
 
@@ -156,7 +157,7 @@ def test_a_disconnected_site_s_orders_fail_and_never_reach_the_environment_s_pos
     order = an_order(businessLocation={"id": "loc-a"})
     deliver(client, signer, order, SITE_A)
     sites.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
-    record = sites.store.get_order(order["id"])
+    record = sites.store.get_order(SITE_A, order["id"])
     assert record.state == "failed" and "webhook@acc-a is disconnected" in record.last_error
     assert two_poses[0].orders() == []  # and the strict mock saw nothing sent to POS_URL
 

@@ -121,7 +121,7 @@ def test_create_order_twice_gives_one_pos_order_at_the_paired_location(spi, site
     assert sent["id"] == "wix-order-1" and sent["posLocationId"] == "LOC-1"
     assert sent["items"][0]["modifiers"][0]["name"] == "Extra basil"
     assert sent["items"][0]["note"] == "well done" and sent["totals"]["total"] == "32.10"
-    record = spi.bridge.store.get_order("wix-order-1")
+    record = spi.bridge.store.get_order(INSTANCE, "wix-order-1")
     assert (record.state, record.pos_order_id, record.pos_client) == ("sent", "P1",
                                                                       "webhook@acc-1")
 
@@ -131,7 +131,7 @@ def test_create_order_with_the_pos_down_answers_an_error_and_stores_nothing(spi,
     answer = spi("create-order", {**NAMED, "order": spi_order("wix-order-2")})
     assert answer.status_code == 503
     assert answer.get_json()["errors"][0]["code"] == "pos_unavailable"
-    assert spi.bridge.store.get_order("wix-order-2") is None
+    assert spi.bridge.store.get_order(INSTANCE, "wix-order-2") is None
 
 
 def test_create_order_answers_before_the_deadline_when_the_pos_hangs(spi, site_pos):
@@ -146,7 +146,7 @@ def test_create_order_answers_before_the_deadline_when_the_pos_hangs(spi, site_p
         release.set()
     assert answer.status_code == 503
     assert time.monotonic() - started < 5  # BRIDGE_SPI_DEADLINE is 2 s here
-    assert spi.bridge.store.get_order("wix-order-3") is None
+    assert spi.bridge.store.get_order(INSTANCE, "wix-order-3") is None
 
 
 def test_create_order_for_an_unpaired_location_is_refused_naming_it(spi, site_pos):
@@ -197,7 +197,7 @@ def test_create_order_the_pos_refuses_is_422_with_its_code_and_stores_nothing(sp
     error = answer.get_json()["errors"][0]
     assert error["code"] == "invalid_item_mapping" and "the POS refused the order" in \
         error["message"] and error["params"] == {"orderId": "wix-order-4"}
-    assert spi.bridge.store.get_order("wix-order-4") is None
+    assert spi.bridge.store.get_order(INSTANCE, "wix-order-4") is None
 
 
 def test_a_disconnected_account_takes_no_order_and_is_not_checked_again(spi, site_pos):

@@ -475,3 +475,24 @@ def test_calls_to_a_rate_limited_api_are_paced_across_processes(open_stores, clo
     assert stores[0].reserve_call("wix:other", 1.0, 3) == 0
     clock.now += 10                                 # once quiet, a burst is allowed again
     assert stores[1].reserve_call("wix:site", 1.0, 3) == 0
+
+
+def test_an_order_is_its_site_s_the_same_id_from_two_sites_is_two_orders(store):
+    """Every look-up by Wix order id names the site: one site's order is out of another's
+    reach, whatever id it sends."""
+    for site, pos_id in (("site-a", "P-A"), ("site-b", "P-B")):
+        store.save_order(wix_order_id="wix-1", instance_id=site, state="queued",
+                         snapshot={"site": site}, number="7")
+    store.set_order_state("site-a", "wix-1", "sent", pos_client="webhook", pos_order_id="P-A")
+    store.set_order_statuses("site-a", "wix-1", pos_status="READY")
+    a, b = store.get_order("site-a", "wix-1"), store.get_order("site-b", "wix-1")
+    assert (a.state, a.pos_order_id, a.pos_status, a.snapshot) == ("sent", "P-A", "READY",
+                                                                  {"site": "site-a"})
+    assert (b.state, b.pos_order_id, b.pos_status, b.snapshot) == ("queued", None, None,
+                                                                  {"site": "site-b"})
+    assert store.get_order("site-c", "wix-1") is None
+    assert {o.instance_id for o in store.orders_with_id("wix-1")} == {"site-a", "site-b"}
+
+    store.enqueue(jobs.send_order("wix-1", "site-b"))
+    assert [j["kind"] for j in store.history("site-b", "wix-1")["jobs"]] == ["send_order"]
+    assert store.history("site-a", "wix-1")["jobs"] == []

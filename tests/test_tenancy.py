@@ -169,10 +169,10 @@ def test_a_stranger_s_order_never_reaches_the_operator_s_pos_and_goes_to_its_own
         worker = bridge.worker(wait=lambda state: 0.0, poll_seconds=0.01, max_attempts=3)
         worker.drain()
         assert [o["id"] for o in operator_pos.orders()] == [mine["id"]]
-        waiting = bridge.store.get_order(stranger["id"])
+        waiting = bridge.store.get_order("site-stranger", stranger["id"])
         assert waiting.state == "queued"
         assert "waiting for the site's owner to connect a POS" in waiting.last_error
-        [job] = [j for j in bridge.store.history(stranger["id"])["jobs"]
+        [job] = [j for j in bridge.store.history("site-stranger", stranger["id"])["jobs"]
                  if j["kind"] == "send_order"]
         assert job["state"] == "pending" and job["attempts"] == 0  # waiting is no failure
 
@@ -182,7 +182,7 @@ def test_a_stranger_s_order_never_reaches_the_operator_s_pos_and_goes_to_its_own
         worker.drain()
         assert [o["id"] for o in own_pos.orders()] == [stranger["id"]]
         assert [o["id"] for o in operator_pos.orders()] == [mine["id"]]
-        sent = bridge.store.get_order(stranger["id"])
+        sent = bridge.store.get_order("site-stranger", stranger["id"])
         assert sent.state == "sent" and sent.last_error is None
         assert sent.pos_client == "webhook@acc-s"
     finally:
@@ -220,7 +220,7 @@ def square_sites(env, make_bridge, mocked):
 def at_square(bridge, site, wix_order_id, pos_key, pos_order_id):
     bridge.store.save_order(wix_order_id=wix_order_id, instance_id=site, state="sent",
                             snapshot={})
-    bridge.store.set_order_state(wix_order_id, "sent", pos_client=pos_key,
+    bridge.store.set_order_state(site, wix_order_id, "sent", pos_client=pos_key,
                                  pos_order_id=pos_order_id)
 
 
@@ -367,7 +367,49 @@ def test_no_order_ever_moves_for_a_callback_another_site_s_key_verified(env, mak
         for update in updates:
             if update.wix_order_id:
                 signer = update.callback_id.split("-")[0]
-                assert bridge.store.get_order(update.wix_order_id).instance_id == f"site-{signer}"
+                [order] = bridge.store.orders_with_id(update.wix_order_id)
+                assert order.instance_id == f"site-{signer}"
     finally:
         for pos in poses:
             pos.close()
+
+
+# -- orders are scoped to their site everywhere ---------------------------------------------
+
+def test_the_original_app_s_url_of_one_site_never_reaches_another_site_s_order(
+        env, make_bridge):
+    """Site A posts site B's order id to its own URL: it gets an order of its own (sent to its
+    own POS under its own key), never B's POS order id, and B's order is untouched."""
+    import json
+    from pathlib import Path
+
+    from bridge.service import legacy
+    from tests.sites import add_site
+    sample = json.loads((Path(__file__).parent / "samples" /
+                         "legacy_pos_spi_order.json").read_text())
+    secret_b = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+    pos_a, pos_b = PosServer(SECRET_A), PosServer(secret_b)
+    try:
+        bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
+        client = create_app(bridge).test_client()
+        tokens = {}
+        for letter, pos in (("A", pos_a), ("B", pos_b)):
+            add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
+                     configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
+            tokens[letter] = legacy.new_token(bridge.store, f"site-{letter}", "USD")
+        assert client.post(f"/legacy/{tokens['B']}/orders", json=sample).get_json() == {
+            "value": {"orderId": "P1"}}
+        answer = client.post(f"/legacy/{tokens['A']}/orders", json=sample)
+        assert answer.status_code == 200  # A's own POS numbered it; nothing of B's is answered
+        assert answer.get_json() == {"value": {"orderId": pos_a.accepted[
+            pos_a.deliveries[0]["id"]]}}
+        [sent_a], [sent_b] = pos_a.orders(), pos_b.orders()
+        assert sent_a["instanceId"] == "site-A" and sent_b["instanceId"] == "site-B"
+        assert pos_a.deliveries[0]["id"] != pos_b.deliveries[0]["id"]  # idempotency keys
+        order_id = sample["order"]["id"]
+        a = bridge.store.get_order("site-A", order_id)
+        b = bridge.store.get_order("site-B", order_id)
+        assert (a.pos_client, b.pos_client) == ("webhook@acc-A", "webhook@acc-B")
+    finally:
+        pos_a.close()
+        pos_b.close()

@@ -45,8 +45,8 @@ def worker_for(store, handlers, **options):
 
 
 def add(store, kind="thing", key="k-1") -> int:
-    store.enqueue(NewJob(kind, key=key, lane=key, order_id="o-1"))
-    (job,) = store.history("o-1")["jobs"]
+    store.enqueue(NewJob(kind, key=key, lane=key, instance_id="site", order_id="o-1"))
+    (job,) = store.history("site", "o-1")["jobs"]
     return job["id"]
 
 
@@ -182,9 +182,9 @@ def test_a_job_whose_destination_filled_up_during_its_claim_is_handed_back_uncou
     store.migrate()
     try:
         for key in ("k-1", "k-2"):
-            store.enqueue(NewJob("thing", key=key, lane=key, order_id="o-1",
+            store.enqueue(NewJob("thing", key=key, lane=key, instance_id="site", order_id="o-1",
                                  destination="pos:site"))
-        first, other = (store.get_job(j["id"]) for j in store.history("o-1")["jobs"])
+        first, other = (store.get_job(j["id"]) for j in store.history("site", "o-1")["jobs"])
         handler = Handler()
         worker = worker_for(store, {"thing": handler}, bulkhead=bulkhead)
         clock.now += 1

@@ -1,4 +1,4 @@
-"""An order of the original Wix Restaurants app (its POS webhook, seed 004) as a POS order.
+"""An order of the original Wix Restaurants app (its POS webhook) as a POS order.
 
 The body is `{"menu": Menu, "order": Order}`: money in the currency's minor units, times in epoch
 milliseconds, names in locale maps, an item's chosen options (`variationsChoices`) named through

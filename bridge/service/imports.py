@@ -204,8 +204,8 @@ class ImportOrder:
         return chosen[0].get("id") if chosen else None
 
     def _pending_fulfillment(self, instance_id: str, wix_order: dict[str, Any]) -> None:
-        """Wix Restaurants makes a `Pending` fulfillment for an import by itself, seed 003 says;
-        if it did not, the bridge does, so statuses have one to move."""
+        """Wix Restaurants makes a `Pending` fulfillment for an import by itself (Wix's
+        Restaurants sample flows); if it did not, the bridge does, so statuses have one to move."""
         if self.wix.list_fulfillments(instance_id, wix_order["id"]):
             return
         items = restaurant_items(wix_order)

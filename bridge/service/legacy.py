@@ -1,10 +1,10 @@
-"""The original Wix Restaurants app's POS webhook (seed 004): Wix pushes each order and needs the
+"""The original Wix Restaurants app's POS webhook: Wix pushes each order and needs the
 POS order id back within 10 seconds.
 
 The protocol has no signature, so each site has its own URL with a long random token; only the
 token's SHA-256 is stored, and a request is matched by it (no comparison that leaks by timing).
-The order goes through the site's POS client at once, within BRIDGE_SPI_DEADLINE, with the
-idempotency key the worker would use for that Wix order: when the POS is too slow the answer is
+The order goes through the site's POS client at once, within BRIDGE_SPI_DEADLINE, with one
+idempotency key per site and order: when the POS is too slow the answer is
 `endpoint_down`, and when Wix submits the order again the POS is asked again with the same key, so
 it answers with the order it made (a POS honouring keys makes one). Card data reaches a POS client
 only if it says it takes it (`accepts_cards`), and is never stored, logged or answered.
@@ -24,7 +24,7 @@ from bridge.domain.lifecycle import OrderState
 from bridge.domain.orders import InvalidOrder, PosOrder
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
-from bridge.service import jobs, statuses
+from bridge.service import statuses
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.storage.port import Origin, Store
 
@@ -39,6 +39,13 @@ def new_token(store: Store, instance_id: str, currency: str) -> str:
     store.set_legacy_endpoint(instance_id, token_hash(token), currency.upper())
     logs.info(log, "legacy_endpoint_issued", instance_id=instance_id, currency=currency.upper())
     return token
+
+
+def idempotency_key(instance_id: str, order_id: str) -> str:
+    """The same for every submission of one order, and the site's own: an order id in this
+    protocol is whatever the sender wrote, so another site's id must never find its POS order
+    (two sites served by one POS)."""
+    return f"legacy:{instance_id}:{order_id}"
 
 
 def token_hash(token: str) -> str:
@@ -77,7 +84,7 @@ class LegacyWebhook:
             raise LegacyError(400, "invalid_item_mapping", str(error)) from None
         except InvalidOrder as error:
             raise LegacyError(400, "pos_error", str(error)) from None
-        known = self.store.get_order(order.id)
+        known = self.store.get_order(instance_id, order.id)
         if known is not None and known.pos_order_id:
             logs.info(log, "legacy_order_repeated", order_id=order.id,
                       pos_order_id=known.pos_order_id)
@@ -98,7 +105,7 @@ class LegacyWebhook:
         return {"value": {"orderId": pos_order_id}}
 
     def _send(self, site, order: PosOrder, cards: Any, kept: dict[str, Any]) -> str:
-        key = jobs.send_order(order.id, order.instance_id).key
+        key = idempotency_key(order.instance_id, order.id)
         if cards and not getattr(site.client, "accepts_cards", False):
             raise LegacyError(402, "cc_rejected", "card payments are not handled by this POS: "
                                                   "it does not take card data")
@@ -133,4 +140,5 @@ class LegacyWebhook:
             self.store.save_order(wix_order_id=order.id, instance_id=order.instance_id,
                                   state=OrderState.FAILED.value, snapshot=kept,
                                   origin=Origin.LEGACY)
-            self.store.set_order_state(order.id, OrderState.FAILED.value, error=error)
+            self.store.set_order_state(order.instance_id, order.id, OrderState.FAILED.value,
+                                       error=error)

@@ -76,7 +76,7 @@ class ProcessEvent:
         order = dict(event.order or {})
         with self.store.transaction():
             self.store.serialize(statuses.order_key(order_id))
-            current = self.store.get_order(order_id)
+            current = self.store.get_order(event.instance_id, order_id)
             if current is None and order and self._own_import(event, order):
                 return
             state = OrderState(current.state) if current else None
@@ -113,7 +113,7 @@ class ProcessEvent:
                               number=str(order["number"]) if order.get("number") else None,
                               direction=Direction.IMPORTED)
         if isinstance(found, Import):
-            self.store.set_order_state(event.order_id, OrderState.SENT.value,
+            self.store.set_order_state(event.instance_id, event.order_id, OrderState.SENT.value,
                                        pos_client=found.pos_client,
                                        pos_order_id=found.pos_order_id)
         logs.info(log, "import_echo_recorded", event_id=event.id, type=event.event_type,
@@ -131,7 +131,7 @@ class SendOrder:
         self.accounts = accounts
 
     def run(self, job: Job) -> None:
-        record = self.store.get_order(job.order_id)
+        record = self.store.get_order(job.instance_id, job.order_id)
         if record is None:
             raise Fail(f"order {job.order_id} is not stored")
         if not lifecycle.should_send(OrderState(record.state)):
@@ -147,7 +147,8 @@ class SendOrder:
             with pos_answers():
                 site = self.pos.site(record.instance_id)
         except Wait as waiting:  # no POS for the site yet: the order says why, for its owner
-            self.store.set_order_state(record.wix_order_id, record.state, error=str(waiting))
+            self.store.set_order_state(record.instance_id, record.wix_order_id, record.state,
+                                       error=str(waiting))
             raise
         try:
             pos_order = self.accounts.route(site, pos_order)
@@ -164,9 +165,10 @@ class SendOrder:
             if twin and twin.wix_order_id != record.wix_order_id:
                 raise Fail(f"the POS answered with order id {pos_order_id}, which it gave to "
                            f"order {twin.wix_order_id} already")
-            current = self.store.get_order(record.wix_order_id)
+            current = self.store.get_order(record.instance_id, record.wix_order_id)
             decision = lifecycle.after_pos_accepted(OrderState(current.state))
-            self.store.set_order_state(record.wix_order_id, decision.state.value,
+            self.store.set_order_state(record.instance_id, record.wix_order_id,
+                                       decision.state.value,
                                        pos_client=site.key, pos_order_id=pos_order_id)
             _apply(self.store, record.wix_order_id, record.instance_id, decision)
             statuses.queue_unmatched(self.store, dataclasses.replace(
@@ -177,9 +179,10 @@ class SendOrder:
                   attempt=job.attempts)
 
     def failed(self, job: Job, reason: str) -> None:
-        record = self.store.get_order(job.order_id)
+        record = self.store.get_order(job.instance_id, job.order_id)
         if record and record.state == OrderState.QUEUED:
-            self.store.set_order_state(job.order_id, OrderState.FAILED.value, error=reason)
+            self.store.set_order_state(job.instance_id, job.order_id, OrderState.FAILED.value,
+                                       error=reason)
             incidents.incident(self.store, record.instance_id,
                                    incidents.IncidentKind.ORDER_FAILED, record.wix_order_id,
                                    f"Order #{record.number or record.wix_order_id} did not reach "
@@ -192,18 +195,19 @@ class CancelOrder:
         self.pos = pos
 
     def run(self, job: Job) -> None:
-        record = self.store.get_order(job.order_id)
+        record = self.store.get_order(job.instance_id, job.order_id)
         if record is None or record.state != OrderState.CANCELING or not record.pos_order_id:
             return
         with pos_answers():
             client = self.pos.holding(record.pos_client, record.instance_id).client
             client.cancel_order(record.wix_order_id, record.pos_order_id, idempotency_key=job.key)
-        self.store.set_order_state(record.wix_order_id, OrderState.CANCELED.value)
+        self.store.set_order_state(record.instance_id, record.wix_order_id,
+                                   OrderState.CANCELED.value)
         logs.info(log, "order_canceled_at_pos", order_id=record.wix_order_id,
                   pos_order_id=record.pos_order_id)
 
     def failed(self, job: Job, reason: str) -> None:
-        self.store.set_order_state(job.order_id, OrderState.FAILED.value,
+        self.store.set_order_state(job.instance_id, job.order_id, OrderState.FAILED.value,
                                    error=f"cancel at the POS failed: {reason}")
         incidents.incident(self.store, job.instance_id,
                                incidents.IncidentKind.ORDER_FAILED, f"cancel:{job.order_id}",

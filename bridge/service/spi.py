@@ -111,7 +111,7 @@ class PosIntegration:
     def create_order(self, call: SpiCall) -> dict[str, Any]:
         account, configuration = self._named(call)
         order = self._routed_order(call, account, configuration)
-        known = self.store.get_order(order.id)
+        known = self.store.get_order(call.instance_id, order.id)
         if known is not None and known.pos_order_id:
             logs.info(log, "spi_order_repeated", order_id=order.id,
                       pos_order_id=known.pos_order_id)

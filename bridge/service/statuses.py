@@ -95,9 +95,9 @@ def record_at_pos(store: Store, *, wix_order_id: str, instance_id: str, pos_key:
         store.save_order(wix_order_id=wix_order_id, instance_id=instance_id,
                          state=OrderState.SENT.value, snapshot=snapshot, wix_status=wix_status,
                          number=number, origin=origin, direction=direction)
-        store.set_order_state(wix_order_id, OrderState.SENT.value, pos_client=pos_key,
-                              pos_order_id=pos_order_id)
-        queue_unmatched(store, store.get_order(wix_order_id))
+        store.set_order_state(instance_id, wix_order_id, OrderState.SENT.value,
+                              pos_client=pos_key, pos_order_id=pos_order_id)
+        queue_unmatched(store, store.get_order(instance_id, wix_order_id))
 
 
 def _status(stored: str) -> PosStatus | None:
@@ -108,7 +108,7 @@ def _record_pos_status(store: Store, order: OrderRecord, status: PosStatus) -> N
     """What the kitchen reported, for `bridge orders`: only forward moves replace it."""
     current = PosStatus(order.pos_status) if order.pos_status else None
     if moves_forward(current, status):
-        store.set_order_statuses(order.wix_order_id, pos_status=status.value)
+        store.set_order_statuses(order.instance_id, order.wix_order_id, pos_status=status.value)
 
 
 def _queue(store: Store, update_id: int, order: OrderRecord, status: PosStatus | None) -> None:
@@ -140,7 +140,7 @@ class SyncStatus:
 
     def run(self, job: Job) -> None:
         update = self.store.get_status_update(job.payload["update_id"])
-        order = self.store.get_order(job.order_id)
+        order = self.store.get_order(job.instance_id, job.order_id)
         if update is None or order is None:
             raise Fail(f"status update {job.payload['update_id']} or its order is not stored")
         status = _status(update.status) or self._look_up(order, update.id)
@@ -163,7 +163,8 @@ class SyncStatus:
             raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         fulfillment_id = self._tell_wix(order, status)
         with self.store.transaction():
-            self.store.set_order_statuses(order.wix_order_id, wix_fulfillment_status=status.value,
+            self.store.set_order_statuses(order.instance_id, order.wix_order_id,
+                                          wix_fulfillment_status=status.value,
                                           wix_fulfillment_id=fulfillment_id)
             self.store.set_status_update(update.id, UpdateState.SENT)
         logs.info(log, "status_sent", order_id=order.wix_order_id, status=status.value,
@@ -204,15 +205,17 @@ class SyncStatus:
         except WixRejected as error:
             if error.status == 404 and order.wix_fulfillment_id:
                 # The remembered fulfillment is gone: look again on the next attempt.
-                self.store.set_order_statuses(order.wix_order_id, forget_fulfillment=True)
+                self.store.set_order_statuses(order.instance_id, order.wix_order_id,
+                                              forget_fulfillment=True)
                 raise Retry(f"{error}; the fulfillment will be looked up again") from None
             raise Fail(str(error)) from None
 
     def _canceled_by_pos(self, order: OrderRecord, update_id: int) -> None:
         with self.store.transaction():
-            self.store.set_order_state(order.wix_order_id, OrderState.CANCELED.value,
-                                       error="canceled by the POS")
-            self.store.set_order_statuses(order.wix_order_id, pos_status=PosStatus.CANCELED.value)
+            self.store.set_order_state(order.instance_id, order.wix_order_id,
+                                       OrderState.CANCELED.value, error="canceled by the POS")
+            self.store.set_order_statuses(order.instance_id, order.wix_order_id,
+                                          pos_status=PosStatus.CANCELED.value)
             self.store.set_status_update(update_id, UpdateState.SENT,
                                          note="canceled by the POS: no fulfillment change in Wix")
         logs.warning(log, "order_canceled_by_pos", order_id=order.wix_order_id,

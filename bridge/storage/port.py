@@ -306,8 +306,10 @@ class JobQueue(Protocol):
     def release(self, job: Job) -> bool:
         """Hand a claimed job back, uncounted; False when this worker no longer held it."""
 
-    def replay(self, *, order_id: str | None = None, job_id: int | None = None,
-               key: str | None = None) -> list[int]: ...
+    def replay(self, *, order: tuple[str, str] | None = None, job_id: int | None = None,
+               key: str | None = None) -> list[int]:
+        """Failed jobs back in the queue: an order's (`order`: its site and Wix id), one by id,
+        or one by key."""
 
     def fail_pending_jobs(self, instance_id: str, kind: str, reason: str) -> list[Job]: ...
 
@@ -315,7 +317,13 @@ class JobQueue(Protocol):
 
 
 class Orders(Protocol):
-    def get_order(self, wix_order_id: str) -> OrderRecord | None: ...
+    """An order is named by its site and its Wix order id, everywhere: the same id from two
+    sites is two orders, and no lookup by id alone can reach another site's."""
+
+    def get_order(self, instance_id: str, wix_order_id: str) -> OrderRecord | None: ...
+
+    def orders_with_id(self, wix_order_id: str) -> list[OrderRecord]:
+        """The operator's look-up (the CLI): the orders with this id on any site."""
 
     def find_order_by_pos_id(self, pos_client: str, pos_order_id: str) -> OrderRecord | None: ...
 
@@ -326,10 +334,12 @@ class Orders(Protocol):
                    sequence: int | None = None, number: str | None = None,
                    direction: str | None = None, origin: str | None = None) -> None: ...
 
-    def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
-                        pos_client: str | None = None, pos_order_id: str | None = None) -> None: ...
+    def set_order_state(self, instance_id: str, wix_order_id: str, state: str, *,
+                        error: str | None = None, pos_client: str | None = None,
+                        pos_order_id: str | None = None) -> None: ...
 
-    def set_order_statuses(self, wix_order_id: str, *, pos_status: str | None = None,
+    def set_order_statuses(self, instance_id: str, wix_order_id: str, *,
+                           pos_status: str | None = None,
                            wix_fulfillment_status: str | None = None,
                            wix_fulfillment_id: str | None = None,
                            forget_fulfillment: bool = False) -> None: ...
@@ -339,7 +349,7 @@ class Orders(Protocol):
                     ) -> list[OrderRecord]:
         """Newest change first; `instance_id`: one site's only; `direction`: a Direction."""
 
-    def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]: ...
+    def history(self, instance_id: str, wix_order_id: str) -> dict[str, list[dict[str, Any]]]: ...
 
 
 class StatusUpdates(Protocol):

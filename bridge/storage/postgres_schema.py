@@ -265,4 +265,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX orders_site ON orders (instance_id, updated_at)",
         "ALTER TABLE configurations ADD COLUMN sync_menus text",
     ]),
+    ("pg010_orders_per_site", [
+        # As SQLite's m014: an order is its site's; the same Wix order id from two sites is two
+        # orders.
+        "ALTER TABLE orders DROP CONSTRAINT orders_pkey",
+        "ALTER TABLE orders ADD PRIMARY KEY (instance_id, wix_order_id)",
+        "CREATE INDEX orders_wix_id ON orders (wix_order_id)",
+    ]),
 ]

@@ -321,3 +321,11 @@ def m013_dashboard(db: Database) -> None:
     # which of the POS's menus a location syncs (a JSON list of POS menu ids; NULL: all).
     db.execute("CREATE INDEX orders_site ON orders (instance_id, updated_at)")
     db.execute("ALTER TABLE configurations ADD COLUMN sync_menus TEXT")
+
+
+@migrations()
+def m014_orders_per_site(db: Database) -> None:
+    # An order is its site's: the same Wix order id from two sites is two orders (an id is only
+    # as trustworthy as the channel it came by, and the original app's is an owner's URL).
+    db["orders"].transform(pk=("instance_id", "wix_order_id"), not_null={"wix_order_id"})
+    db.execute("CREATE INDEX orders_wix_id ON orders (wix_order_id)")

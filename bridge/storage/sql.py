@@ -620,12 +620,12 @@ class SqlStore(ABC):
                                  " WHERE id = ? AND state = 'running' AND worker = ?",
                                  [now, job.id, job.worker]).rowcount == 1
 
-    def replay(self, *, order_id: str | None = None, job_id: int | None = None,
+    def replay(self, *, order: tuple[str, str] | None = None, job_id: int | None = None,
                key: str | None = None) -> list[int]:
         """Put failed jobs (of an order, by id or by key) back in the queue, attempts reset."""
         epoch, now = self._now()
-        if order_id is not None:
-            where, args = "order_id = ?", [order_id]
+        if order is not None:
+            where, args = "instance_id = ? AND order_id = ?", list(order)
         elif job_id is not None:
             where, args = "id = ?", [job_id]
         else:
@@ -757,10 +757,16 @@ class SqlStore(ABC):
         values[6] = json.loads(values[6])
         return OrderRecord(*values)
 
-    def get_order(self, wix_order_id: str) -> OrderRecord | None:
-        row = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE wix_order_id = ?",
-                            [wix_order_id]).one()
+    def get_order(self, instance_id: str, wix_order_id: str) -> OrderRecord | None:
+        row = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders"
+                            " WHERE instance_id = ? AND wix_order_id = ?",
+                            [instance_id, wix_order_id]).one()
         return self._order(row) if row else None
+
+    def orders_with_id(self, wix_order_id: str) -> list[OrderRecord]:
+        rows = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE wix_order_id = ?"
+                             " ORDER BY created_at", [wix_order_id]).rows
+        return [self._order(r) for r in rows]
 
     def find_order_by_pos_id(self, pos_client: str, pos_order_id: str) -> OrderRecord | None:
         row = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders"
@@ -786,7 +792,7 @@ class SqlStore(ABC):
                 "INSERT INTO orders (wix_order_id, instance_id, number, state, wix_status, sequence,"
                 " snapshot, created_at, updated_at, direction, origin)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (wix_order_id) DO UPDATE SET state = excluded.state,"
+                " ON CONFLICT (instance_id, wix_order_id) DO UPDATE SET state = excluded.state,"
                 "   number = coalesce(excluded.number, orders.number),"
                 "   direction = coalesce(excluded.direction, orders.direction),"
                 "   origin = coalesce(orders.origin, excluded.origin),"
@@ -797,17 +803,20 @@ class SqlStore(ABC):
                 [wix_order_id, instance_id, number, state, wix_status, sequence,
                  json.dumps(snapshot or {}), now, now, direction, origin, fresh, fresh])
 
-    def set_order_state(self, wix_order_id: str, state: str, *, error: str | None = None,
-                        pos_client: str | None = None, pos_order_id: str | None = None) -> None:
+    def set_order_state(self, instance_id: str, wix_order_id: str, state: str, *,
+                        error: str | None = None, pos_client: str | None = None,
+                        pos_order_id: str | None = None) -> None:
         _, now = self._now()
         with self.transaction():
             self._execute("UPDATE orders SET state = ?, last_error = ?,"
                           " pos_client = coalesce(?, pos_client),"
                           " pos_order_id = coalesce(?, pos_order_id), updated_at = ?"
-                          " WHERE wix_order_id = ?",
-                          [state, error, pos_client, pos_order_id, now, wix_order_id])
+                          " WHERE instance_id = ? AND wix_order_id = ?",
+                          [state, error, pos_client, pos_order_id, now, instance_id,
+                           wix_order_id])
 
-    def set_order_statuses(self, wix_order_id: str, *, pos_status: str | None = None,
+    def set_order_statuses(self, instance_id: str, wix_order_id: str, *,
+                           pos_status: str | None = None,
                            wix_fulfillment_status: str | None = None,
                            wix_fulfillment_id: str | None = None,
                            forget_fulfillment: bool = False) -> None:
@@ -818,9 +827,9 @@ class SqlStore(ABC):
                           " wix_fulfillment_status = coalesce(?, wix_fulfillment_status),"
                           " wix_fulfillment_id = CASE WHEN ? THEN NULL"
                           "   ELSE coalesce(?, wix_fulfillment_id) END,"
-                          " updated_at = ? WHERE wix_order_id = ?",
+                          " updated_at = ? WHERE instance_id = ? AND wix_order_id = ?",
                           [pos_status, wix_fulfillment_status, forget_fulfillment,
-                           wix_fulfillment_id, now, wix_order_id])
+                           wix_fulfillment_id, now, instance_id, wix_order_id])
 
     def list_orders(self, state: str | None = None, limit: int = 50, *,
                     instance_id: str | None = None, direction: str | None = None
@@ -880,29 +889,37 @@ class SqlStore(ABC):
                              " ORDER BY id DESC LIMIT ?", [*args, limit]).rows
         return [StatusUpdate(*r) for r in rows]
 
-    def history(self, wix_order_id: str) -> dict[str, list[dict[str, Any]]]:
-        """Everything recorded about one order, oldest first, for `bridge show`."""
+    def history(self, instance_id: str, wix_order_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Everything recorded about one order of a site, oldest first, for `bridge show`."""
         def rows(sql: str) -> list[dict[str, Any]]:
-            return self._execute(sql, [wix_order_id], named=True).dicts()
+            return self._execute(sql, [instance_id, wix_order_id], named=True).dicts()
 
         return {
             "events": rows("SELECT id, event_type, sequence, event_time, received_at FROM events"
-                           f" WHERE entity_id = ? ORDER BY received_at, {self._EVENT_ORDER}"),
+                           " WHERE instance_id = ? AND entity_id = ?"
+                           f" ORDER BY received_at, {self._EVENT_ORDER}"),
             "jobs": rows("SELECT id, kind, state, attempts, last_error, created_at, updated_at"
-                         " FROM jobs WHERE order_id = ? ORDER BY id"),
-            "attempts": rows("SELECT job_id, worker, started_at, finished_at, outcome, error"
-                             " FROM attempts WHERE order_id = ? ORDER BY id"),
-            "status_updates": rows("SELECT id, status, sequence, occurred_at, received_at, state,"
-                                   " note"
-                                   " FROM status_updates WHERE wix_order_id = ? ORDER BY id"),
+                         " FROM jobs WHERE instance_id = ? AND order_id = ? ORDER BY id"),
+            "attempts": rows("SELECT a.job_id, a.worker, a.started_at, a.finished_at, a.outcome,"
+                             " a.error FROM attempts AS a JOIN jobs AS j ON j.id = a.job_id"
+                             " WHERE j.instance_id = ? AND a.order_id = ? ORDER BY a.id"),
+            # A POS order id is one order's under its POS's key: the reports matched to it.
+            "status_updates": rows("SELECT u.id, u.status, u.sequence, u.occurred_at,"
+                                   " u.received_at, u.state, u.note"
+                                   " FROM status_updates AS u JOIN orders AS o"
+                                   " ON o.pos_client = u.pos_client"
+                                   " AND o.wix_order_id = u.wix_order_id"
+                                   " WHERE o.instance_id = ? AND o.wix_order_id = ?"
+                                   " ORDER BY u.id"),
             # An order taken at the POS: its import, and the attempts that brought it into Wix.
             "import": rows("SELECT id, pos_client, pos_order_id, state, error, created_at,"
-                           " updated_at FROM imports WHERE wix_order_id = ? ORDER BY id"),
+                           " updated_at FROM imports WHERE instance_id = ? AND wix_order_id = ?"
+                           " ORDER BY id"),
             "import_attempts": rows(
                 "SELECT a.job_id, a.worker, a.started_at, a.finished_at, a.outcome, a.error"
                 " FROM attempts AS a JOIN jobs AS j ON j.id = a.job_id"
                 " JOIN imports AS i ON j.key = 'import:' || i.id"
-                " WHERE i.wix_order_id = ? ORDER BY a.id"),
+                " WHERE i.instance_id = ? AND i.wix_order_id = ? ORDER BY a.id"),
         }
 
 

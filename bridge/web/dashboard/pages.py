@@ -530,14 +530,14 @@ def orders(site: str):
 
 
 def _site_order(site: str, wix_order_id: str):
-    return _of_site(_bridge().store.get_order(wix_order_id), site)
+    return _of_site(_bridge().store.get_order(site, wix_order_id), site)
 
 
 @blueprint.get("/sites/<site>/orders/<wix_order_id>")
 def order(site: str, wix_order_id: str):
     access.require(site)
     found = _site_order(site, wix_order_id)
-    history = _bridge().store.history(wix_order_id)
+    history = _bridge().store.history(site, wix_order_id)
     failed_jobs = [j for j in history["jobs"] if j["state"] == "failed"]
     return _page("order", site, order=found, history=history, timeline=_timeline(history),
                  replayable=bool(failed_jobs)
@@ -568,8 +568,8 @@ def replay_order(site: str, wix_order_id: str):
     access.require(site)
     _site_order(site, wix_order_id)
     store = _bridge().store
-    ids = replay.replay(store, order_id=wix_order_id)
-    for row in store.history(wix_order_id)["import"]:
+    ids = replay.replay(store, order=(site, wix_order_id))
+    for row in store.history(site, wix_order_id)["import"]:
         if row["state"] == ImportState.FAILED:
             ids += replay.replay(store, import_id=row["id"])
     logs.info(log, "dashboard_replay", order=wix_order_id, jobs=len(ids))
