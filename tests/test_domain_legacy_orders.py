@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.domain.legacy_orders import UnknownItem, pos_order_from_legacy, stored_form
-from bridge.domain.orders import InvalidOrder
+from bridge.domain.legacy_orders import UnknownItem, pos_order_from_legacy
+from bridge.domain.orders import InvalidOrder, stored_form
 
 SAMPLE = json.loads((Path(__file__).parent / "samples" / "legacy_pos_spi_order.json").read_text())
 
@@ -48,9 +48,9 @@ def test_card_data_never_reaches_the_stored_form():
     body = sample(payments=[{"type": "credit", "amount": 3700, "card": {"number": "4580"},
                              "token": "t", "password": "pw"}])
     body["cards"] = {"tok": {"number": "4580"}}
-    kept = stored_form(body)
-    assert kept["payments"] == [{"type": "credit", "amount": 3700}]
-    assert "cards" not in kept and "4580" not in json.dumps(kept)
+    kept = stored_form(pos_order_from_legacy(body, "site", "USD"))
+    assert kept["posOrder"]["payments"] == [{"type": "credit", "amount": "37.00"}]
+    assert "4580" not in json.dumps(kept) and "pw" not in json.dumps(kept)
 
 
 @pytest.mark.parametrize("change, says", [

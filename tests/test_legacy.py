@@ -166,3 +166,26 @@ def test_the_order_is_listed_with_its_origin(wired, run):
     assert (row["wix_order_id"], row["origin"], row["direction"]) == (
         "4417-98231-5520", "legacy", "exported")
     assert "via=legacy" in run("orders").output
+
+
+def test_what_is_kept_of_an_order_is_the_fields_the_bridge_uses_nothing_else(
+        wired, classic_pos, database_url):
+    """Card data or anything else in a field the bridge does not use never reaches storage,
+    whether or not the order is accepted."""
+    hidden = "SECRET-NOT-A-FIELD-7731"
+    order = json.loads(json.dumps(SAMPLE["order"]))
+    order["delivery"] = {"type": "delivery", "time": order["delivery"]["time"], "charge": 0,
+                         "address": {"city": "Tel Aviv", "street": "Dizengoff", "number": "99",
+                                     "cardNumber": CARD_NUMBER, "extra": hidden}}
+    order["contact"] = {**order["contact"], "fax": hidden, "card": CARD_NUMBER}
+    order["somethingNew"] = {"number": CARD_NUMBER, "note": hidden}
+    order["payments"] = [{"type": "cash", "amount": 3700, "token": hidden}]
+    answer = wired({**SAMPLE, "order": order})
+    assert answer.status_code == 200
+    [sent] = classic_pos.orders()
+    assert sent["fulfillment"]["address"] == {"city": "Tel Aviv", "street": "Dizengoff",
+                                              "number": "99"}
+    stored = _everything_stored(wired.bridge.store, database_url)
+    assert CARD_NUMBER not in stored and hidden not in stored
+    record = wired.bridge.store.get_order(SITE, order["id"])
+    assert record.snapshot["posOrder"]["fulfillment"]["address"]["street"] == "Dizengoff"

@@ -210,3 +210,16 @@ def test_a_disconnected_account_takes_no_order_and_is_not_checked_again(spi, sit
     status = spi("get-configuration-status", NAMED)
     assert status.status_code == 200 and site_pos.deliveries == []
 
+
+
+def test_what_is_kept_of_an_spi_order_is_the_pos_order_not_its_payments_or_extras(
+        spi, site_pos, database_url):
+    from tests.test_legacy import CARD_NUMBER, _everything_stored
+    order = {**spi_order("wix-order-9"), "extra": {"card": CARD_NUMBER},
+             "payments": [{"type": "CREDIT", "amount": "32.10",
+                           "card": {"number": CARD_NUMBER, "cvv": "123"}}]}
+    answer = spi("create-order", {**NAMED, "order": order, "paidByPosGateway": False})
+    assert answer.status_code == 200
+    assert CARD_NUMBER not in _everything_stored(spi.bridge.store, database_url)
+    kept = spi.bridge.store.get_order(INSTANCE, "wix-order-9").snapshot
+    assert list(kept) == ["posOrder"] and kept["posOrder"]["totals"]["total"] == "32.10"

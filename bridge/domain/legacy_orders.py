@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from bridge.domain.money import from_minor_units
 from bridge.domain.orders import (Customer, Fulfillment, InvalidOrder, Item, Modifier, Payment,
-                                  PosOrder, Totals)
+                                  PosOrder, Totals, address_of)
 
 
 class UnknownItem(InvalidOrder):
@@ -65,14 +65,6 @@ def pos_order_from_legacy(body: Any, instance_id: str, currency: str) -> PosOrde
                                reader.money(p.get("amount", 0), "payments.amount"))
                        for p in order.get("payments") or [] if isinstance(p, Mapping)),
     )
-
-
-def stored_form(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The order as the bridge keeps it: no `cards`, no card or saved-payment secrets."""
-    order = dict(body.get("order") or {})
-    order["payments"] = [{k: v for k, v in p.items() if k in ("type", "amount")}
-                         for p in order.get("payments") or [] if isinstance(p, Mapping)]
-    return order
 
 
 class _Reader:
@@ -136,7 +128,8 @@ def _fulfillment(delivery: Mapping[str, Any], submit_at: Any) -> Fulfillment:
         address = delivery.get("address")
         if not isinstance(address, Mapping):
             raise InvalidOrder("delivery.address is missing for a delivery")
-        return Fulfillment("DELIVERY", when, when, dict(address), _text(address.get("comment")))
+        return Fulfillment("DELIVERY", when, when, address_of(address),
+                           _text(address.get("comment")))
     return Fulfillment("PICKUP", when, when, None, note if when is None else None)
 
 

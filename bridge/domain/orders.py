@@ -60,6 +60,39 @@ class Fulfillment:
     instructions: str | None = None
 
 
+# What of a delivery address the bridge keeps and passes on: the fields of Wix's address (eCommerce
+# and Restaurants), and of the original app's. Anything else in an address is dropped.
+ADDRESS_TEXT = ("addressLine", "addressLine1", "addressLine2", "formatted", "city", "subdivision",
+                "country", "countryCode", "postalCode", "street", "number", "apt", "floor",
+                "entrance", "comment", "countryFullname", "subdivisionFullname")
+ADDRESS_PARTS = {"streetAddress": ("number", "name", "apt"), "location": ("latitude", "longitude"),
+                 "latLng": ("lat", "lng")}
+MAX_ADDRESS_TEXT = 500
+
+
+def address_of(raw: Any) -> dict[str, Any] | None:
+    """A delivery address, field by field: known fields with plain values only."""
+    if not isinstance(raw, Mapping):
+        return None
+    kept: dict[str, Any] = {k: _plain(raw[k]) for k in ADDRESS_TEXT
+                            if _plain(raw.get(k)) is not None}
+    for part, fields in ADDRESS_PARTS.items():
+        inner = raw.get(part)
+        if isinstance(inner, Mapping):
+            values = {k: _plain(inner[k]) for k in fields if _plain(inner.get(k)) is not None}
+            if values:
+                kept[part] = values
+    return kept or None
+
+
+def _plain(value: Any) -> str | int | float | None:
+    if isinstance(value, str):
+        return value[:MAX_ADDRESS_TEXT]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
 @dataclass(frozen=True)
 class Totals:
     subtotal: Decimal = Decimal(0)
@@ -145,7 +178,8 @@ def _fulfillment(wix_order: Mapping[str, Any]) -> Fulfillment:
     destination = logistics.get("shippingDestination")
     if destination:
         return Fulfillment("DELIVERY", promised_from, promised_to,
-                           destination.get("address"), logistics.get("instructions"))
+                           address_of(destination.get("address")),
+                           logistics.get("instructions"))
     return Fulfillment("PICKUP", promised_from, promised_to, None, logistics.get("instructions"))
 
 
@@ -281,6 +315,13 @@ def to_json(order: PosOrder) -> dict[str, Any]:
                    payments=[{"type": p.type, "amount": str(p.amount)} for p in order.payments]
                    or None),
     }
+
+
+def stored_form(order: PosOrder) -> dict[str, Any]:
+    """What the bridge keeps of an order pushed to it (the original app's, the SPI's): the POS
+    order it built, field by field, and nothing else of the body (no card, no token, no field
+    the bridge does not use)."""
+    return {"posOrder": to_json(order)}
 
 
 def _present(**fields: Any) -> dict[str, Any]:

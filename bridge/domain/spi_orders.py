@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from bridge.domain.orders import (Customer, Fulfillment, InvalidOrder, Item, Modifier, PosOrder,
-                                  Totals, parse_amount, parse_quantity)
+                                  Totals, address_of, parse_amount, parse_quantity)
 
 
 def pos_order_from_spi(order: Mapping[str, Any], instance_id: str, *,
@@ -59,7 +59,7 @@ def _fulfillment(raw: Mapping[str, Any]) -> Fulfillment:
         instructions = "DINE IN" + (f": {instructions}" if instructions else "")
         return Fulfillment("PICKUP", when, when, None, instructions)
     address = details.get("address") if kind == "DELIVERY" else None
-    return Fulfillment(kind, when, when, address if isinstance(address, Mapping) else None,
+    return Fulfillment(kind, when, when, address_of(address),
                        instructions)
 
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge import logs, timeouts
-from bridge.domain.legacy_orders import UnknownItem, pos_order_from_legacy, stored_form
+from bridge.domain.legacy_orders import UnknownItem, pos_order_from_legacy
 from bridge.domain.lifecycle import OrderState
-from bridge.domain.orders import InvalidOrder, PosOrder
+from bridge.domain.orders import InvalidOrder, PosOrder, stored_form
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import statuses
@@ -99,7 +99,7 @@ class LegacyWebhook:
         except AccountError as error:
             raise LegacyError(503, "pos_error", str(error)) from None
         cards = message.get("cards") if isinstance(message, dict) else None
-        pos_order_id = self._send(site, order, cards, stored_form(message))
+        pos_order_id = self._send(site, order, cards, stored_form(order))
         logs.info(log, "legacy_order_sent", order_id=order.id, pos=site.key,
                   pos_order_id=pos_order_id, items=len(order.items))
         return {"value": {"orderId": pos_order_id}}

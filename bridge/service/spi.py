@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from bridge import logs, timeouts
-from bridge.domain.orders import InvalidOrder
+from bridge.domain.orders import InvalidOrder, stored_form
 from bridge.domain.spi_orders import pos_order_from_spi
 from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
@@ -131,7 +131,7 @@ class PosIntegration:
             raise _pos_unavailable(error) from None
         statuses.record_at_pos(self.store, wix_order_id=order.id, instance_id=call.instance_id,
                                pos_key=site.key, pos_order_id=pos_order_id,
-                               snapshot={"spiOrder": dict(call.request.get("order") or {})},
+                               snapshot=stored_form(order),
                                number=order.number, origin=Origin.SPI)
         logs.info(log, "spi_order_created", order_id=order.id, pos=site.key,
                   pos_order_id=pos_order_id, pos_location_id=configuration.pos_location_id)
