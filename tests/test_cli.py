@@ -17,7 +17,8 @@ from tests.builders import INSTANCE, POS_SECRET, POS_URL, accepted, an_order, po
 def plain_env(tmp_path, public_pem) -> dict[str, str]:
     """A production-shaped configuration on a SQLite file: these tests stop before the database."""
     return {"DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}", "WIX_APP_ID": "app-id",
-            "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem, "POS_CLIENT": "webhook", "POS_SITES": "*",
+            "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem, "POS_CLIENT": "webhook",
+            "POS_SITES": "*",
             "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET}
 
 

@@ -120,3 +120,11 @@ def test_the_readme_s_pos_order_example_is_an_order_the_bridge_imports():
                                    README, re.DOTALL).group(1))
     order = parse_pos_order(example)
     assert order.pos_order_id == "T-1001" and str(order.total) == "13.02"
+
+
+def test_every_docs_page_is_linked_from_the_readme_and_names_only_real_settings():
+    known = {s.name for s in SETTINGS} | {s.name for s in POS_SETTINGS}
+    for page in (REPO / "docs").glob("*.md"):
+        assert f"docs/{page.name}" in README, page.name
+        named = set(re.findall(r"`((?:WIX|POS|BRIDGE)_[A-Z_]+)`", page.read_text()))
+        assert named <= known, named - known

@@ -13,7 +13,7 @@ import requests
 from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.wix import events as wix_events
-from tests.builders import INSTANCE, POS_SECRET, an_order
+from tests.builders import POS_SECRET, an_order
 from tests.loopback import (PosServer, WixServer, bridge_process, free_port, wait_for_health,
                             wait_until)
 
@@ -65,8 +65,8 @@ def test_two_web_and_two_worker_processes_send_every_order_once_despite_kills(
         tmp_path, database_url, public_pem, signer):
     pos, wix = PosServer(POS_SECRET), WixServer()
     env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app",
-           "WIX_APP_SECRET": "secret", "WIX_API_BASE": wix.url, "POS_CLIENT": "webhook", "POS_SITES": "*",
-           "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
+           "WIX_APP_SECRET": "secret", "WIX_API_BASE": wix.url, "POS_CLIENT": "webhook",
+           "POS_SITES": "*", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
            "BRIDGE_LEASE_SECONDS": "2", "BRIDGE_ATTEMPT_DEADLINE": "1.5", "BRIDGE_RETRY_MAX_SECONDS": "1"}
     observer = bootstrap(load_config(env))
     observer.store.migrate()
@@ -106,7 +106,8 @@ def test_two_web_and_two_worker_processes_send_every_order_once_despite_kills(
         wait_until(all_sent, 120, "every order to be sent")
 
         def report(n: int) -> None:
-            pos_order_id = observer.store.get_order(INSTANCE, orders[n]["id"]).pos_order_id
+            pos_order_id = observer.store.get_order(f"site-{n % SITES}",
+                                                    orders[n]["id"]).pos_order_id
             assert pos.send_status(urls[n % 2], pos_order_id, "ACCEPTED").status_code == 200
 
         with ThreadPoolExecutor(8) as pool:
@@ -117,7 +118,8 @@ def test_two_web_and_two_worker_processes_send_every_order_once_despite_kills(
                     if call["path"].endswith("/create-fulfillment")}
         wait_until(lambda: told_wix() >= {o["id"] for o in orders}, 120,
                    "every status to reach Wix")
-        mapped = {o["id"]: observer.store.get_order(INSTANCE, o["id"]).pos_order_id for o in orders}
+        mapped = {o["id"]: observer.store.get_order(f"site-{n % SITES}", o["id"]).pos_order_id
+                  for n, o in enumerate(orders)}
     finally:
         killing.set()
         killer.join(10)

@@ -27,7 +27,8 @@ def served(tmp_path, database_url, public_pem, pos, wix):
     env = {"PORT": str(port), "DATABASE_URL": database_url,
            "WIX_PUBLIC_KEY": public_pem, "WIX_APP_ID": "app", "WIX_APP_SECRET": "secret",
            "WIX_API_BASE": wix.url,
-           "POS_CLIENT": "webhook", "POS_SITES": "*", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET}
+           "POS_CLIENT": "webhook", "POS_SITES": "*",
+           "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET}
     log = tmp_path / "serve.log"
     process = bridge_process(["serve"], env, tmp_path, log)
     try:

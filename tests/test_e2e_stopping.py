@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 def setting_up(database_url, public_pem, pos, signer):
     """The environment of a worker process, and an in-process bridge on the same database
     that takes the webhooks and reads the outcome."""
-    env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem, "POS_CLIENT": "webhook", "POS_SITES": "*",
+    env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem, "POS_CLIENT": "webhook",
+           "POS_SITES": "*",
            "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
            "BRIDGE_WORKER_CONCURRENCY": "4", "POS_WEBHOOK_TIMEOUT": "30",
            "BRIDGE_ATTEMPT_DEADLINE": "30", "BRIDGE_LEASE_SECONDS": "60"}

@@ -25,7 +25,8 @@ def test_a_worker_killed_mid_send_loses_nothing_and_duplicates_nothing(tmp_path,
                                                                        public_pem, signer):
     pos = PosServer(POS_SECRET)
     env = {"DATABASE_URL": database_url, "WIX_PUBLIC_KEY": public_pem,
-           "POS_CLIENT": "webhook", "POS_SITES": "*", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
+           "POS_CLIENT": "webhook",
+           "POS_SITES": "*", "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_SECRET": POS_SECRET,
            "BRIDGE_LEASE_SECONDS": "2", "BRIDGE_ATTEMPT_DEADLINE": "1.5",
            # One job at a time, so that only the held delivery is in flight when it is killed.
            "BRIDGE_WORKER_CONCURRENCY": "1"}

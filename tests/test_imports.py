@@ -207,7 +207,8 @@ def test_a_configured_item_map_maps_what_no_sync_did(env, wix, mocked):
     mocked.add_passthru("http://127.0.0.1")
     square = bootstrap(load_config({
         **{k: v for k, v in env.items() if not k.startswith("POS_")}, "WIX_API_BASE": wix.url,
-        "POS_CLIENT": "square", "POS_SITES": "*", "POS_SQUARE_ACCESS_TOKEN": "EAAA", "POS_SQUARE_BASE_URL": SQUARE,
+        "POS_CLIENT": "square",
+        "POS_SITES": "*", "POS_SQUARE_ACCESS_TOKEN": "EAAA", "POS_SQUARE_BASE_URL": SQUARE,
         "POS_SQUARE_LOCATION_ID": "L-1", "POS_SQUARE_CATALOG_MAP": "wix-marg=V-MARG",
         "POS_SQUARE_WEBHOOK_SIGNATURE_KEY": "sq-signature-key",
         "POS_SQUARE_NOTIFICATION_URL": "https://bridge.example.com/pos/square/events"}),

@@ -28,7 +28,8 @@ DOWNTOWN = "b7e3f0d2-1c4a-4e58-8f9b-6a0d2c3e4f51"
 @pytest.fixture
 def square_env(env):
     settings = {k: v for k, v in env.items() if not k.startswith("POS_")}
-    return {**settings, "POS_CLIENT": "square", "POS_SITES": "*", "POS_SQUARE_ACCESS_TOKEN": "EAAA-token",
+    return {**settings, "POS_CLIENT": "square",
+            "POS_SITES": "*", "POS_SQUARE_ACCESS_TOKEN": "EAAA-token",
             "POS_SQUARE_BASE_URL": SQUARE, "POS_SQUARE_LOCATION_ID": "L-DEFAULT",
             "POS_SQUARE_LOCATION_MAP": f"{DOWNTOWN}=L-DOWNTOWN",
             "POS_SQUARE_WEBHOOK_SIGNATURE_KEY": KEY, "POS_SQUARE_NOTIFICATION_URL": NOTIFY}

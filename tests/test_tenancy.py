@@ -8,7 +8,7 @@ import responses
 from bridge.web.app import create_app
 from tests.loopback import PosServer
 from tests.sites import SECRET_KEY
-from tests.test_dashboard import csrf_of, field_error, owner
+from tests.test_dashboard import field_error, owner
 
 SQUARE = "https://square.test"
 OPERATOR_TOKEN = "EAAA-the-operators-own-token"
