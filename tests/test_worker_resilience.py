@@ -108,7 +108,7 @@ def test_the_breaker_opens_holds_orders_without_failing_them_probes_and_closes(
     pos.hold = lambda delivery: down.is_set() and time.sleep(1.0)   # past the 0.2 s timeout
     bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "POS_WEBHOOK_TIMEOUT": "0.2",
                           "BRIDGE_BREAKER_FAILURES": "2", "BRIDGE_BREAKER_SECONDS": "1",
-                          "BRIDGE_WORKER_CONCURRENCY": "2"})
+                          "BRIDGE_WORKER_CONCURRENCY": "2", "BRIDGE_METRICS_TOKEN": "ops"})
     client = create_app(bridge).test_client()
     orders = orders_from(client, signer, HUNG, 3)
     destination = jobs.pos_destination(HUNG)
@@ -118,7 +118,10 @@ def test_the_breaker_opens_holds_orders_without_failing_them_probes_and_closes(
         try:
             wait_until(lambda: getattr(bridge.store.breaker(destination), "state", None)
                        == "open", 10, "the breaker to open")
-            health = client.get("/healthz").get_json()
+            anyone = client.get("/healthz").get_json()["breakers"]
+            assert [b["state"] for b in anyone] == ["open"]
+            assert "destination" not in anyone[0] and "last_error" not in anyone[0]
+            health = client.get("/healthz", headers={"Authorization": "Bearer ops"}).get_json()
             assert [(b["destination"], b["state"]) for b in health["breakers"]] == [
                 (destination, "open")]
             assert "timed out" in health["breakers"][0]["last_error"] or \

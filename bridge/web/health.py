@@ -1,6 +1,9 @@
 """`GET /healthz`: 200 when the database answers and takes a write, 503 otherwise; with the work
 waiting, every POS whose circuit breaker is open (the bridge is fine; that POS is not answering),
-and what the operator must not miss (sandbox mode, misspelt settings)."""
+and what the operator must not miss (sandbox mode, misspelt settings).
+
+Anyone may ask it: which sites' POSes are failing, and what they answered, is the operator's to
+know, shown only with `Authorization: Bearer <BRIDGE_METRICS_TOKEN>`."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +13,7 @@ from flask import Blueprint, current_app
 from bridge import logs
 from bridge.storage.port import Breaker, JobState, StoreUnavailable, iso
 from bridge.web.errors import error_response
+from bridge.web.metrics import bears
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("health", __name__)
@@ -31,11 +35,14 @@ def healthz():
             "pos_client": bridge.config.pos_client,
             "jobs": {state: counts.get(state, 0)
                      for state in (JobState.PENDING, JobState.RUNNING, JobState.FAILED)},
-            "breakers": [breaker_json(b) for b in breakers]}
+            "breakers": [breaker_json(b, detail=bears(bridge.config.metrics_token))
+                         for b in breakers]}
 
 
-def breaker_json(breaker: Breaker) -> dict:
-    return {"destination": breaker.destination, "state": breaker.state,
-            "failures": breaker.failures, "opened_at": breaker.opened_at,
-            "retry_at": iso(breaker.open_until) if breaker.open_until else None,
-            "last_error": breaker.last_error}
+def breaker_json(breaker: Breaker, *, detail: bool) -> dict:
+    shown = {"state": breaker.state, "failures": breaker.failures,
+             "opened_at": breaker.opened_at,
+             "retry_at": iso(breaker.open_until) if breaker.open_until else None}
+    if detail:  # the site it is about, and what its POS answered
+        shown.update(destination=breaker.destination, last_error=breaker.last_error)
+    return shown

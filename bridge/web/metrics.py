@@ -26,9 +26,14 @@ def metrics():
     if not token:
         return error_response(404, "metrics_disabled",
                               "metrics are off: set BRIDGE_METRICS_TOKEN to turn them on")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    if not bears(token):
         logs.warning(log, "metrics_refused", reason="bad_token")
         return error_response(401, "bad_token", "send Authorization: Bearer <BRIDGE_METRICS_TOKEN>")
     body = exposition(bridge.store.snapshot(), bridge.store.breakers(), bridge.store.clock())
     return Response(body, content_type=CONTENT_TYPE)
+
+
+def bears(token: str | None) -> bool:
+    """The request carries the operator's token: `Authorization: Bearer <token>`."""
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
