@@ -189,3 +189,24 @@ def test_what_is_kept_of_an_order_is_the_fields_the_bridge_uses_nothing_else(
     assert CARD_NUMBER not in stored and hidden not in stored
     record = wired.bridge.store.get_order(SITE, order["id"])
     assert record.snapshot["posOrder"]["fulfillment"]["address"]["street"] == "Dizengoff"
+
+
+@pytest.mark.parametrize("change", [
+    {"order": {"created": 10**20}},
+    {"order": {"delivery": "to the moon"}},
+    {"order": {"contact": "Dana"}},
+    {"order": {"orderItems": "zz"}},
+    {"order": {"payments": "cash"}},
+    {"order": {"price": "a lot"}},
+    {"menu": {"items": 7}},
+    {"menu": 7},
+    {"order": 7},
+])
+def test_a_malformed_body_is_a_clear_4xx_never_a_500(wired, classic_pos, change):
+    body = json.loads(json.dumps(SAMPLE))
+    for part, fields in change.items():
+        body[part] = {**body[part], **fields} if isinstance(fields, dict) else fields
+    answer = wired(body)
+    assert 400 <= answer.status_code < 500, answer.get_data(as_text=True)
+    assert answer.get_json()["error"]["code"] in legacy.CODES
+    assert classic_pos.orders() == []

@@ -6,6 +6,7 @@ import pytest
 import responses
 
 from bridge.web.app import create_app
+from tests.builders import INSTANCE
 from tests.loopback import PosServer
 from tests.sites import SECRET_KEY
 from tests.test_dashboard import field_error, owner
@@ -413,3 +414,34 @@ def test_the_original_app_s_url_of_one_site_never_reaches_another_site_s_order(
     finally:
         pos_a.close()
         pos_b.close()
+
+
+# -- malformed input gets a clear 4xx, never a 500, and fails once ---------------------------
+
+@pytest.mark.parametrize("entity_id, order_id", [
+    (["a", "b"], ["a", "b"]),          # a list for both
+    ("wix-1", ["wix-1"]),              # a string entityId, a list order.id
+    ("wix-1", "wix-2"),                # two orders named
+])
+def test_a_signed_webhook_naming_no_single_order_is_refused_and_nothing_stored(
+        client, store, signer, entity_id, order_id):
+    from bridge.wix import events as wix_events
+    from bridge.wix.sandbox import order_event
+    from tests.builders import an_order
+    order = {**an_order(), "id": order_id}
+    event = {**order_event({**order, "id": "x"}), "entityId": entity_id}
+    event["createdEvent"] = {"entity": order}
+    answer = client.post("/webhooks/wix", data=signer.token(event, wix_events.ORDER_CREATED))
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "not_an_envelope"
+    assert store.job_counts() == {}
+
+
+def test_an_event_whose_line_items_are_garbage_fails_once_visibly(client, store, signer, worker):
+    from tests.builders import an_order
+    order = {**an_order(), "lineItems": "zz"}
+    assert client.post("/webhooks/wix", data=signer.order_webhook(order)).status_code == 200
+    worker.drain()
+    [job] = store.history(INSTANCE, order["id"])["jobs"]
+    assert (job["kind"], job["state"], job["attempts"]) == ("process_event", "failed", 1)
+    assert "lineItems is not a list of line items" in job["last_error"]

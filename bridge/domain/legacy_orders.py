@@ -36,17 +36,18 @@ def pos_order_from_legacy(body: Any, instance_id: str, currency: str) -> PosOrde
     if not isinstance(lines, list) or not lines:
         raise InvalidOrder("order.orderItems is empty")
     locale = order.get("locale") if isinstance(order.get("locale"), str) else None
-    items_by_id = {i["id"]: i for i in menu.get("items") or []
+    items_by_id = {i["id"]: i for i in _list(menu.get("items"), "menu.items")
                    if isinstance(i, Mapping) and isinstance(i.get("id"), str)}
     reader = _Reader(items_by_id, locale, currency)
     items = tuple(reader.item(line, n) for n, line in enumerate(lines, 1))
-    delivery = order.get("delivery") or {}
+    delivery = _object(order.get("delivery"), "order.delivery")
     charge = reader.money(delivery.get("charge", 0), "delivery.charge")
-    charges = sum((reader.money((c or {}).get("amount", 0), "charges.amount")
-                   for c in order.get("charges") or [] if isinstance(c, Mapping)), Decimal(0))
+    charges = sum((reader.money(c.get("amount", 0), "charges.amount")
+                   for c in _list(order.get("charges"), "order.charges")
+                   if isinstance(c, Mapping)), Decimal(0))
     subtotal = sum((i.total_price for i in items), Decimal(0))
     total = reader.money(order.get("price"), "order.price")
-    contact = order.get("contact") or {}
+    contact = _object(order.get("contact"), "order.contact")
     return PosOrder(
         id=order_id,
         number=None,
@@ -63,7 +64,8 @@ def pos_order_from_legacy(body: Any, instance_id: str, currency: str) -> PosOrde
                       discount=-charges if charges < 0 else Decimal(0), total=total),
         payments=tuple(Payment(str(p.get("type") or "unknown"),
                                reader.money(p.get("amount", 0), "payments.amount"))
-                       for p in order.get("payments") or [] if isinstance(p, Mapping)),
+                       for p in _list(order.get("payments"), "order.payments")
+                       if isinstance(p, Mapping)),
     )
 
 
@@ -104,11 +106,13 @@ class _Reader:
 
     def choices(self, line: Mapping[str, Any], what: str, group_prefix: str = ""):
         """Every chosen option, nested choices flattened (their count multiplies)."""
-        variations = line.get("variations") or []
-        for index, chosen in enumerate(line.get("variationsChoices") or []):
+        variations = _list(line.get("variations"), f"{what}.variations")
+        for index, chosen in enumerate(_list(line.get("variationsChoices"),
+                                             f"{what}.variationsChoices")):
             variation = variations[index] if index < len(variations) else {}
-            group = _localized((variation or {}).get("title"), self.locale)
-            for choice in chosen or []:
+            group = _localized(variation.get("title") if isinstance(variation, Mapping) else None,
+                               self.locale)
+            for choice in _list(chosen, f"{what}.variationsChoices"):
                 if not isinstance(choice, Mapping) or not isinstance(choice.get("itemId"), str):
                     raise InvalidOrder(f"{what}: a chosen option has no itemId")
                 name, _ = self.name(choice["itemId"], what)
@@ -144,7 +148,28 @@ def _iso(raw: Any, what: str) -> str | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise InvalidOrder(f"{what} {raw!r} is not epoch milliseconds")
-    return datetime.fromtimestamp(raw / 1000, timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(raw / 1000, timezone.utc).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        raise InvalidOrder(f"{what} {raw!r} is not a time") from None
+
+
+def _object(raw: Any, what: str) -> Mapping[str, Any]:
+    """An optional object of the body: {} when absent, InvalidOrder when it is something else."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidOrder(f"{what} is not an object")
+    return raw
+
+
+def _list(raw: Any, what: str) -> list[Any]:
+    """An optional list of the body: [] when absent, InvalidOrder when it is something else."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidOrder(f"{what} is not a list")
+    return raw
 
 
 def _localized(text: Any, locale: str | None) -> str | None:

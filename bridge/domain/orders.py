@@ -126,11 +126,17 @@ class PosOrder:
 
 
 def is_restaurant_item(line_item: Mapping[str, Any]) -> bool:
-    return (line_item.get("catalogReference") or {}).get("appId") == RESTAURANTS_APP_ID
+    reference = line_item.get("catalogReference")
+    return isinstance(reference, Mapping) and reference.get("appId") == RESTAURANTS_APP_ID
 
 
 def restaurant_items(wix_order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [li for li in wix_order.get("lineItems") or [] if is_restaurant_item(li)]
+    """The order's Wix Restaurants line items; InvalidOrder when its line items are not a list
+    of objects (the event is then failed once, visibly, not retried)."""
+    lines = wix_order.get("lineItems") or []
+    if not isinstance(lines, list) or not all(isinstance(li, Mapping) for li in lines):
+        raise InvalidOrder("lineItems is not a list of line items")
+    return [li for li in lines if is_restaurant_item(li)]
 
 
 def pos_order_from_wix(wix_order: Mapping[str, Any], instance_id: str) -> PosOrder | None:

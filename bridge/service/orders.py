@@ -85,8 +85,12 @@ class ProcessEvent:
             else:
                 if not order:
                     raise Fail(f"{event.event_type} event {event.id} carries no order")
-                decision = lifecycle.on_order_seen(state, order.get("status"),
-                                                   bool(restaurant_items(order)))
+                try:
+                    restaurant = restaurant_items(order)
+                except InvalidOrder as error:
+                    raise Fail(f"{event.event_type} event {event.id}: the order cannot be "
+                               f"read: {error}") from None
+                decision = lifecycle.on_order_seen(state, order.get("status"), bool(restaurant))
             newer = (current is None or event.sequence is None or current.sequence is None
                      or event.sequence >= current.sequence)
             fresh = newer and bool(order)

@@ -115,16 +115,29 @@ def _entity_event(event_type: str, instance_id: str, data: Mapping[str, Any],
     if not isinstance(event_id, str) or not event_id:
         raise InvalidEnvelope("domain event has no id")
     entity_id = data.get("entityId")
-    return WixEvent(
+    event = WixEvent(
         id=event_id,
         event_type=event_type,
         instance_id=instance_id,
         entity_id=entity_id if isinstance(entity_id, str) and entity_id else None,
         sequence=_sequence(data.get("entityEventSequence")),
-        event_time=data.get("eventTime"),
+        event_time=data.get("eventTime") if isinstance(data.get("eventTime"), str) else None,
         payload=_body(data),
         text=text,
     )
+    _check_order_id(event)
+    return event
+
+
+def _check_order_id(event: WixEvent) -> None:
+    """An order event names one order, by a non-empty string: its entityId, its order's id, or
+    both alike. Anything else is refused before it is stored (never a list reaching the POS)."""
+    order = event.order
+    given = order.get("id") if order is not None and "id" in order else None
+    if given is not None and (not isinstance(given, str) or not given):
+        raise InvalidEnvelope("the order's id is not a string")
+    if given is not None and event.entity_id is not None and given != event.entity_id:
+        raise InvalidEnvelope("entityId and the order's id name two orders")
 
 
 def _body(data: Mapping[str, Any]) -> Mapping[str, Any]:
