@@ -39,6 +39,12 @@ def plain_env(tmp_path, public_pem) -> dict[str, str]:
     ({"DATABASE_URL": "postgres://db/bridge?nonsense=1"}, "DATABASE_URL is malformed"),
     ({"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/bridge"}, "DATABASE_URL: PostgreSQL at "
                                                                   "postgres://u:***@127.0.0.1:1"),
+    ({"DATABASE_URL": "postgres://u:hun@ter2@127.0.0.1:1/bridge"},
+     "DATABASE_URL is malformed: the password holds an @ not written as %40"),
+    ({"DATABASE_URL": "postgres://u:hunter2%zz@127.0.0.1:1/bridge"},
+     "DATABASE_URL is malformed: invalid percent-encoded token (postgresql://u:***@"),
+    ({"DATABASE_URL": "postgres://u@127.0.0.1:1/bridge?password=hunter2&sslmode=disable"},
+     "DATABASE_URL: PostgreSQL at postgres://u@127.0.0.1:1/bridge?password=***"),
     ({"PORT": "eighty"}, "PORT is malformed"),
     ({"BRIDGE_MAX_ATTEMPTS": "0"}, "BRIDGE_MAX_ATTEMPTS is malformed"),
     ({"WIX_PUBLIC_KEY": "", "WIX_APP_ID": "", "WIX_APP_SECRET": ""},
@@ -71,6 +77,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(plain_env, tmp_pat
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert named in result.stderr and "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+    assert "ter2" not in result.stderr + result.stdout
 
 
 def test_the_installed_command_stops_with_one_line_too(plain_env, tmp_path):

@@ -20,6 +20,7 @@ costs no request more than it must. Any failure to reach the database is `StoreU
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -93,10 +94,15 @@ def conninfo(url: str) -> str:
     """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
+    authority = re.split(r"[/?]", url.partition("://")[2], maxsplit=1)[0]
+    if authority.count("@") > 1:  # libpq would take part of the password for the host
+        raise ValueError(f"the password holds an @ not written as %40 ({redact(url)})")
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as error:
-        raise ValueError(str(error).replace(url, redact(url))) from None
+        # libpq's message may quote the password (a bad %-escape in it): only its kind is said.
+        kind = str(error).split(":", 1)[0].strip() or "unreadable"
+        raise ValueError(f"{kind} ({redact(url)})") from None
     host = str(params.get("host", ""))
     if "sslmode" not in params and not (host in LOCAL_HOSTS or host.startswith("/")):
         params["sslmode"] = "require"
@@ -106,13 +112,16 @@ def conninfo(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by `***`, for messages and logs."""
+    """The URL with any password (in its credentials, or a `password=` parameter) replaced by
+    `***`, for messages and logs."""
+    url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
         return url
-    credentials, at, host = rest.rpartition("@")
+    credentials, at, host = authority.rpartition("@")
     user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}{':***' if ':' in credentials else ''}@{host}"
+    return f"{scheme}://{user}{':***' if ':' in credentials else ''}@{host}{slash}{path}"
 
 
 class PostgresStore(SqlStore):
