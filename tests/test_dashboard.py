@@ -448,8 +448,14 @@ def test_a_return_visit_lands_on_the_viewer_s_page_and_logging_out_ends_the_sess
     assert operator.get("/dashboard/login").status_code == 200
     operator.post("/dashboard/login", data={"password": OPERATOR_PASSWORD})
     assert operator.get("/dashboard/").headers["Location"] == "/dashboard/sites"
-    # An owner's link opened in the operator's browser starts an owner's session instead.
-    assert operator.get(wix_link(SITE_B)).headers["Location"] == f"/dashboard/sites/{SITE_B}/"
+    # An owner's link opened in the operator's browser asks first; agreed, it is an owner's.
+    asked = operator.get(wix_link(SITE_B))
+    assert asked.status_code == 200 and "the operator's view of every site" in asked.text
+    assert operator.get(f"/dashboard/sites/{SITE_A}/").status_code == 200
+    instance = re.search(r'name="instance" value="([^"]+)"', asked.text).group(1)
+    switched = operator.post("/dashboard/switch", data={"csrf": csrf_of(asked.text),
+                                                        "instance": instance})
+    assert switched.headers["Location"] == f"/dashboard/sites/{SITE_B}/"
     assert operator.get(f"/dashboard/sites/{SITE_A}/").status_code == 404
 
 

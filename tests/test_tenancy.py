@@ -445,3 +445,35 @@ def test_an_event_whose_line_items_are_garbage_fails_once_visibly(client, store,
     [job] = store.history(INSTANCE, order["id"])["jobs"]
     assert (job["kind"], job["state"], job["attempts"]) == ("process_event", "failed", 1)
     assert "lineItems is not a list of line items" in job["last_error"]
+
+
+# -- a link signed for someone else's site never swaps an open dashboard session ------------
+
+def test_an_attacker_s_own_signed_link_does_not_replace_an_open_session(env, make_bridge):
+    """Another page can make the browser follow a dashboard link signed for the attacker's own
+    site. The owner of site A stays in site A unless they say otherwise, in a form only their
+    session can send; the same site's link just renews the session."""
+    from tests.test_dashboard import wix_link
+    bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY})
+    app = create_app(bridge)
+    client, _ = owner(app, "site-A")
+    assert client.get(wix_link("site-A")).status_code == 302   # the same owner, again
+
+    asked = client.get(wix_link("site-attacker"))
+    assert asked.status_code == 200 and "Open another restaurant?" in asked.text
+    assert client.get("/dashboard/sites/site-A/").status_code == 200   # still site A
+    assert client.get("/dashboard/sites/site-attacker/").status_code == 404
+
+    import re
+    instance = re.search(r'name="instance" value="([^"]+)"', asked.text).group(1)
+    forged = client.post("/dashboard/switch", data={"csrf": "not-the-session-s",
+                                                    "instance": instance})
+    assert forged.status_code == 403
+    assert client.get("/dashboard/sites/site-A/").status_code == 200
+
+    from tests.test_dashboard import csrf_of
+    agreed = client.post("/dashboard/switch", data={"csrf": csrf_of(asked.text),
+                                                    "instance": instance})
+    assert agreed.status_code == 302
+    assert client.get("/dashboard/sites/site-attacker/").status_code == 200
+    assert client.get("/dashboard/sites/site-A/").status_code == 404

@@ -79,16 +79,29 @@ def _start(**values) -> None:
     session.update(values, csrf=secrets.token_urlsafe(32))
 
 
-def enter_from_wix(parameter: str, secret: str | None, app_id: str | None) -> Viewer:
-    """Raises BadInstance with a reason to show and log."""
+def from_wix(parameter: str, secret: str | None, app_id: str | None) -> Viewer:
+    """Who Wix's signed dashboard link names; the session is not touched. Raises BadInstance
+    with a reason to show and log."""
     if not secret:
         raise wix_instance.BadInstance("WIX_APP_SECRET is not set: the bridge cannot verify "
                                        "Wix's dashboard links")
     visitor = wix_instance.verify(parameter, secret, time.time(), app_id=app_id)
-    _start(site=visitor.instance_id, user=visitor.user_id)
-    logs.info(log, "dashboard_entered", instance_id=visitor.instance_id, user=visitor.user_id,
-              permissions=visitor.permissions)
     return Viewer(visitor.instance_id, False, visitor.user_id)
+
+
+def replaces_another(arriving: Viewer) -> Viewer | None:
+    """The open session a link would replace, if it is someone else's (the operator's, another
+    site's or another user's). Any page on the web can make a browser follow a link signed for
+    the attacker's own site; such a link must not silently swap an open session for theirs."""
+    current = viewer()
+    if current is None or current == arriving:
+        return None
+    return current
+
+
+def enter(arriving: Viewer) -> None:
+    _start(site=arriving.site, user=arriving.user)
+    logs.info(log, "dashboard_entered", instance_id=arriving.site, user=arriving.user)
 
 
 def log_in(password: str, configured: str | None) -> bool:

@@ -96,15 +96,18 @@ def _page(template: str, site: str, status: int = 200, **values):
 @blueprint.get("/")
 def enter():
     """Wix opens this in its iframe with `?instance=...`; a bookmark lands here too."""
-    bridge = _bridge()
     parameter = request.args.get("instance")
     if parameter:
-        try:
-            visitor = access.enter_from_wix(parameter, bridge.config.wix_app_secret,
-                                            bridge.config.wix_app_id)
-        except BadInstance as error:
-            logs.warning(log, "dashboard_instance_refused", reason=str(error))
-            return render_template("dashboard/unknown.html", reason=str(error)), 401
+        visitor, refused = _from_wix(parameter)
+        if visitor is None:
+            return render_template("dashboard/unknown.html", reason=refused), 401
+        current = access.replaces_another(visitor)
+        if current is not None:  # asked, in a form only this session can send
+            logs.warning(log, "dashboard_switch_asked", current_site=current.site,
+                         operator=current.operator, arriving_site=visitor.site)
+            return render_template("dashboard/switch.html", current=current, arriving=visitor,
+                                   instance=parameter, site=None)
+        access.enter(visitor)
         return redirect(url_for(".overview", site=visitor.site))
     found = access.viewer()
     if found is None:
@@ -112,6 +115,27 @@ def enter():
     if found.operator:
         return redirect(url_for(".sites"))
     return redirect(url_for(".overview", site=found.site))
+
+
+@blueprint.post("/switch")
+def switch():
+    """The viewer agreed to leave their open session for the site of Wix's link."""
+    visitor, refused = _from_wix(request.form.get("instance", ""))
+    if visitor is None:
+        return render_template("dashboard/unknown.html", reason=refused), 401
+    access.enter(visitor)
+    return redirect(url_for(".overview", site=visitor.site))
+
+
+def _from_wix(parameter: str) -> tuple[access.Viewer | None, str | None]:
+    """Who Wix's signed link names, or why it was refused."""
+    bridge = _bridge()
+    try:
+        return access.from_wix(parameter, bridge.config.wix_app_secret,
+                               bridge.config.wix_app_id), None
+    except BadInstance as error:
+        logs.warning(log, "dashboard_instance_refused", reason=str(error))
+        return None, str(error)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
