@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bridge.cli import _bridge, _emit, _fail_cleanly, _store
+from bridge.cli import _bridge, _config, _emit, _fail_cleanly, _store
 from bridge.credentials import new_key
 from bridge.pos import base
 from bridge.pos.base import PosError
@@ -416,15 +416,16 @@ def syncs(configuration_id: str | None, limit: int, log_of: int | None, as_json:
 @click.argument("site")
 @click.option("--currency", default="USD", show_default=True,
               help="The restaurant's currency (the original app's orders do not say it).")
-@click.option("--base-url", default="https://<your bridge>", show_default=True,
-              help="Where the bridge is reached from the internet.")
+@click.option("--base-url", help="Where the bridge is reached from the internet (default: "
+                                 "BRIDGE_PUBLIC_URL).")
 @_fail_cleanly
-def legacy_url(site: str, currency: str, base_url: str) -> None:
+def legacy_url(site: str, currency: str, base_url: str | None) -> None:
     """Give SITE a new URL for the original Wix Restaurants POS webhook, printed once: it is a
     secret (the protocol has no other), and the site's previous URL stops working."""
     from bridge.service import legacy
     if not (len(currency) == 3 and currency.isalpha()):
         _fail(f"--currency {currency!r} is not a 3-letter ISO 4217 code", 2)
+    base_url = base_url or _config().public_url or "https://<your bridge>"
     token = legacy.new_token(_store(), site, currency)
     click.echo(f"{base_url.rstrip('/')}/legacy/{token}/orders")
 

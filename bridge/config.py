@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_TERMS_FILE", None,
             "a text file with the terms, pricing and fees shown to owners on the dashboard's "
             "help page (unset: a line saying the operator has not published any)"),
+    Setting("BRIDGE_PUBLIC_URL", None,
+            "where the bridge is reached from the internet (https://<app>.herokuapp.com): the "
+            "base of the addresses it gives owners (the original app's order URL); unset, the "
+            "dashboard gives none"),
     Setting("BRIDGE_ALLOW_PRIVATE_URLS", "0",
             "1: a URL an owner sets on their POS account (the webhook client's) may be http and "
             "point at loopback or private addresses (tests, a sandbox). 0: https to a public "
@@ -178,6 +182,7 @@ class Config:
     terms: str | None = None
     notify_digest_seconds: float = 60.0
     allow_private_urls: bool = False
+    public_url: str | None = None
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Names of the WIX_/POS_/BRIDGE_ variables set, to point out the ones that are no setting.
     present: frozenset[str] = frozenset()
@@ -344,6 +349,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         notify_digest_seconds=_number("BRIDGE_NOTIFY_DIGEST_SECONDS",
                                       get("BRIDGE_NOTIFY_DIGEST_SECONDS"), float, 0, 86400),
         allow_private_urls=_flag("BRIDGE_ALLOW_PRIVATE_URLS", get("BRIDGE_ALLOW_PRIVATE_URLS")),
+        public_url=_public_url(get("BRIDGE_PUBLIC_URL")),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
         present=frozenset(k for k, v in env.items() if k.startswith(_OURS) and v.strip()),
     )
@@ -368,6 +374,19 @@ def unknown_settings(config: Config, pos_settings: Mapping[str, tuple[Setting, .
             continue
         unknown.append(name)
     return unknown
+
+
+def _public_url(raw: str | None) -> str | None:
+    """An http(s) address with a host and nothing after its path: the base of addresses."""
+    if not raw:
+        return None
+    from urllib.parse import urlsplit
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or parts.username:
+        raise ConfigError(f"BRIDGE_PUBLIC_URL is malformed: {raw!r} is not an http(s) address "
+                          "like https://bridge.example.com")
+    return raw.rstrip("/")
 
 
 def _flag(name: str, raw: str | None) -> bool:

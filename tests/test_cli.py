@@ -45,6 +45,7 @@ def plain_env(tmp_path, public_pem) -> dict[str, str]:
      "DATABASE_URL is malformed: invalid percent-encoded token (postgresql://u:***@"),
     ({"DATABASE_URL": "postgres://u@127.0.0.1:1/bridge?password=hunter2&sslmode=disable"},
      "DATABASE_URL: PostgreSQL at postgres://u@127.0.0.1:1/bridge?password=***"),
+    ({"BRIDGE_PUBLIC_URL": "javascript://x"}, "BRIDGE_PUBLIC_URL is malformed"),
     ({"PORT": "eighty"}, "PORT is malformed"),
     ({"BRIDGE_MAX_ATTEMPTS": "0"}, "BRIDGE_MAX_ATTEMPTS is malformed"),
     ({"WIX_PUBLIC_KEY": "", "WIX_APP_ID": "", "WIX_APP_SECRET": ""},

@@ -35,7 +35,8 @@ def dashboard_env(env, wix):
     return {**env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY,
             "BRIDGE_OPERATOR_PASSWORD": OPERATOR_PASSWORD,
             "BRIDGE_DASHBOARD_FRAME_ANCESTORS": "https://manage.wix.com http://localhost:9",
-            "BRIDGE_ALLOW_PRIVATE_URLS": "1"}  # the owners' POSes here are on loopback
+            "BRIDGE_ALLOW_PRIVATE_URLS": "1",  # the owners' POSes here are on loopback
+            "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}
 
 
 @pytest.fixture
@@ -352,8 +353,28 @@ def test_a_new_legacy_address_is_shown_once_and_the_old_one_stops(app, sites):
     second = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
                          data={"csrf": csrf, "currency": "EUR"})
     assert re.search(r'id="legacy-url">([^<]+)<', second.text).group(1) != url
-    path = url.split("localhost", 1)[1]
+    assert url.startswith("https://bridge.example.com/legacy/")
+    path = url.split("bridge.example.com", 1)[1]
     assert app.test_client().post(path, json={}).status_code == 404
+
+
+def test_the_legacy_address_is_the_configured_one_whatever_the_request_says(
+        app, dashboard_env, make_bridge):
+    """Forwarded headers are whatever the sender writes: never the address shown."""
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "javascript"}
+    client, csrf = owner(app, SITE_A)
+    answer = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
+                         data={"csrf": csrf, "currency": "USD"}, headers=forged)
+    assert answer.status_code == 200
+    assert 'id="legacy-url">https://bridge.example.com/legacy/' in answer.text
+    assert "evil.example" not in answer.text and "javascript:" not in answer.text
+
+    unset = create_app(make_bridge({**dashboard_env, "BRIDGE_PUBLIC_URL": ""}))
+    client, csrf = owner(unset, "site-unset")
+    answer = client.post("/dashboard/sites/site-unset/legacy-url",
+                         data={"csrf": csrf, "currency": "USD"}, headers=forged)
+    assert answer.status_code == 422 and "public address" in answer.text
+    assert 'id="legacy-url"' not in answer.text
 
 
 def test_an_owner_chooses_which_pos_menus_a_location_syncs(app, sites, two_poses):

@@ -226,10 +226,15 @@ def legacy_url(site: str):
     if not (len(currency) == 3 and currency.isalpha()):
         return _overview(site, 422, errors={"currency": "Give the 3-letter currency code, "
                                                         "e.g. USD."}, currency_input=currency)
+    # The operator's configured address, never the request's Host or X-Forwarded-Proto (which
+    # whoever sends the request writes).
+    public_url = _bridge().config.public_url
+    if public_url is None:
+        return _overview(site, 422, errors={"currency": "The bridge's operator has not set its "
+                                                        "public address yet: ask them."},
+                         currency_input=currency)
     token = legacy.new_token(_bridge().store, site, currency)
-    # Behind Heroku's router the request arrives over http; the address shown is the public one.
-    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-    return _overview(site, legacy_url=f"{scheme}://{request.host}/legacy/{token}/orders")
+    return _overview(site, legacy_url=f"{public_url}/legacy/{token}/orders")
 
 
 # -- the POS account ----------------------------------------------------------------------
