@@ -99,3 +99,60 @@ def test_a_sqlite_url_that_is_not_one_file_stops_start_up_naming_database_url(tm
     url = "sqlite:///" + path.format(folder=tmp_path)
     with pytest.raises(ConfigError, match=f"DATABASE_URL is malformed: .*{says}"):
         open_configured_store(load_config({"DATABASE_URL": url}))
+
+
+def test_an_upgrade_keeps_every_order_and_names_it_by_its_site(tmp_path):
+    """A database from before orders were keyed per site keeps its orders, their POS ids and
+    the index that finds them, once `bridge migrate` has run."""
+    import sqlite_utils
+
+    from bridge.storage.schema import migrations
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="m014_orders_per_site")
+    old.execute("INSERT INTO orders (wix_order_id, instance_id, state, snapshot, pos_client,"
+                " pos_order_id, created_at, updated_at) VALUES ('wix-1', 'site-a', 'sent', '{}',"
+                " 'webhook', 'P-1', 't', 't')")
+    old.conn.commit()
+    old.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert "m014_orders_per_site" in store.migrate()
+        record = store.get_order("site-a", "wix-1")
+        assert (record.state, record.pos_order_id) == ("sent", "P-1")
+        assert store.find_order_by_pos_id("webhook", "P-1").wix_order_id == "wix-1"
+        store.save_order(wix_order_id="wix-1", instance_id="site-b", state="queued", snapshot={})
+        assert len(store.orders_with_id("wix-1")) == 2
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_an_upgrade_on_postgresql_keeps_every_order_and_names_it_by_its_site():
+    import itertools
+
+    import psycopg
+
+    from bridge.storage.postgres import conninfo
+    from bridge.storage.postgres_schema import MIGRATIONS
+    with postgres.fresh_schema() as url:
+        with psycopg.connect(conninfo(url), autocommit=True) as conn:
+            conn.execute("CREATE TABLE bridge_migrations (name text PRIMARY KEY,"
+                         " applied_at text NOT NULL)")
+            before = itertools.takewhile(lambda m: m[0] != "pg010_orders_per_site", MIGRATIONS)
+            for name, statements in before:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO bridge_migrations VALUES (%s, 't')", [name])
+            conn.execute("INSERT INTO orders (wix_order_id, instance_id, state, snapshot,"
+                         " pos_client, pos_order_id, created_at, updated_at) VALUES ('wix-1',"
+                         " 'site-a', 'sent', '{}', 'webhook', 'P-1', 't', 't')")
+        store = open_store(url)
+        try:
+            assert store.migrate() == ["pg010_orders_per_site"]
+            assert store.get_order("site-a", "wix-1").pos_order_id == "P-1"
+            store.save_order(wix_order_id="wix-1", instance_id="site-b", state="queued",
+                             snapshot={})
+            assert len(store.orders_with_id("wix-1")) == 2
+        finally:
+            store.close()
