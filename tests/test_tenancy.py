@@ -2,18 +2,36 @@
 their own site only, and whatever anyone can send to the public endpoints. Each test states what
 users must get. Outside HTTP (Square, Wix) is mocked at the edge; the owners' POSes are loopback
 servers. On SQLite and PostgreSQL."""
+import base64
+import hashlib
+import hmac
+import json
+import random
+import re
+import uuid
+from pathlib import Path
+
 import pytest
 import responses
 
+from bridge.config import ConfigError, load_config
+from bridge.credentials import Keyring
+from bridge.pos.base import PosUnavailable
+from bridge.pos.webhook import classify_answer
+from bridge.service import legacy, statuses
+from bridge.storage.port import Origin
 from bridge.web.app import create_app
-from tests.builders import INSTANCE
+from bridge.wix import events as wix_events
+from bridge.wix.sandbox import order_event
+from tests.builders import INSTANCE, POS_SECRET, an_order, signed_callback
 from tests.loopback import PosServer
-from tests.sites import SECRET_KEY
-from tests.test_dashboard import field_error, owner
+from tests.sites import SECRET_KEY, add_site
+from tests.test_dashboard import csrf_of, field_error, owner, wix_link
 
 SQUARE = "https://square.test"
 OPERATOR_TOKEN = "EAAA-the-operators-own-token"
 SECRET_A = "whsec_" + "c2l0ZS1hLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
+SECRET_B = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
 
 
 @pytest.fixture
@@ -105,8 +123,6 @@ def test_the_operator_may_set_any_url(operated):
 
 
 def test_what_an_owner_s_endpoint_answers_reaches_them_only_as_a_short_plain_excerpt():
-    from bridge.pos.base import PosUnavailable
-    from bridge.pos.webhook import classify_answer
     body = ('{"error": {"code": "pos_error", "description": "<script>x</script>\\n'
             + "A" * 5000 + '"}}').encode()
     with pytest.raises(PosUnavailable) as refused:
@@ -120,7 +136,6 @@ def test_an_account_saved_with_a_setting_now_the_operator_s_waits_with_the_reaso
         operated, mocked):
     """An upgrade keeps every account's settings: one that holds an operator setting (saved
     before the split) is not silently changed, it shows why on the account."""
-    from bridge.credentials import Keyring
     sealed = Keyring.from_setting(SECRET_KEY).seal({
         "POS_SQUARE_ACCESS_TOKEN": "EAAA-old", "POS_SQUARE_LOCATION_ID": "L-OLD",
         "POS_SQUARE_BASE_URL": "https://old.example"})
@@ -142,7 +157,6 @@ def test_an_account_saved_with_a_setting_now_the_operator_s_waits_with_the_reaso
 # -- the environment's POS serves only the sites the operator names ---------------------------
 
 def test_pos_sites_is_required_with_a_real_pos_and_star_goes_alone(env):
-    from bridge.config import ConfigError, load_config
     unnamed = {k: v for k, v in env.items() if k != "POS_SITES"}
     with pytest.raises(ConfigError, match="^POS_SITES is missing: name the sites"):
         load_config(unnamed)
@@ -155,8 +169,6 @@ def test_pos_sites_is_required_with_a_real_pos_and_star_goes_alone(env):
 
 def test_a_stranger_s_order_never_reaches_the_operator_s_pos_and_goes_to_its_own_once_connected(
         env, make_bridge, signer, clock):
-    from tests.builders import POS_SECRET, an_order
-    from tests.sites import add_site
     operator_pos, own_pos = PosServer(POS_SECRET), PosServer(SECRET_A)
     try:
         bridge = make_bridge({**env, "POS_WEBHOOK_URL": operator_pos.url,
@@ -226,10 +238,6 @@ def at_square(bridge, site, wix_order_id, pos_key, pos_order_id):
 
 
 def square_post(bridge, event: dict, key: str = SIGNATURE_KEY):
-    import base64
-    import hashlib
-    import hmac
-    import json
     body = json.dumps(event).encode()
     digest = hmac.new(key.encode(), NOTIFY.encode() + body, hashlib.sha256).digest()
     return create_app(bridge).test_client().post("/pos/square/events", data=body, headers={
@@ -238,7 +246,6 @@ def square_post(bridge, event: dict, key: str = SIGNATURE_KEY):
 
 
 def canceled(merchant: str, order_id: str = "SQ-1") -> dict:
-    import uuid
     return {"merchant_id": merchant, "type": "order.fulfillment.updated",
             "event_id": str(uuid.uuid4()), "data": {"type": "order", "id": order_id, "object": {
                 "order_fulfillment_updated": {
@@ -298,122 +305,90 @@ def test_one_merchant_serves_one_site(square_sites, mocked):
     assert matched(square_sites) == {"wix-C": "CANCELED"}
 
 
+@pytest.fixture
+def webhook_sites(env, make_bridge):
+    """Sites A and B with their own `webhook` POSes on loopback (accounts acc-A, acc-B), and
+    site C on the operator's POS: every POS numbers its orders alike."""
+    poses = {"A": PosServer(SECRET_A), "B": PosServer(SECRET_B)}
+    bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
+    for letter, pos in poses.items():
+        add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
+                 configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
+    bridge.poses = poses
+    bridge.signers = {"A": (SECRET_A, "webhook@acc-A"), "B": (SECRET_B, "webhook@acc-B"),
+                      "C": (POS_SECRET, "webhook")}  # each site's key, and its POS's key
+    yield bridge
+    for pos in poses.values():
+        pos.close()
+
+
 def test_a_webhook_callback_moves_only_the_orders_of_the_account_whose_secret_signed_it(
-        env, make_bridge):
-    """Sites A and B run `webhook` POSes that number orders alike (P1); the operator's POS
-    serves site C and numbers alike too. Each callback reaches only its signer's order."""
-    from tests.builders import POS_SECRET, signed_callback
-    from tests.sites import add_site
-    secret_b = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
-    poses = [PosServer(SECRET_A), PosServer(secret_b)]
-    try:
-        bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
-        for letter, pos in zip("AB", poses):
-            add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
-                     configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
-            at_square(bridge, f"site-{letter}", f"wix-{letter}", f"webhook@acc-{letter}", "P1")
-        at_square(bridge, "site-C", "wix-C", "webhook", "P1")
-        client = create_app(bridge).test_client()
-        for secret, expected in ((SECRET_A, "wix-A"), (secret_b, "wix-B"), (POS_SECRET, "wix-C")):
-            body, headers = signed_callback({"orderId": "P1", "status": "READY"}, secret=secret)
-            assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
-            assert [u.wix_order_id for u in bridge.store.list_status_updates()][0] == expected
-        assert sorted(matched(bridge)) == ["wix-A", "wix-B", "wix-C"]
-    finally:
-        for pos in poses:
-            pos.close()
+        webhook_sites):
+    bridge = webhook_sites
+    for letter, (_, key) in bridge.signers.items():
+        at_square(bridge, f"site-{letter}", f"wix-{letter}", key, "P1")
+    client = create_app(bridge).test_client()
+    for letter, (secret, _) in bridge.signers.items():
+        body, headers = signed_callback({"orderId": "P1", "status": "READY"}, secret=secret)
+        assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+        assert bridge.store.list_status_updates()[0].wix_order_id == f"wix-{letter}"
+    assert sorted(matched(bridge)) == ["wix-A", "wix-B", "wix-C"]
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_no_order_ever_moves_for_a_callback_another_site_s_key_verified(env, make_bridge, seed):
+def test_no_order_ever_moves_for_a_callback_another_site_s_key_verified(webhook_sites, seed):
     """Random interleavings of orders reaching the POSes (ids alike across sites) and callbacks
     signed by each site's key naming any of those ids: every status a callback queues is for an
     order of the site whose key signed it."""
-    import random
-
-    from bridge.storage.port import Origin
-    from bridge.service import statuses
-    from tests.builders import POS_SECRET, signed_callback
-    from tests.sites import add_site
-    secret_b = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
-    poses = [PosServer(SECRET_A), PosServer(secret_b)]
-    try:
-        bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
-        for letter, pos in zip("AB", poses):
-            add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
-                     configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
-        signers = {"A": (SECRET_A, "webhook@acc-A"), "B": (secret_b, "webhook@acc-B"),
-                   "C": (POS_SECRET, "webhook")}
-        client = create_app(bridge).test_client()
-        rng = random.Random(seed)
-        placed: set[tuple[str, str]] = set()
-        for step in range(50):
-            letter = rng.choice("ABC")
-            secret, key = signers[letter]
-            pos_order_id = rng.choice(["P1", "P2", "P3"])
-            if rng.random() < 0.3 and (key, pos_order_id) not in placed:
-                placed.add((key, pos_order_id))  # an order of this site reaches its POS
-                statuses.record_at_pos(bridge.store, wix_order_id=f"wix-{letter}-{step}",
-                                       instance_id=f"site-{letter}", pos_key=key,
-                                       pos_order_id=pos_order_id, snapshot={},
-                                       origin=Origin.SPI)
-                continue
-            body, headers = signed_callback(
-                {"orderId": pos_order_id, "status": rng.choice(["ACCEPTED", "READY"])},
-                secret=secret, msg_id=f"{letter}-{step}")
-            assert client.post("/pos/webhook/events", data=body,
-                               headers=headers).status_code == 200
-        updates = bridge.store.list_status_updates(limit=1000)
-        assert updates and any(u.wix_order_id for u in updates)
-        for update in updates:
-            if update.wix_order_id:
-                signer = update.callback_id.split("-")[0]
-                [order] = bridge.store.orders_with_id(update.wix_order_id)
-                assert order.instance_id == f"site-{signer}"
-    finally:
-        for pos in poses:
-            pos.close()
+    bridge = webhook_sites
+    client = create_app(bridge).test_client()
+    rng = random.Random(seed)
+    placed: set[tuple[str, str]] = set()
+    for step in range(50):
+        letter = rng.choice("ABC")
+        secret, key = bridge.signers[letter]
+        pos_order_id = rng.choice(["P1", "P2", "P3"])
+        if rng.random() < 0.3 and (key, pos_order_id) not in placed:
+            placed.add((key, pos_order_id))  # an order of this site reaches its POS
+            statuses.record_at_pos(bridge.store, wix_order_id=f"wix-{letter}-{step}",
+                                   instance_id=f"site-{letter}", pos_key=key,
+                                   pos_order_id=pos_order_id, snapshot={}, origin=Origin.SPI)
+            continue
+        body, headers = signed_callback(
+            {"orderId": pos_order_id, "status": rng.choice(["ACCEPTED", "READY"])},
+            secret=secret, msg_id=f"{letter}-{step}")
+        assert client.post("/pos/webhook/events", data=body, headers=headers).status_code == 200
+    updates = bridge.store.list_status_updates(limit=1000)
+    assert updates and any(u.wix_order_id for u in updates)
+    for update in updates:
+        if update.wix_order_id:
+            signer = update.callback_id.split("-")[0]
+            [order] = bridge.store.orders_with_id(update.wix_order_id)
+            assert order.instance_id == f"site-{signer}"
 
 
 # -- orders are scoped to their site everywhere ---------------------------------------------
 
-def test_the_original_app_s_url_of_one_site_never_reaches_another_site_s_order(
-        env, make_bridge):
+def test_the_original_app_s_url_of_one_site_never_reaches_another_site_s_order(webhook_sites):
     """Site A posts site B's order id to its own URL: it gets an order of its own (sent to its
     own POS under its own key), never B's POS order id, and B's order is untouched."""
-    import json
-    from pathlib import Path
-
-    from bridge.service import legacy
-    from tests.sites import add_site
+    bridge, pos_a, pos_b = webhook_sites, *webhook_sites.poses.values()
     sample = json.loads((Path(__file__).parent / "samples" /
                          "legacy_pos_spi_order.json").read_text())
-    secret_b = "whsec_" + "c2l0ZS1iLXNlY3JldC1mb3ItdGhlLXRlc3RzIQ=="
-    pos_a, pos_b = PosServer(SECRET_A), PosServer(secret_b)
-    try:
-        bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY, "POS_SITES": "site-C"})
-        client = create_app(bridge).test_client()
-        tokens = {}
-        for letter, pos in (("A", pos_a), ("B", pos_b)):
-            add_site(bridge, f"site-{letter}", pos, account_id=f"acc-{letter}",
-                     configuration_id=f"conf-{letter}", wix_location_id=f"loc-{letter}")
-            tokens[letter] = legacy.new_token(bridge.store, f"site-{letter}", "USD")
-        assert client.post(f"/legacy/{tokens['B']}/orders", json=sample).get_json() == {
-            "value": {"orderId": "P1"}}
-        answer = client.post(f"/legacy/{tokens['A']}/orders", json=sample)
-        assert answer.status_code == 200  # A's own POS numbered it; nothing of B's is answered
-        assert answer.get_json() == {"value": {"orderId": pos_a.accepted[
-            pos_a.deliveries[0]["id"]]}}
-        [sent_a], [sent_b] = pos_a.orders(), pos_b.orders()
-        assert sent_a["instanceId"] == "site-A" and sent_b["instanceId"] == "site-B"
-        assert pos_a.deliveries[0]["id"] != pos_b.deliveries[0]["id"]  # idempotency keys
-        order_id = sample["order"]["id"]
-        a = bridge.store.get_order("site-A", order_id)
-        b = bridge.store.get_order("site-B", order_id)
-        assert (a.pos_client, b.pos_client) == ("webhook@acc-A", "webhook@acc-B")
-    finally:
-        pos_a.close()
-        pos_b.close()
+    client = create_app(bridge).test_client()
+    tokens = {letter: legacy.new_token(bridge.store, f"site-{letter}", "USD") for letter in "AB"}
+    assert client.post(f"/legacy/{tokens['B']}/orders", json=sample).get_json() == {
+        "value": {"orderId": "P1"}}
+    answer = client.post(f"/legacy/{tokens['A']}/orders", json=sample)
+    assert answer.status_code == 200  # A's own POS numbered it; nothing of B's is answered
+    assert answer.get_json() == {"value": {"orderId": pos_a.accepted[pos_a.deliveries[0]["id"]]}}
+    [sent_a], [sent_b] = pos_a.orders(), pos_b.orders()
+    assert sent_a["instanceId"] == "site-A" and sent_b["instanceId"] == "site-B"
+    assert pos_a.deliveries[0]["id"] != pos_b.deliveries[0]["id"]  # idempotency keys
+    order_id = sample["order"]["id"]
+    a = bridge.store.get_order("site-A", order_id)
+    b = bridge.store.get_order("site-B", order_id)
+    assert (a.pos_client, b.pos_client) == ("webhook@acc-A", "webhook@acc-B")
 
 
 # -- malformed input gets a clear 4xx, never a 500, and fails once ---------------------------
@@ -425,9 +400,6 @@ def test_the_original_app_s_url_of_one_site_never_reaches_another_site_s_order(
 ])
 def test_a_signed_webhook_naming_no_single_order_is_refused_and_nothing_stored(
         client, store, signer, entity_id, order_id):
-    from bridge.wix import events as wix_events
-    from bridge.wix.sandbox import order_event
-    from tests.builders import an_order
     order = {**an_order(), "id": order_id}
     event = {**order_event({**order, "id": "x"}), "entityId": entity_id}
     event["createdEvent"] = {"entity": order}
@@ -438,7 +410,6 @@ def test_a_signed_webhook_naming_no_single_order_is_refused_and_nothing_stored(
 
 
 def test_an_event_whose_line_items_are_garbage_fails_once_visibly(client, store, signer, worker):
-    from tests.builders import an_order
     order = {**an_order(), "lineItems": "zz"}
     assert client.post("/webhooks/wix", data=signer.order_webhook(order)).status_code == 200
     worker.drain()
@@ -453,7 +424,6 @@ def test_an_attacker_s_own_signed_link_does_not_replace_an_open_session(env, mak
     """Another page can make the browser follow a dashboard link signed for the attacker's own
     site. The owner of site A stays in site A unless they say otherwise, in a form only their
     session can send; the same site's link just renews the session."""
-    from tests.test_dashboard import wix_link
     bridge = make_bridge({**env, "BRIDGE_SECRET_KEY": SECRET_KEY})
     app = create_app(bridge)
     client, _ = owner(app, "site-A")
@@ -464,14 +434,12 @@ def test_an_attacker_s_own_signed_link_does_not_replace_an_open_session(env, mak
     assert client.get("/dashboard/sites/site-A/").status_code == 200   # still site A
     assert client.get("/dashboard/sites/site-attacker/").status_code == 404
 
-    import re
     instance = re.search(r'name="instance" value="([^"]+)"', asked.text).group(1)
     forged = client.post("/dashboard/switch", data={"csrf": "not-the-session-s",
                                                     "instance": instance})
     assert forged.status_code == 403
     assert client.get("/dashboard/sites/site-A/").status_code == 200
 
-    from tests.test_dashboard import csrf_of
     agreed = client.post("/dashboard/switch", data={"csrf": csrf_of(asked.text),
                                                     "instance": instance})
     assert agreed.status_code == 302
