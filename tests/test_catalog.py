@@ -303,3 +303,38 @@ def test_the_first_sync_leaves_another_location_s_menus_alone(bridge, wix):
     wix.menus.entities["menu"]["uptown-menu"] = elsewhere
     synced(bridge)
     assert elsewhere["visible"] is True
+
+
+def test_a_re_sync_leaves_one_visible_set_of_menus_and_a_price_change_updates_it_in_place(
+        bridge, wix, site_pos):
+    """Menus answer `menuMetadata` and sections' updates `sectionMetadata` (the published
+    packages): read any other way, every created menu looked refused, and each sync added a
+    visible set."""
+    synced(bridge)
+    synced(bridge)
+    [menu] = wix.menus.visible("menu")
+    sections = {s["id"] for s in wix.menus.visible("section")}
+    menu_first = dict(menu)
+    menu_price = copy.deepcopy(site_pos.menu)
+    menu_price["items"][1]["price"] = "10.50"
+    site_pos.menu = menu_price
+    assert synced(bridge).status == "SYNCED"
+    [same] = wix.menus.visible("menu")
+    assert same["id"] == menu_first["id"] and {s["id"] for s in
+                                               wix.menus.visible("section")} == sections
+    items = {e["externalReferenceInfo"]["externalEntityId"]: e
+             for e in wix.menus.visible("item")}
+    assert items["item-1"]["priceInfo"]["price"] == "10.50" and len(items) == 6
+
+
+def test_a_refused_menu_or_section_update_is_a_failure_not_a_success(bridge, wix, site_pos):
+    synced(bridge)
+    [menu] = wix.menus.visible("menu")
+    wix.menus.entities["menu"][menu["id"]]["revision"] = "99"   # changed in Wix meanwhile
+    renamed = copy.deepcopy(site_pos.menu)
+    renamed["menus"][0]["name"] = "Supper"
+    site_pos.menu = renamed
+    sync = synced(bridge)
+    # Read again and written at the current revision (the stale answer was seen as one).
+    assert sync.status == "SYNCED", sync.error
+    assert wix.menus.entities["menu"][menu["id"]]["name"] == "Supper"

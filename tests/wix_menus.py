@@ -2,7 +2,9 @@
 
 Keeps every entity with an id, a revision and a created date; refuses a stale revision as Wix
 does; counts the calls by kind and operation; and can fail a call, or lose its answer after doing
-it, to play Wix timing out mid-sync.
+it, to play Wix timing out mid-sync. Bulk answers and field masks are as the published packages
+define them, not as the bridge sends them: the result metadata key of each kind and call, and a
+mask as one comma-separated string (anything else is refused, 400).
 """
 from __future__ import annotations
 
@@ -14,6 +16,23 @@ from datetime import datetime, timezone
 from bridge.wix.menus import KINDS
 
 _BY_BASE = {kind.base: kind for kind in KINDS}
+# kind -> (bulk create result key, bulk update result key, field mask key), from the typings of
+# @wix/auto_sdk_restaurants_menus@1.0.82 (BulkCreateMenuResult.menuMetadata, BulkMenuResult),
+# ..._sections@1.0.74 (BulkCreateSectionResult.itemMetadata, BulkSectionResult.sectionMetadata),
+# ..._items@1.0.89, ..._item-modifier-groups@1.0.75, ..._item-modifiers@1.0.71 (itemMetadata),
+# ..._item-variants@1.0.67 (itemMetadata; MaskedVariant.fieldMask).
+PUBLISHED = {
+    "menu": ("menuMetadata", "menuMetadata", "mask"),
+    "section": ("itemMetadata", "sectionMetadata", "mask"),
+    "item": ("itemMetadata", "itemMetadata", "mask"),
+    "modifier_group": ("itemMetadata", "itemMetadata", "mask"),
+    "modifier": ("itemMetadata", "itemMetadata", "mask"),
+    "variant": ("itemMetadata", "itemMetadata", "fieldMask"),
+}
+
+
+class Refused(Exception):
+    """A request Wix would refuse: 400 with its error shape."""
 
 
 class FakeMenus:
@@ -49,7 +68,11 @@ class FakeMenus:
             fault = self.faults.pop(0)[1] if self.faults and self.faults[0][0] == name else None
             if fault == "fail":
                 return 503, {"message": "unavailable"}
-            answer = getattr(self, f"_{operation}")(kind, body or {})
+            try:
+                answer = getattr(self, f"_{operation}")(kind, body or {})
+            except Refused as error:
+                return 400, {"message": str(error), "details": {"validationError": {
+                    "fieldViolations": [{"description": str(error)}]}}}
             return (504, {"message": "timed out"}) if fault == "lose" else (200, answer)
 
     def _query(self, kind, body):
@@ -73,24 +96,31 @@ class FakeMenus:
             self.entities[kind.name][wix_id] = {
                 **entity, "id": wix_id, "revision": "1",
                 "createdDate": datetime.now(timezone.utc).isoformat()}
-            results.append({"itemMetadata": {"id": wix_id, "originalIndex": n, "success": True}})
+            results.append({PUBLISHED[kind.name][0]: {"id": wix_id, "originalIndex": n,
+                                                      "success": True}})
         return {"results": results, "bulkActionMetadata": {"totalSuccesses": len(results)}}
 
     def _update(self, kind, body):
+        _, result_key, mask_key = PUBLISHED[kind.name]
         results = []
         for n, masked in enumerate(body.get(kind.body_key) or []):
-            entity = next(v for k, v in masked.items() if k != "mask")
+            mask = masked.get(mask_key)
+            if not isinstance(mask, str) or set(masked) - {mask_key} == set():
+                raise Refused(f"{kind.body_key}[{n}].{mask_key}: a field mask is one "
+                              "comma-separated string")
+            entity = next(v for k, v in masked.items() if k != mask_key)
             stored = self.entities[kind.name].get(entity.get("id"))
             if stored is None or stored["revision"] != entity.get("revision"):
-                results.append({"itemMetadata": {
+                # The code of a stale revision is not published: an open point.
+                results.append({result_key: {
                     "id": entity.get("id"), "originalIndex": n, "success": False,
                     "error": {"code": "REVISION_MISMATCH", "description": "stale revision"}}})
                 continue
-            for field in masked.get("mask") or []:
+            for field in mask.split(","):
                 stored[field] = entity.get(field)
             stored["revision"] = str(int(stored["revision"]) + 1)
-            results.append({"itemMetadata": {"id": stored["id"], "originalIndex": n,
-                                             "success": True}})
+            results.append({result_key: {"id": stored["id"], "originalIndex": n,
+                                         "success": True}})
         return {"results": results}
 
 
