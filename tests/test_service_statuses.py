@@ -320,3 +320,25 @@ def test_the_entry_point_name_is_the_one_name_even_when_the_client_class_says_ot
     (update,) = bridge.store.list_status_updates()
     assert (update.pos_client, update.state, update.wix_order_id) == ("acme", "queued",
                                                                        order["id"])
+
+
+def test_a_fulfillment_whose_create_answer_was_lost_is_found_again_not_created_twice(
+        client, worker, store, mocked, sent_order):
+    """Wix refuses a second create (the quantities are fulfilled already): after a lost answer
+    the next attempt looks at the order's fulfillments first, and updates the one it made."""
+    token(mocked)
+    items = [{"id": li["id"], "quantity": li["quantity"]} for li in sent_order["lineItems"][:2]]
+    nothing = {"orderWithFulfillments": {"orderId": sent_order["id"], "fulfillments": []}}
+    made = {"orderWithFulfillments": {"orderId": sent_order["id"], "fulfillments": [
+        {"id": "f-made", "lineItems": items, "status": "Accepted", "completed": False}]}}
+    mocked.get(list_url(sent_order["id"]), json=nothing)
+    mocked.get(list_url(sent_order["id"]), json=made)
+    create = mocked.post(f"{list_url(sent_order['id'])}/create-fulfillment", status=504,
+                         json={"message": "timed out"})  # Wix made it; the answer was lost
+    patch = mocked.patch(patch_url(sent_order["id"], "f-made"), json={})
+    callback(client, "ACCEPTED")
+    worker.drain()
+    assert create.call_count == 1 and patch.call_count == 1
+    assert json.loads(patch.calls[0].request.body) == {"fulfillment": {"status": "Accepted"}}
+    record = store.get_order(INSTANCE, sent_order["id"])
+    assert (record.wix_fulfillment_id, record.wix_fulfillment_status) == ("f-made", "ACCEPTED")

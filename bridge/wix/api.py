@@ -224,8 +224,10 @@ class WixApi:
 
     def create_fulfillment(self, instance_id: str, order_id: str,
                            fulfillment: dict[str, Any]) -> str | None:
+        """Sent once: Wix refuses a second create of the same items (they are fulfilled
+        already), so after a lost answer the caller lists the order's fulfillments first."""
         answer = self.call("POST", f"/ecom/v1/fulfillments/orders/{order_id}/create-fulfillment",
-                           instance_id, {"fulfillment": fulfillment})
+                           instance_id, {"fulfillment": fulfillment}, repeatable=False)
         return answer.get("fulfillmentId")
 
     def update_fulfillment(self, instance_id: str, order_id: str, fulfillment_id: str,
