@@ -293,8 +293,13 @@ def test_a_group_without_an_upper_bound_sends_none_and_a_failed_sync_s_status_sa
     site_pos.menu = {"menus": []}
     failed = synced(bridge)
     answer = catalog.status(bridge.store, "conf-m", 0)
-    assert answer == {"status": "FAILED", "failed": {"reason": failed.error,
-                                                     "code": "EMPTY_MENU"}}
+    assert answer == {"status": "FAILED", "failed": {
+        "reason": failed.error, "code": "OTHER", "params": {"bridgeCode": "EMPTY_MENU"},
+        "lastSyncDate": failed.ended_at}}
+    spec_codes = {"NONE", "OTHER", "SYSTEM_ERROR", "ACCOUNT_NOT_FOUND", "ACCOUNT_NOT_AUTHORIZED",
+                  "LOCATION_NOT_FOUND", "ACCOUNT_NOT_CONNECTED", "ACCOUNT_CONFIGURATION",
+                  "OVERLOADED_MENU"}  # SyncFailed.Code in the POS Integration spec
+    assert set(catalog.SYNC_FAILED_CODES.values()) <= spec_codes
 
 
 def test_the_first_sync_leaves_another_location_s_menus_alone(bridge, wix):

@@ -90,6 +90,15 @@ def pos_menus(pos: PosClients, configuration: Configuration) -> list[Menu]:
         raise MenusUnavailable(str(error)) from None
 
 
+# The bridge's reason codes -> SyncFailed.Code, whose values the POS Integration spec
+# (wix-rest-docs all/all-apis/point-of-sale-integration.service.json) lists: NONE, OTHER,
+# SYSTEM_ERROR, ACCOUNT_NOT_FOUND, ACCOUNT_NOT_AUTHORIZED, LOCATION_NOT_FOUND,
+# ACCOUNT_NOT_CONNECTED, ACCOUNT_CONFIGURATION, OVERLOADED_MENU. The bridge's own code goes in
+# `params` for whoever reads further.
+SYNC_FAILED_CODES = {"UNSUPPORTED": "ACCOUNT_CONFIGURATION", "SYNC_ERROR": "SYSTEM_ERROR",
+                     "WIX_REJECTED": "OTHER", "INVALID_MENU": "OTHER", "EMPTY_MENU": "OTHER"}
+
+
 def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
     """Get Catalog Sync Status's answer, from the newest sync."""
     syncs = store.list_syncs(configuration_id, limit=1)
@@ -103,7 +112,10 @@ def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
     elif sync.status == SyncState.SYNCED:
         answer["synced"] = {"lastSyncDate": sync.ended_at}
     else:
-        answer["failed"] = {"reason": sync.error, "code": sync.error_code}
+        answer["failed"] = {"reason": sync.error,
+                            "code": SYNC_FAILED_CODES.get(sync.error_code or "", "OTHER"),
+                            "params": {"bridgeCode": sync.error_code or ""},
+                            **({"lastSyncDate": sync.ended_at} if sync.ended_at else {})}
     return answer
 
 
