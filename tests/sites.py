@@ -80,8 +80,11 @@ def spi_order(order_id: str = "wix-order-1", *, catalog_item_id: str = "dish-1")
         "lineItems": [{"quantity": 2, "price": "14.00", "comment": "well done",
                        "catalogReference": {"catalogItemId": catalog_item_id,
                                             "catalogItemName": "Margherita"},
+                       # A chosen option is a line item: its dish is its catalogReference.
                        "dishOptions": [{"name": "Extras", "selectedChoices": [
-                           {"itemId": "basil", "name": "Extra basil", "price": "1.00"}]}]}],
+                           {"quantity": 1, "price": "1.00", "catalogReference": {
+                               "catalogItemId": "basil",
+                               "catalogItemName": "Extra basil"}}]}]}],
         "totals": {"subtotal": "30.00", "tax": "2.10", "total": "32.10"},
         "payments": [{"type": "CASH", "amount": "32.10"}],
     }

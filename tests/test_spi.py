@@ -119,7 +119,9 @@ def test_create_order_twice_gives_one_pos_order_at_the_paired_location(spi, site
     assert len(site_pos.orders()) == 1
     sent = site_pos.orders()[0]
     assert sent["id"] == "wix-order-1" and sent["posLocationId"] == "LOC-1"
-    assert sent["items"][0]["modifiers"][0]["name"] == "Extra basil"
+    modifier = sent["items"][0]["modifiers"][0]
+    assert (modifier["id"], modifier["name"], modifier["group"]) == ("basil", "Extra basil",
+                                                                     "Extras")
     assert sent["items"][0]["note"] == "well done" and sent["totals"]["total"] == "32.10"
     record = spi.bridge.store.get_order(INSTANCE, "wix-order-1")
     assert (record.state, record.pos_order_id, record.pos_client) == ("sent", "P1",

@@ -89,6 +89,9 @@ def _item(line: Mapping[str, Any], number: int) -> Item:
 
 
 def _modifiers(options: list[Any], what: str):
+    """A dish option's chosen choices are line items themselves (`LineItem` in the POS
+    Integration spec): the chosen dish is their `catalogReference` (`catalogItemId`,
+    `catalogItemName`); `itemId`/`name` are read where a sender put them flat."""
     for option in options:
         if not isinstance(option, Mapping):
             raise InvalidOrder(f"a dish option of {what} is not an object")
@@ -97,8 +100,12 @@ def _modifiers(options: list[Any], what: str):
             if not isinstance(choice, Mapping):
                 raise InvalidOrder(f"a choice of {what} is not an object")
             price = choice.get("price")
-            yield Modifier(id=_text(choice.get("itemId") or choice.get("id")), group=group,
-                           name=_text(choice.get("name")) or "",
+            reference = choice.get("catalogReference")
+            reference = reference if isinstance(reference, Mapping) else {}
+            yield Modifier(id=_text(reference.get("catalogItemId") or choice.get("itemId")
+                                    or choice.get("id")), group=group,
+                           name=_text(reference.get("catalogItemName") or choice.get("name"))
+                           or "",
                            quantity=parse_quantity(choice.get("quantity", 1), f"a choice of {what}"),
                            price=parse_amount(price, f"price of a choice of {what}")
                            if price else Decimal(0))
