@@ -343,3 +343,19 @@ def test_a_refused_menu_or_section_update_is_a_failure_not_a_success(bridge, wix
     # Read again and written at the current revision (the stale answer was seen as one).
     assert sync.status == "SYNCED", sync.error
     assert wix.menus.entities["menu"][menu["id"]]["name"] == "Supper"
+
+
+def test_an_update_sends_only_the_fields_it_changes_never_the_menu_s_location(
+        bridge, wix, site_pos):
+    """A menu's businessLocationId is set once, at creation (Wix's "About Business
+    Locations"): an update carries the masked fields, its id and revision, nothing else."""
+    synced(bridge)
+    sent = []
+    wix.menus.on_update = sent.append
+    renamed = copy.deepcopy(site_pos.menu)
+    renamed["menus"][0]["name"] = "Supper"
+    site_pos.menu = renamed
+    assert synced(bridge).status == "SYNCED"
+    [(kind, masked)] = [(k, m) for k, body in sent for m in body.get(k.body_key) or []]
+    assert kind.name == "menu" and masked["mask"] == "name"
+    assert set(masked["menu"]) == {"id", "revision", "name"}

@@ -42,6 +42,7 @@ class FakeMenus:
         self.faults: list[tuple[str, str]] = []   # (operation, "fail" | "lose"), used in order
         self._ids = itertools.count(1)
         self.lock = threading.Lock()
+        self.on_update = None                     # called with (kind, body) of each update
 
     def writes(self) -> int:
         return sum(n for op, n in self.calls.items() if not op.endswith(".query"))
@@ -101,6 +102,8 @@ class FakeMenus:
         return {"results": results, "bulkActionMetadata": {"totalSuccesses": len(results)}}
 
     def _update(self, kind, body):
+        if self.on_update:
+            self.on_update((kind, body))
         _, result_key, mask_key = PUBLISHED[kind.name]
         results = []
         for n, masked in enumerate(body.get(kind.body_key) or []):

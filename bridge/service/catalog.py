@@ -119,6 +119,15 @@ def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
     return answer
 
 
+# Fields an update never sends: a menu's location is set once, at creation (Wix's "About
+# Business Locations"), and the external reference is the creation's own mark.
+SET_AT_CREATION = frozenset({"businessLocationId", "externalReferenceInfo"})
+
+
+def _updatable(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in SET_AT_CREATION}
+
+
 class SyncCatalog:
     """The `sync_catalog` job: fetch the menu from the site's POS, write it to Wix."""
 
@@ -296,7 +305,7 @@ class Writer:
                         self._log(kind, "refused", pos_id, None, _error(outcome.error))
         updates = [(p, desired[p]) for p in desired
                    if mapped.get(p) in existing   # what was just created is not in it
-                   and _changed(desired[p], existing[mapped[p]])]
+                   and _changed(_updatable(desired[p]), existing[mapped[p]])]
         vanished = [(p, w) for p, w in mapped.items() if p not in desired and w in existing
                     and self._owned(kind, p)]
         hides = [(p, _hidden(kind)) for p, w in vanished
@@ -317,8 +326,9 @@ class Writer:
                 updates = []
                 for pos_id, fields, _ in chunk:
                     current = existing[mapped[pos_id]]
-                    mask = sorted(k for k in fields if _changed({k: fields[k]}, current))
-                    updates.append(({**fields, "id": current["id"],
+                    mask = sorted(k for k in _updatable(fields)
+                                  if _changed({k: fields[k]}, current))
+                    updates.append(({**{k: fields[k] for k in mask}, "id": current["id"],
                                      "revision": current.get("revision")}, mask))
                 outcomes = self.menus.bulk_update(self.instance_id, kind, updates)
                 with self.store.transaction():
