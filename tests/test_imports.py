@@ -12,6 +12,7 @@ from bridge.wix import events as wix_events
 from tests.builders import signed_callback
 from tests.loopback import PosServer
 from tests.sites import site_bridge
+from tests.wix_menus import on_a_menu
 
 SITE = "site-counter"
 
@@ -34,6 +35,13 @@ def bridge(env, wix, site_pos):
     wired.store.set_identifier(SITE, "modifier", "wix-basil", "basil")
     wix.operations = [{"id": "op-elsewhere", "businessLocationId": "loc-x", "default": True},
                       {"id": "op-c", "businessLocationId": "loc-c"}]
+    # The site's menus, as a sync left them: one elsewhere, one at this location.
+    menus = wix.menus.entities
+    menus["section"]["sec-c"] = {"id": "sec-c", "itemIds": ["wix-marg", "wix-lemon"]}
+    menus["menu"]["menu-x"] = {"id": "menu-x", "businessLocationId": "loc-x",
+                               "sectionIds": ["sec-c"]}
+    menus["menu"]["menu-c"] = {"id": "menu-c", "businessLocationId": "loc-c",
+                               "sectionIds": ["sec-c"]}
     yield wired
     wired.store.close()
 
@@ -71,9 +79,13 @@ def test_a_walk_in_order_becomes_one_wix_order_with_its_items_location_and_total
     assert order["priceSummary"]["total"] == {"amount": "20.62"}
     assert [(li["catalogReference"]["catalogItemId"], li["quantity"], li["price"]["amount"])
             for li in order["lineItems"]] == [("wix-marg", 1, "11.00"), ("wix-lemon", 2, "3.50")]
-    assert all(li["catalogReference"]["options"] == {"operationId": "op-c"}
+    assert all(li["catalogReference"]["options"] == {"operationId": "op-c", "menuId": "menu-c",
+                                                     "sectionId": "sec-c"}
                for li in order["lineItems"])
-    assert order["lineItems"][0]["modifierGroups"][0]["modifiers"][0]["id"] == "wix-basil"
+    # modifierGroups is read-only on a line item: the choice is told in its description.
+    assert "modifierGroups" not in order["lineItems"][0]
+    assert order["lineItems"][0]["descriptionLines"] == [
+        {"name": {"original": "Option"}, "plainText": {"original": "Extra basil"}}]
     assert order["settings"]["notifications"]["sendNotificationToBuyer"] is False
     assert order["billingInfo"]["contactDetails"]["firstName"] == "Ada"
     # Its Pending fulfillment, made since Wix made none.
@@ -143,6 +155,7 @@ def test_an_unmapped_item_fails_the_import_naming_it_then_a_replay_imports_it(
     assert imported.state == "failed" and "Tiramisu (tiramisu)" in imported.error
     assert wix.orders == {}
     bridge.store.set_identifier(SITE, "item", "wix-tiramisu", "tiramisu")
+    on_a_menu(wix, ["wix-tiramisu"], location="loc-c", operation="op-c")
     assert replays.replay(bridge.store, import_id=imported.id)
     drain(bridge)
     assert bridge.store.get_import(imported.id).state == "done" and len(wix.orders) == 1
@@ -193,6 +206,7 @@ def test_the_demo_counter_s_walk_in_is_imported(env, wix):
     demo.store.set_instance("site-demo", "installed")
     for wix_id, pos_id in (("w-m", "margherita"), ("w-l", "lemonade")):
         demo.store.set_identifier("site-demo", "item", wix_id, pos_id)
+    on_a_menu(wix, ["w-m", "w-l"])
     pos_order_id = demo.pos.for_instance("site-demo").walk_in()
     demo.worker(wait=lambda state: 0.0, poll_seconds=0.01).drain()
     [order] = wix.orders.values()
@@ -215,6 +229,7 @@ def test_a_configured_item_map_maps_what_no_sync_did(env, wix, mocked):
         pool_size=2)
     square.store.migrate()
     square.store.set_instance("site-sq", "installed")
+    on_a_menu(wix, ["wix-marg"])
     mocked.get(f"{SQUARE}/v2/orders/SQ-9", json={"order": {
         "id": "SQ-9", "location_id": "L-1", "line_items": [{
             "catalog_object_id": "V-MARG", "name": "Margherita", "quantity": "1",
@@ -283,3 +298,21 @@ def test_an_import_waiting_for_wix_credentials_says_so(env, site_pos):
     [imported] = waiting.store.list_imports()
     waiting.store.close()
     assert imported.state == "pending" and "waiting for Wix credentials" in imported.error
+
+
+def test_an_import_fails_visibly_when_no_menu_or_operation_can_file_it(bridge, wix, site_pos):
+    """Without its menu, section and operation a Restaurants line item never reaches the
+    restaurant's orders board: the import says which is missing instead of making such an
+    order."""
+    client = create_app(bridge).test_client()
+    bridge.store.set_identifier(SITE, "item", "wix-orphan", "orphan")
+    report(client, site_pos, walk_in("T-5", items=[{"itemId": "orphan", "name": "Orphan",
+                                                    "quantity": 1, "price": "2.00"}]))
+    drain(bridge)
+    wix.operations = []
+    report(client, site_pos, walk_in("T-6"))
+    drain(bridge)
+    errors = {i.pos_order_id: i.error for i in bridge.store.list_imports()}
+    assert "Orphan (orphan) is on no Wix menu of this location" in errors["T-5"]
+    assert "no Wix Restaurants operation serves this location" in errors["T-6"]
+    assert wix.orders == {}

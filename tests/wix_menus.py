@@ -127,6 +127,19 @@ class FakeMenus:
         return {"results": results}
 
 
+def on_a_menu(wix, item_ids: list[str], *, location: str | None = None,
+              operation: str = "op-1") -> None:
+    """What a sync leaves in Wix for imports to find: the items in a section of a visible menu
+    (at `location`), and a Restaurants operation for it."""
+    n = len(wix.menus.entities["menu"]) + 1
+    wix.menus.entities["section"][f"sec-{n}"] = {"id": f"sec-{n}", "itemIds": list(item_ids)}
+    wix.menus.entities["menu"][f"menu-{n}"] = {"id": f"menu-{n}", "businessLocationId": location,
+                                               "sectionIds": [f"sec-{n}"]}
+    if not any(o["id"] == operation for o in wix.operations):
+        wix.operations.append({"id": operation, "businessLocationId": location,
+                               "default": not wix.operations})
+
+
 def a_menu(items: int = 6, sections: int = 2, groups: int = 2, modifiers_per_group: int = 3
            ) -> dict:
     """A POS menu in the bridge's JSON form: `items` items spread over `sections` sections, each

@@ -103,29 +103,47 @@ def parse_pos_order(raw: Any) -> ImportedOrder:
         fulfillment=kind)
 
 
+MAX_DESCRIPTION_LINES = 20  # LineItem.descriptionLines @maxSize (@wix/auto_sdk_ecom_orders)
+
+
 def wix_order_body(order: ImportedOrder, *, items: Mapping[str, str],
-                   modifiers: Mapping[str, str], business_location_id: str | None,
+                   placements: Mapping[str, tuple[str, str]], business_location_id: str | None,
                    operation_id: str | None, notify_buyer: bool) -> dict[str, Any]:
-    """The Create Order request. `items` / `modifiers`: POS id -> Wix id."""
+    """The Create Order request. `items`: POS id -> Wix item id; `placements`: Wix item id ->
+    (menu id, section id). A Restaurants line item names its operation, menu and section (Wix's
+    Restaurants Online Orders sample flows: "You must specify" them), or the order would not
+    reach the restaurant's orders board: an import missing one is refused (UnmappedItem).
+
+    A line item's `modifierGroups` is read-only (@wix/auto_sdk_ecom_orders@1.0.300): the chosen
+    modifiers go in its `descriptionLines`, which the orders board shows."""
     check_mapped(order, items)
+    if not operation_id:
+        raise UnmappedItem("no Wix Restaurants operation serves this location: set up online "
+                           "ordering for it in Wix, then replay the import")
+    unplaced = [f"{i.name or i.pos_id} ({i.pos_id})" for i in order.items
+                if items[i.pos_id] not in placements]
+    if unplaced:
+        raise UnmappedItem(f"{', '.join(unplaced)} is on no Wix menu of this location: sync the "
+                           "menu, then replay the import")
     line_items = []
     for item in order.items:
-        options: dict[str, Any] = {}
-        if operation_id:
-            options["operationId"] = operation_id
+        wix_id = items[item.pos_id]
+        menu_id, section_id = placements[wix_id]
         line: dict[str, Any] = {
             "quantity": item.quantity,
             "price": {"amount": _money(item.price)},
             "productName": {"original": item.name},
             "itemType": {"preset": "PHYSICAL"},
-            "catalogReference": {"appId": RESTAURANTS_APP_ID,
-                                 "catalogItemId": items[item.pos_id], "options": options},
+            "catalogReference": {"appId": RESTAURANTS_APP_ID, "catalogItemId": wix_id,
+                                 "options": {"operationId": operation_id, "menuId": menu_id,
+                                             "sectionId": section_id}},
         }
         if item.modifiers:
-            line["modifierGroups"] = [{"name": {"original": "Modifiers"}, "modifiers": [
-                {**({"id": modifiers[m.pos_id]} if m.pos_id in modifiers else {}),
-                 "quantity": m.quantity, "label": {"original": m.name},
-                 "price": {"amount": _money(m.price)}} for m in item.modifiers]}]
+            line["descriptionLines"] = [
+                {"name": {"original": "Option"},
+                 "plainText": {"original": m.name + (f" x{m.quantity}" if m.quantity != 1
+                                                     else "")}}
+                for m in item.modifiers[:MAX_DESCRIPTION_LINES]]
         line_items.append(line)
     contact = {"firstName": order.customer.first_name or "Walk-in",
                **({"lastName": order.customer.last_name} if order.customer.last_name else {}),

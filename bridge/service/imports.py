@@ -28,10 +28,11 @@ from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
 from bridge.service.worker import Fail, Retry
 from bridge.storage.port import Direction, Import, ImportState, Job, Store
 from bridge.wix import fulfillments
+from bridge.wix import menus as wix_menus
 from bridge.wix.api import WixApi, WixRejected
+from bridge.wix.menus import MenusApi
 
 log = logging.getLogger(__name__)
-MODIFIER = "modifier"
 NO_CREDENTIALS_RECHECK_SECONDS = 60
 UNKNOWN_SITE = ""  # an import no site could be found for: kept, failed, visible
 
@@ -191,10 +192,25 @@ class ImportOrder:
                              None) or self.store.configuration_for_location(instance_id, None)
         location = configuration.wix_location_id if configuration else None
         return wix_order_body(
-            order, items=items,
-            modifiers=_pos_to_wix(self.store.identifiers(instance_id, MODIFIER)),
+            order, items=items, placements=self._placements(instance_id, location),
             business_location_id=location, operation_id=self._operation(instance_id, location),
             notify_buyer=self.notify_buyer)
+
+    def _placements(self, instance_id: str, location: str | None
+                    ) -> dict[str, tuple[str, str]]:
+        """Wix item id -> (menu id, section id) of the visible menus, those of the order's
+        location first: where the restaurant's orders board files each line."""
+        menus = MenusApi(self.wix)
+        sections = {s["id"]: s for s in menus.query(instance_id, wix_menus.SECTION)
+                    if s.get("id") and s.get("visible", True)}
+        found: dict[str, tuple[str, str]] = {}
+        every = [m for m in menus.query(instance_id, wix_menus.MENU) if m.get("visible", True)]
+        here = [m for m in every if location and m.get("businessLocationId") == location]
+        for menu in here + [m for m in every if m not in here]:
+            for section_id in menu.get("sectionIds") or []:
+                for item_id in (sections.get(section_id) or {}).get("itemIds") or []:
+                    found.setdefault(item_id, (menu["id"], section_id))
+        return found
 
     def _operation(self, instance_id: str, location: str | None) -> str | None:
         """The Restaurants operation of the location (or the site's default)."""
