@@ -40,6 +40,16 @@ def spi(env, make_bridge, site_pos, private_key):
 NAMED = {"accountId": "acc-1", "configurationId": "conf-1"}
 
 
+def spi_errors(answer) -> list[dict]:
+    """The errors as the service plugin answers them: `applicationError {code, data.errors}`,
+    codes UPPERCASE, params a map of strings."""
+    application = answer.get_json()["applicationError"]
+    errors = application["data"]["errors"]
+    assert application["code"] == errors[0]["code"] == errors[0]["code"].upper()
+    assert all(isinstance(v, str) for e in errors for v in e["params"].values())
+    return errors
+
+
 def test_account_ids_lists_the_site_s_own_active_accounts(spi, site_pos):
     assert spi("account-ids", {}).get_json() == {"accountIds": ["acc-1"]}
     assert spi("account-ids", {}, OTHER_SITE).get_json() == {"accountIds": []}
@@ -83,7 +93,7 @@ def test_malformed_calls_are_400_and_unknown_names_404_naming_them(spi):
     assert account.status_code == 404
     assert account.get_json()["error"]["code"] == "unknown_account"
     assert "acc-nope" in account.get_json()["error"]["message"]
-    assert account.get_json()["errors"][0]["params"] == {"accountId": "acc-nope"}
+    assert spi_errors(account)[0]["params"] == {"accountId": "acc-nope"}
     configuration = spi("get-configuration-status", {**NAMED, "configurationId": "conf-nope"})
     assert configuration.status_code == 404 and "conf-nope" in configuration.get_data(as_text=True)
     # Another site's token never reaches this site's account.
@@ -132,7 +142,7 @@ def test_create_order_with_the_pos_down_answers_an_error_and_stores_nothing(spi,
     site_pos.close()
     answer = spi("create-order", {**NAMED, "order": spi_order("wix-order-2")})
     assert answer.status_code == 503
-    assert answer.get_json()["errors"][0]["code"] == "pos_unavailable"
+    assert spi_errors(answer)[0]["code"] == "POS_UNAVAILABLE"
     assert spi.bridge.store.get_order(INSTANCE, "wix-order-2") is None
 
 
@@ -175,7 +185,7 @@ def test_catalog_calls_before_any_sync_and_before_the_owner_confirmed(spi):
     assert spi("get-catalog-sync-status", NAMED).get_json() == {"status": "UNKNOWN"}
     refused = spi("sync-catalog", NAMED)
     assert refused.status_code == 409
-    assert refused.get_json()["errors"][0]["code"] == "confirmation_required"
+    assert spi_errors(refused)[0]["code"] == "CONFIRMATION_REQUIRED"
     assert spi("get-catalog-sync-status", NAMED).get_json() == {"status": "UNKNOWN"}
 
 
@@ -196,8 +206,8 @@ def test_create_order_the_pos_refuses_is_422_with_its_code_and_stores_nothing(sp
     site_pos.refuse = "invalid_item_mapping"
     answer = spi("create-order", {**NAMED, "order": spi_order("wix-order-4")})
     assert answer.status_code == 422
-    error = answer.get_json()["errors"][0]
-    assert error["code"] == "invalid_item_mapping" and "the POS refused the order" in \
+    error = spi_errors(answer)[0]
+    assert error["code"] == "INVALID_ITEM_MAPPING" and "the POS refused the order" in \
         error["message"] and error["params"] == {"orderId": "wix-order-4"}
     assert spi.bridge.store.get_order(INSTANCE, "wix-order-4") is None
 
@@ -206,7 +216,7 @@ def test_a_disconnected_account_takes_no_order_and_is_not_checked_again(spi, sit
     spi.bridge.store.set_account_status("acc-1", AccountState.DISCONNECTED)
     answer = spi("create-order", {**NAMED, "order": spi_order("wix-order-5")})
     assert answer.status_code == 409
-    assert answer.get_json()["errors"][0] == {"code": "account_disconnected",
+    assert spi_errors(answer)[0] == {"code": "ACCOUNT_DISCONNECTED",
                                               "message": "account acc-1 is disconnected",
                                               "params": {"accountId": "acc-1"}}
     status = spi("get-configuration-status", NAMED)

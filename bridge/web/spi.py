@@ -1,10 +1,13 @@
 """`POST /spi/pos/<call>`: the POS Integration SPI Wix calls (`bridge.service.spi` answers).
 
-An error answer carries the bridge's `error` object and, for Wix, the SPI's `errors` list
-(`[{code, message, params}]`): one body that both readers understand.
+An error answer carries the bridge's `error` object and, for Wix, the service plugin's
+`applicationError {code, data: {errors: [{code, message, params}]}}` as the official SDK's
+service-plugin module answers a business error, the codes UPPERCASE and `params` a map of
+strings as Wix's generated types for this SPI have them: one body that both readers understand.
 """
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, current_app, jsonify
@@ -55,8 +58,15 @@ def answer(call: str):
     except SpiError as error:
         logs.warning(log, "spi_error", call=call, instance_id=spi_call.instance_id,
                      code=error.code, status=error.status, detail=error.message)
-        response = jsonify({"error": {"code": error.code, "message": error.message},
-                            "errors": [{"code": error.code, "message": error.message,
-                                        "params": error.params}]})
+        response = jsonify(error_body(error))
         response.status_code = error.status
         return response
+
+
+def error_body(error: SpiError) -> dict:
+    code = error.code.upper()
+    params = {str(k): v if isinstance(v, str) else json.dumps(v)
+              for k, v in error.params.items()}
+    return {"error": {"code": error.code, "message": error.message},
+            "applicationError": {"code": code, "data": {"errors": [
+                {"code": code, "message": error.message, "params": params}]}}}
