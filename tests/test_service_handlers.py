@@ -8,6 +8,7 @@ import json
 import pytest
 import requests
 
+from bridge.config import ServedSites
 from bridge.pos.registry import PosClients
 from bridge.service import jobs
 from bridge.service.accounts import SiteAccounts
@@ -28,7 +29,8 @@ def store(database_url):
 @pytest.fixture
 def pos():
     return PosClients.from_settings("webhook", {"POS_WEBHOOK_URL": POS_URL,
-                                                "POS_WEBHOOK_SECRET": POS_SECRET})
+                                                "POS_WEBHOOK_SECRET": POS_SECRET},
+                                    serves=ServedSites(every=True))
 
 
 def queued_order(store, state="queued", pos_order_id=None):

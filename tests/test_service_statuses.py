@@ -303,7 +303,8 @@ def test_the_entry_point_name_is_the_one_name_even_when_the_client_class_says_ot
     from bridge.web.app import create_app
 
     config = load_config(env)
-    acme = PosClients("acme", WebhookPos.from_config, config.pos_settings)
+    acme = PosClients("acme", WebhookPos.from_config, config.pos_settings,
+                      serves=config.pos_sites)
     assert acme.for_instance(None).name == "webhook"
     wired = make_bridge(env)  # migrated; then the same database wired with the plug-in
     bridge = bootstrap(config, store=wired.store, pos=acme, wix=wix_api)

@@ -127,7 +127,8 @@ class PosClients:
     """The POS client for each site, built on first use: from the site's account when it has
     one (rebuilt when its credentials change), from the environment's settings otherwise.
 
-    `name` is the environment's client (POS_CLIENT); `record(key, changes)` stores status changes
+    `name` is the environment's client (POS_CLIENT), serving the sites in `serves` (none unless
+    told); `record(key, changes)` stores status changes
     a client learns by itself (its `report`), under the key of the POS that learned them.
     """
 
@@ -135,7 +136,7 @@ class PosClients:
                  record: Record | None = None, *, accounts: Accounts | None = None,
                  load_client: Callable[[str], Factory] | None = None,
                  record_orders: RecordOrders | None = None,
-                 serves: ServedSites = ServedSites(every=True)):
+                 serves: ServedSites = ServedSites()):
         self.name = name
         self.serves = serves
         self._factory = factory
@@ -151,7 +152,7 @@ class PosClients:
     def from_settings(cls, name: str, settings: Mapping[str, str], record: Record | None = None,
                       *, accounts: Accounts | None = None,
                       record_orders: RecordOrders | None = None,
-                      serves: ServedSites = ServedSites(every=True)) -> "PosClients":
+                      serves: ServedSites = ServedSites()) -> "PosClients":
         return cls(name, load(name), settings, record, accounts=accounts,
                    record_orders=record_orders, serves=serves)
 
