@@ -43,6 +43,12 @@ def synced(bridge, *, confirm=True):
     return bridge.store.get_sync(sync.id)
 
 
+def by_pos_id(bridge, entities) -> dict[str, dict]:
+    """Wix's items by the POS id the bridge's identifiers table gives each."""
+    pos_ids = bridge.store.identifiers(SITE, "item")
+    return {pos_ids[e["id"]]: e for e in entities if e["id"] in pos_ids}
+
+
 def actions(bridge, sync) -> list[tuple]:
     return [(r["kind"], r["action"], r["pos_id"]) for r in bridge.store.sync_log(sync.id)]
 
@@ -53,7 +59,7 @@ def test_the_first_sync_creates_everything_and_records_its_identifiers(bridge, w
     menus = wix.menus.entities
     assert len(menus["item"]) == 6 and len(menus["section"]) == 2 and len(menus["menu"]) == 1
     assert len(menus["modifier_group"]) == 2 and len(menus["modifier"]) == 6
-    items = {e["externalReferenceInfo"]["externalEntityId"]: e for e in menus["item"].values()}
+    items = by_pos_id(bridge, menus["item"].values())
     assert items["item-1"]["priceInfo"] == {"price": "8.25"}
     sizes = items["item-0"]["priceVariants"]["variants"]
     assert [v["priceInfo"]["price"] for v in sizes] == ["9.50", "13.25"]
@@ -92,8 +98,7 @@ def test_changes_at_the_pos_become_exactly_those_writes(bridge, wix, site_pos):
         ("item", "created", "item-new"), ("item", "updated", "item-1"),
         ("item", "updated", "item-2"), ("item", "hidden", "item-5"),
         ("section", "updated", "sec-1")])
-    items = {e["externalReferenceInfo"]["externalEntityId"]: e
-             for e in wix.menus.entities["item"].values()}
+    items = by_pos_id(bridge, wix.menus.entities["item"].values())
     assert items["item-1"]["priceInfo"]["price"] == "9.99"
     assert items["item-5"]["visible"] is False   # hidden, kept: orders naming it still map
 
@@ -101,8 +106,7 @@ def test_changes_at_the_pos_become_exactly_those_writes(bridge, wix, site_pos):
 def test_a_stale_revision_is_read_again_and_written(bridge, wix, site_pos):
     synced(bridge)
     site_pos.menu["items"][3]["price"] = "1.50"
-    stored = next(e for e in wix.menus.entities["item"].values()
-                  if e["externalReferenceInfo"]["externalEntityId"] == "item-3")
+    stored = by_pos_id(bridge, wix.menus.entities["item"].values())["item-3"]
     original = wix.menus._update
 
     def someone_else_first(kind, body):
@@ -212,8 +216,8 @@ def test_an_item_the_owner_deleted_in_wix_is_made_again_and_mapped_alone(bridge,
 def test_fields_wix_adds_by_itself_do_not_make_a_sync_write(bridge, wix):
     synced(bridge)
     for item in wix.menus.entities["item"].values():
-        item["externalReferenceInfo"]["externalAppId"] = "app-id"   # Wix's own additions
-        item["updatedDate"] = "2026-12-02T10:00:00Z"
+        item["updatedDate"] = "2026-12-02T10:00:00Z"                 # Wix's own additions
+        item["externalReferenceInfo"] = {"externalAppId": "app-id"}
         if "priceInfo" in item:                                      # "8.25" read back as such,
             item["priceInfo"]["price"] = str(float(item["priceInfo"]["price"]))  # "9.0" too
     writes = wix.menus.writes()
@@ -327,8 +331,7 @@ def test_a_re_sync_leaves_one_visible_set_of_menus_and_a_price_change_updates_it
     [same] = wix.menus.visible("menu")
     assert same["id"] == menu_first["id"] and {s["id"] for s in
                                                wix.menus.visible("section")} == sections
-    items = {e["externalReferenceInfo"]["externalEntityId"]: e
-             for e in wix.menus.visible("item")}
+    items = by_pos_id(bridge, wix.menus.visible("item"))
     assert items["item-1"]["priceInfo"]["price"] == "10.50" and len(items) == 6
 
 
@@ -359,3 +362,18 @@ def test_an_update_sends_only_the_fields_it_changes_never_the_menu_s_location(
     [(kind, masked)] = [(k, m) for k, body in sent for m in body.get(k.body_key) or []]
     assert kind.name == "menu" and masked["mask"] == "name"
     assert set(masked["menu"]) == {"id", "revision", "name"}
+
+
+def test_items_whose_create_answer_was_lost_are_found_again_without_internal_fields(
+        bridge, wix):
+    """`externalReferenceInfo` is internal (absent from the public menus types): nothing the
+    bridge writes carries it, and an item made before its answer was lost is found again by
+    its name, never made twice."""
+    wix.menus.faults = [("item.create", "lose")]
+    sync = synced(bridge)
+    assert sync.status == "SYNCED", sync.error
+    items = wix.menus.entities["item"]
+    assert len(items) == 6 and not any("externalReferenceInfo" in e for e in items.values())
+    assert sorted(p for k, a, p in actions(bridge, sync) if a == "found_again") == [
+        f"item-{i}" for i in range(6)]
+    assert sorted(by_pos_id(bridge, items.values())) == [f"item-{i}" for i in range(6)]

@@ -120,8 +120,8 @@ def status(store: Store, configuration_id: str, now: float) -> dict[str, Any]:
 
 
 # Fields an update never sends: a menu's location is set once, at creation (Wix's "About
-# Business Locations"), and the external reference is the creation's own mark.
-SET_AT_CREATION = frozenset({"businessLocationId", "externalReferenceInfo"})
+# Business Locations").
+SET_AT_CREATION = frozenset({"businessLocationId"})
 
 
 def _updatable(fields: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +244,7 @@ class Writer:
                     "name": i.name, "visible": i.visible,
                     "modifierGroups": [{"id": g} for g in self._refs("modifier_group",
                                                                        i.modifier_group_ids)],
-                    "orderSettings": {"inStock": i.in_stock},
-                    "externalReferenceInfo": {"externalEntityId": i.pos_id, "connected": True}}
+                    "orderSettings": {"inStock": i.in_stock}}
                 if i.price is not None:
                     fields["priceInfo"] = {"price": _money(i.price)}
                 else:
@@ -353,25 +352,21 @@ class Writer:
     def _found_again(self, kind: Kind, missing: list[str], mapped: dict[str, str],
                      existing: dict[str, dict[str, Any]], desired: dict[str, dict[str, Any]]
                      ) -> dict[str, str]:
-        """Entities this sync created whose answer was lost: an item names its POS id; any
-        other is known by its name among those created since the sync started."""
-        taken, wanted = set(mapped.values()), set(missing)
+        """Entities this sync created whose answer was lost, known by their name among those
+        created since the sync started and mapped to nothing. (Wix's `externalReferenceInfo`
+        is internal, absent from the public types: the bridge's identifiers table is the one
+        record of which POS entity a Wix entity is.)"""
+        taken = set(mapped.values())
         since = self.sync.started_at
         found: dict[str, str] = {}
         by_name: dict[str, list[str]] = {}
         for wix_id, entity in existing.items():
-            if wix_id in taken:
-                continue
-            reference = (entity.get("externalReferenceInfo") or {}).get("externalEntityId")
-            if kind is wix_menus.ITEM and reference in wanted:
-                found[reference] = wix_id
-            elif kind is not wix_menus.ITEM and since and _created_since(entity, since):
+            if wix_id not in taken and since and _created_since(entity, since):
                 by_name.setdefault(entity.get("name"), []).append(wix_id)
-        if kind is not wix_menus.ITEM and by_name:
-            for pos_id in missing:
-                candidates = by_name.get(desired[pos_id].get("name"))
-                if candidates:
-                    found[pos_id] = candidates.pop(0)
+        for pos_id in missing:
+            candidates = by_name.get(desired[pos_id].get("name"))
+            if candidates:
+                found[pos_id] = candidates.pop(0)
         with self.store.transaction():
             for pos_id, wix_id in found.items():
                 self.store.set_identifier(self.instance_id, kind.name, wix_id, pos_id)
