@@ -14,7 +14,7 @@ from bridge.wix import instance
 from tests.builders import an_order
 from tests.loopback import PosServer
 from tests.sites import SECRET_KEY, two_sites
-from tests.wix_menus import a_menu
+from tests.wix_menus import a_menu, on_a_menu
 
 SITE_A, SITE_B = "site-a", "site-b"
 OPERATOR_PASSWORD = "operator-password-for-tests"
@@ -586,7 +586,7 @@ def test_sealed_credentials_the_key_cannot_open_are_said_not_shown(dashboard_env
 
 
 def test_an_order_taken_at_the_pos_that_could_not_reach_wix_is_listed_and_replayed(
-        app, sites, two_poses):
+        app, sites, two_poses, wix):
     from tests.builders import signed_callback
     sites.store.set_instance(SITE_A, "installed")
     walk_in = {"orderId": "T-7", "locationId": "A-KITCHEN", "currency": "USD",
@@ -606,6 +606,7 @@ def test_an_order_taken_at_the_pos_that_could_not_reach_wix_is_listed_and_replay
                              data={"csrf": other}).status_code == 404
 
     sites.store.set_identifier(SITE_A, "item", "wix-tiramisu", "tiramisu")
+    on_a_menu(wix, ["wix-tiramisu"], location="loc-a")
     assert client.post(f"/dashboard/sites/{SITE_A}/imports/{imported.id}/replay",
                        data={"csrf": csrf}).status_code == 302
     assert "is being added to Wix again" in client.get(f"/dashboard/sites/{SITE_A}/orders").text

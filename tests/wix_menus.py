@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from bridge.wix.menus import KINDS
+from tests.wix_contract import call_for, refusals
 
 _BY_BASE = {kind.base: kind for kind in KINDS}
 # kind -> (bulk create result key, bulk update result key, field mask key), from the typings of
@@ -63,6 +64,13 @@ class FakeMenus:
             operation = "update"
         else:
             return None
+        described = call_for(method, path)
+        problems = refusals(described[0], described[2], body or {}) if described else \
+            [f"{path}: no such call in the published definitions"]
+        if problems:
+            return 400, {"message": "; ".join(problems), "details": {"validationError": {
+                "fieldViolations": [{"field": p.split(":")[0], "description": p}
+                                    for p in problems]}}}
         with self.lock:
             name = f"{kind.name}.{operation}"
             self.calls[name] += 1

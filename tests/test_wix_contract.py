@@ -1,0 +1,81 @@
+"""The strict Wix stand-in refuses what Wix's published definitions refuse (contract/wix.json):
+each refusal shown on the menus calls, and the contract names its sources by version."""
+import pytest
+
+from bridge.wix import menus as wix_menus
+from tests.wix_contract import CONTRACT, call_for, refusals
+from tests.wix_menus import FakeMenus
+
+MENUS = "/restaurants/menus-menu/v1"
+ITEMS = "/restaurants/menus-item/v1"
+VARIANTS = "/restaurants/item-variants/v1"
+
+
+def test_the_contract_names_each_package_by_version_and_every_call_the_bridge_makes():
+    assert CONTRACT["sources"]["@wix/auto_sdk_restaurants_menus"] == "1.0.82"
+    assert CONTRACT["sources"]["@wix/sdk-runtime"] == "1.0.25"
+    for kind in wix_menus.KINDS:
+        for path in (f"{kind.base}/{kind.plural}/query", f"{kind.base}/bulk/{kind.plural}/create",
+                     kind.base + kind.update_path):
+            assert call_for("POST", path) is not None, path
+    assert call_for("POST", "/ecom/v1/fulfillments/orders/o-1/create-fulfillment")[1] == \
+        "fulfillments.create"
+    assert call_for("POST", "/restaurants/menus-menu/v1/nonsense") is None
+
+
+@pytest.fixture
+def menus():
+    return FakeMenus()
+
+
+def refused(menus, path, body) -> str:
+    status, answer = menus.handle("POST", path, body)
+    assert status == 400, answer
+    assert answer["details"]["validationError"]["fieldViolations"]
+    return answer["message"]
+
+
+@pytest.mark.parametrize("path, body, says", [
+    (f"{MENUS}/bulk/menus/create", {"menus": [{"name": "Dinner", "colour": "red"}]},
+     "menus.colour: no such field"),
+    (f"{MENUS}/bulk/menus/create", {"menus": [{"name": "Dinner", "revision": "3"}]},
+     "menus.revision: read-only"),
+    (f"{MENUS}/bulk/menus/update", {"menus": [{"menu": {
+        "id": "m-1", "revision": "1", "businessLocationId": "loc-1"}, "mask": "name"}]},
+     "menus.menu.businessLocationId: set at creation only"),
+    (f"{MENUS}/bulk/menus/update", {"menus": [{"menu": {"id": "m-1", "revision": "1",
+                                                       "name": "Supper"}, "mask": ["name"]}]},
+     "menus.mask: a field mask is one comma-separated string"),
+    (f"{MENUS}/bulk/menus/update", {"menus": [{"menu": {"name": "Supper"}, "mask": "name"}]},
+     "menus[].menu.id: required"),
+    (f"{MENUS}/bulk/menus/create", {"menus": [{"name": "x" * 501}]},
+     "menus.name: longer than 500"),
+    (f"{MENUS}/bulk/menus/create", {"menus": [{"name": "Dinner",
+                                               "sectionIds": [f"s-{n}" for n in range(101)]}]},
+     "menus.sectionIds: more than 100"),
+    (f"{MENUS}/bulk/menus/create", {"menus": [{"name": "Dinner", "visible": "yes"}]},
+     "menus.visible: not a boolean"),
+    (f"{VARIANTS}/bulk/variants/update", {"variants": [{"variant": {
+        "id": "v-1", "revision": "1", "name": "Large"}, "mask": "name"}]},
+     "variants.mask: no such field"),       # variants name it fieldMask
+    (f"{VARIANTS}/bulk/variants/update", {"variants": [{"variant": {
+        "id": "v-1", "revision": "1", "name": "Large"}, "fieldMask": ["name"]}]},
+     "variants.fieldMask: a field mask is one comma-separated string"),
+])
+def test_the_stand_in_refuses_what_the_published_definitions_refuse(menus, path, body, says):
+    assert says in refused(menus, path, body)
+    assert menus.writes() == 0
+
+
+def test_a_request_as_the_definitions_describe_it_is_taken(menus):
+    status, answer = menus.handle("POST", f"{ITEMS}/bulk/items/create", {
+        "items": [{"name": "Margherita", "priceInfo": {"price": "11.00"}, "visible": True}],
+        "returnEntity": False})
+    assert status == 200 and answer["results"][0]["itemMetadata"]["success"] is True
+    [item] = menus.entities["item"].values()
+    status, answer = menus.handle("POST", f"{VARIANTS}/bulk/variants/update", {
+        "variants": [{"variant": {"id": "nope", "revision": "1", "name": "L"},
+                      "fieldMask": "name"}]})
+    assert status == 200 and answer["results"][0]["itemMetadata"]["success"] is False
+    assert refusals(*[call_for("POST", f"{ITEMS}/items/query")[i] for i in (0, 2)],
+                    {"query": {"cursorPaging": {"limit": 100}}}) == []

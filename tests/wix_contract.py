@@ -1,0 +1,124 @@
+"""Wix's published definitions (contract/wix.json, made by scripts/wix_contract.py from the
+official packages), as the strict Wix stand-in checks a request against them.
+
+A request is refused, as Wix refuses it, for: a field its type does not have, a read-only field
+(but an update names its entity by `id` and `revision`: "the current revision must be passed
+when updating", as the packages document `revision`; an `@immutable` one is set at creation only,
+as a menu's `businessLocationId`: Wix's "About Business Locations"), a value outside an enum, a list over its
+`maxSize` or a text over its `maxLength`, a scalar of the wrong kind, a required field missing,
+and a field mask not in the wire format (one comma-separated string).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+CONTRACT = json.loads((Path(__file__).resolve().parents[1] / "contract" / "wix.json")
+                      .read_text())
+
+
+def call_for(method: str, path: str) -> tuple[str, str, dict] | None:
+    """(package, call name, call) of the contract's call at this method and path."""
+    for package, described in CONTRACT["packages"].items():
+        for name, call in described["calls"].items():
+            if call["method"] != method:
+                continue
+            for template in call["paths"]:
+                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                if re.fullmatch(pattern, path):
+                    return package, name, call
+    return None
+
+
+def refusals(package: str, call: dict, body: Any) -> list[str]:
+    """What Wix would refuse in the request body, each naming its field; [] when none."""
+    types = CONTRACT["packages"][package]["types"]
+    found: list[str] = []
+    masks = set(call.get("fieldMasks") or [])
+    allowed = {p.replace("[]", "") for p in call.get("required") or []}
+    creating = "create" in call["sdkFunction"].lower()
+    _object(types, call["request"], body, "", found, masks, allowed, creating)
+    for path in call.get("required") or []:
+        if not _present(body, path.split(".")):
+            found.append(f"{path}: required")
+    return found
+
+
+def _fields(types: dict, name: str) -> dict:
+    described = types.get(name) or {"fields": {}}
+    fields = dict(described["fields"])
+    for one_of in described.get("oneOfs", []):
+        fields.update(_fields(types, one_of))
+    return fields
+
+
+def _object(types, name, value, where, found, masks, allowed, creating) -> None:
+    if not isinstance(value, dict):
+        found.append(f"{where or 'body'}: not an object")
+        return
+    if name not in types:   # a type the packages leave open (Record<string, any>)
+        return
+    fields = _fields(types, name)
+    for key, item in value.items():
+        path = f"{where}.{key}" if where else key
+        if path in masks:  # the package's field-mask transformation names it on the wire
+            if not isinstance(item, str):
+                found.append(f"{path}: a field mask is one comma-separated string")
+            continue
+        field = fields.get(key)
+        if field is None:
+            found.append(f"{path}: no such field")
+            continue
+        if field.get("immutable") and not creating:
+            found.append(f"{path}: set at creation only")
+            continue
+        naming = not creating and key in ("id", "revision")
+        if field.get("readOnly") and not field.get("immutable") and not naming \
+                and path not in allowed:
+            found.append(f"{path}: read-only")
+            continue
+        _value(types, field, field["type"], item, path, found, masks, allowed, creating)
+
+
+def _value(types, field, kind, item, path, found, masks, allowed, creating) -> None:
+    if item is None:
+        return
+    if "list" in kind:
+        if not isinstance(item, list):
+            found.append(f"{path}: not a list")
+            return
+        if "maxSize" in field and len(item) > field["maxSize"]:
+            found.append(f"{path}: more than {field['maxSize']}")
+        for element in item:
+            _value(types, {}, kind["list"], element, path, found, masks, allowed, creating)
+    elif "enum" in kind:
+        if item not in kind["enum"]:
+            found.append(f"{path}: {item!r} is not one of {', '.join(kind['enum'])}")
+    elif "ref" in kind:
+        _object(types, kind["ref"], item, path, found, masks, allowed, creating)
+    elif kind.get("scalar") == "string":
+        if not isinstance(item, str):
+            found.append(f"{path}: not a string")
+        elif "maxLength" in field and len(item) > field["maxLength"]:
+            found.append(f"{path}: longer than {field['maxLength']}")
+    elif kind.get("scalar") == "number":
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            found.append(f"{path}: not a number")
+    elif kind.get("scalar") == "boolean" and not isinstance(item, bool):
+        found.append(f"{path}: not a boolean")
+
+
+def _present(value: Any, parts: list[str]) -> bool:
+    if not parts:
+        return value is not None
+    head, rest = parts[0], parts[1:]
+    many = head.endswith("[]")
+    key = head.removesuffix("[]")
+    if not isinstance(value, dict) or key not in value:
+        return False
+    inner = value[key]
+    if many:
+        return isinstance(inner, list) and all(_present(e, rest) for e in inner)
+    return _present(inner, rest)
