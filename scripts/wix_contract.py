@@ -5,8 +5,8 @@
 Reads the official JavaScript SDK packages, pinned below, with `npm pack` into a temporary
 folder: each package's public REST types (`build/cjs/meta.d.ts`: fields, `@readonly`,
 `@maxSize`, `@maxLength`, enums), its calls (`build/cjs/meta.js`: method and path on
-www.wixapis.com) and the fields its SDK requires (`build/cjs/index.typings.d.ts`,
-`NonNullablePaths` of a call's arguments). `--spec` adds the POS Integration SPI's
+www.wixapis.com) and the fields its SDK requires (the other `build/cjs/*.d.ts`, `NonNullablePaths` of a
+call's arguments: a nested one is required where its parent is given). `--spec` adds the POS Integration SPI's
 `SyncFailed.Code` from wix-incubator/wix-rest-docs
 `all/all-apis/point-of-sale-integration.service.json`. Tests and the bridge read only the JSON
 this writes; they never need npm or the network.
@@ -44,6 +44,10 @@ PACKAGES: dict[str, tuple[str, dict[str, str]]] = {
     "@wix/auto_sdk_restaurants_item-variants": ("1.0.67", {
         "variants.query": "queryVariants", "variants.bulkCreate": "bulkCreateVariants",
         "variants.bulkUpdate": "bulkUpdateVariants"}),
+    "@wix/auto_sdk_ecom_orders": ("1.0.300", {
+        "orders.create": "createOrder", "orders.search": "searchOrders"}),
+    "@wix/auto_sdk_restaurants_operations": ("1.0.101", {
+        "operations.list": "listOperations"}),
     "@wix/auto_sdk_ecom_order-fulfillments": ("1.0.65", {
         "fulfillments.list": "listFulfillmentsForSingleOrder",
         "fulfillments.create": "createFulfillment", "fulfillments.update": "updateFulfillment"}),
@@ -189,8 +193,10 @@ def main() -> None:
             build = target / "package" / "build" / "cjs"
             meta_dts = (build / "meta.d.ts").read_text()
             types, _ = parse_types(meta_dts)
-            calls = parse_calls((build / "meta.js").read_text(), meta_dts,
-                                (build / "index.typings.d.ts").read_text(), wanted, types)
+            typings = "\n".join(p.read_text() for p in sorted(build.glob("*.d.ts"))
+                                 if p.name != "meta.d.ts")
+            calls = parse_calls((build / "meta.js").read_text(), meta_dts, typings, wanted,
+                                types)
             roots = [c[k] for c in calls.values() for k in ("request", "response")]
             contract["packages"][name] = {"version": version, "calls": calls,
                                           "types": reachable(types, roots)}

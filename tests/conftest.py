@@ -21,7 +21,7 @@ from bridge.storage.port import Store
 from bridge.web.app import create_app
 from bridge.web.server import web_app
 from bridge.wix.api import WixApi
-from tests import postgres
+from tests import postgres, wix_contract
 from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
 from tests.loopback import PosServer
 from tests.served import ServedClient
@@ -210,6 +210,11 @@ def run(env, tmp_path, monkeypatch):
 
 @pytest.fixture
 def mocked():
-    """Strict: an unexpected request fails, and so does a stub that was never called."""
+    """Strict: an unexpected request fails, and so does a stub that was never called; and
+    every request to Wix must be one Wix's published definitions allow (contract/wix.json),
+    as the loopback Wix checks them."""
     with responses_lib.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         yield rsps
+        for call in rsps.calls:
+            if call.request.url.startswith(WIX_URL):
+                assert wix_contract.problems_of(call.request) == [], call.request.url

@@ -15,6 +15,8 @@ from typing import Callable
 import requests
 from standardwebhooks import Webhook
 
+from tests.wix_contract import call_for, refusals, refused
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -151,7 +153,8 @@ CONNECTIVITY = "/restaurants/v1/pos-integration"
 
 class WixServer:
     """Stands in for Wix's REST API: hands out tokens, lists the fulfillments the test gave it,
-    and records every request, in order."""
+    and records every request, in order. Strict: a request to a call of Wix's published
+    definitions (contract/wix.json) that they do not allow is refused, 400, as Wix does."""
 
     def __init__(self, *, tokens_per_site: bool = False):
         self.requests: list[dict] = []
@@ -180,6 +183,11 @@ class WixServer:
                     wix.requests.append(request)
                 if wix.hold:
                     wix.hold(request)
+                described = call_for(self.command, self.path.split("?", 1)[0])
+                problems = refusals(described[0], described[2], body or {}) if described else []
+                if problems:  # as Wix refuses a request its definitions do not allow
+                    self.answer(400, refused(problems))
+                    return
                 menus = wix.menus.handle(self.command, self.path, body)
                 if menus is not None:
                     self.answer(*menus)

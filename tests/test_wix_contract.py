@@ -79,3 +79,47 @@ def test_a_request_as_the_definitions_describe_it_is_taken(menus):
     assert status == 200 and answer["results"][0]["itemMetadata"]["success"] is False
     assert refusals(*[call_for("POST", f"{ITEMS}/items/query")[i] for i in (0, 2)],
                     {"query": {"cursorPaging": {"limit": 100}}}) == []
+
+
+@pytest.fixture
+def wix():
+    from tests.loopback import WixServer
+    server = WixServer()
+    yield server
+    server.close()
+
+
+def test_the_loopback_wix_refuses_orders_and_fulfillments_the_definitions_refuse(wix):
+    import requests
+    line = {"quantity": 1, "price": {"amount": "5.00"}, "productName": {"original": "Soup"},
+            "itemType": {"preset": "PHYSICAL"},
+            "catalogReference": {"appId": "app", "catalogItemId": "i-1"}}
+    order = {"channelInfo": {"type": "OTHER_PLATFORM"}, "lineItems": [line],
+             "priceSummary": {"total": {"amount": "5.00"}}}
+    post = lambda path, body: requests.post(wix.url + path, json=body, timeout=5)  # noqa: E731
+    assert post("/ecom/v1/orders", {"order": order}).status_code == 200
+    modifiers = {**line, "modifierGroups": [{"name": {"original": "Extras"}}]}
+    answer = post("/ecom/v1/orders", {"order": {**order, "lineItems": [modifiers]}})
+    assert answer.status_code == 400 and "modifierGroups: read-only" in answer.json()["message"]
+    answer = post("/ecom/v1/orders", {"order": {**order, "channelInfo": None}})
+    assert answer.status_code == 400 and "order.channelInfo: required" in answer.json()["message"]
+    answer = post("/ecom/v1/fulfillments/orders/o-1/create-fulfillment",
+                  {"fulfillment": {"status": "Accepted"}})
+    assert answer.status_code == 400
+    assert "fulfillment.lineItems: required" in answer.json()["message"]
+    assert len(wix.orders) == 1
+
+
+def test_a_request_mocked_at_the_http_edge_is_held_to_the_same_definitions():
+    """The `mocked` fixture checks every request to Wix with this after the test."""
+    import requests
+
+    from tests.builders import WIX_URL
+    from tests.wix_contract import problems_of
+    path = "/ecom/v1/fulfillments/f-1/orders/o-1"
+    good = requests.Request("PATCH", WIX_URL + path,
+                            json={"fulfillment": {"status": "Accepted"}}).prepare()
+    bad = requests.Request("PATCH", WIX_URL + path,
+                           json={"fulfillment": {"state": "Accepted"}}).prepare()
+    assert problems_of(good) == []
+    assert problems_of(bad) == ["fulfillment.state: no such field"]

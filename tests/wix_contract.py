@@ -41,9 +41,25 @@ def refusals(package: str, call: dict, body: Any) -> list[str]:
     creating = "create" in call["sdkFunction"].lower()
     _object(types, call["request"], body, "", found, masks, allowed, creating)
     for path in call.get("required") or []:
-        if not _present(body, path.split(".")):
+        if _missing(body, path.split(".")):
             found.append(f"{path}: required")
     return found
+
+
+def problems_of(request) -> list[str]:
+    """What Wix would refuse in a request `requests` prepared (a `responses` mock's)."""
+    from urllib.parse import urlsplit
+    described = call_for(request.method, urlsplit(request.url).path)
+    if described is None:
+        return []
+    body = json.loads(request.body) if request.body else {}
+    return refusals(described[0], described[2], body)
+
+
+def refused(problems: list[str]) -> dict:
+    """Wix's 400 answer for a request that breaks its definitions."""
+    return {"message": "; ".join(problems), "details": {"validationError": {
+        "fieldViolations": [{"field": p.split(":")[0], "description": p} for p in problems]}}}
 
 
 def _fields(types: dict, name: str) -> dict:
@@ -110,15 +126,18 @@ def _value(types, field, kind, item, path, found, masks, allowed, creating) -> N
         found.append(f"{path}: not a boolean")
 
 
-def _present(value: Any, parts: list[str]) -> bool:
-    if not parts:
-        return value is not None
+def _missing(value: Any, parts: list[str]) -> bool:
+    """Whether a required path is missing: its last field, where everything before it is given
+    (a nested field is required only within a parent the request gives)."""
     head, rest = parts[0], parts[1:]
-    many = head.endswith("[]")
-    key = head.removesuffix("[]")
-    if not isinstance(value, dict) or key not in value:
+    key, many = head.removesuffix("[]"), head.endswith("[]")
+    if not isinstance(value, dict):
         return False
+    if key not in value or value[key] is None:
+        return not rest
     inner = value[key]
+    if not rest:
+        return False
     if many:
-        return isinstance(inner, list) and all(_present(e, rest) for e in inner)
-    return _present(inner, rest)
+        return isinstance(inner, list) and any(_missing(e, rest) for e in inner)
+    return _missing(inner, rest)

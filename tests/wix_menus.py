@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from bridge.wix.menus import KINDS
-from tests.wix_contract import call_for, refusals
+from tests.wix_contract import call_for, refusals, refused
 
 _BY_BASE = {kind.base: kind for kind in KINDS}
 # kind -> (bulk create result key, bulk update result key, field mask key), from the typings of
@@ -68,9 +68,7 @@ class FakeMenus:
         problems = refusals(described[0], described[2], body or {}) if described else \
             [f"{path}: no such call in the published definitions"]
         if problems:
-            return 400, {"message": "; ".join(problems), "details": {"validationError": {
-                "fieldViolations": [{"field": p.split(":")[0], "description": p}
-                                    for p in problems]}}}
+            return 400, refused(problems)
         with self.lock:
             name = f"{kind.name}.{operation}"
             self.calls[name] += 1
