@@ -6,9 +6,10 @@ Reads the official JavaScript SDK packages, pinned below, with `npm pack` into a
 folder: each package's public REST types (`build/cjs/meta.d.ts`: fields, `@readonly`,
 `@maxSize`, `@maxLength`, enums), its calls (`build/cjs/meta.js`: method and path on
 www.wixapis.com) and the fields its SDK requires (the other `build/cjs/*.d.ts`, `NonNullablePaths` of a
-call's arguments: a nested one is required where its parent is given). `--spec` adds the POS Integration SPI's
-`SyncFailed.Code` from wix-incubator/wix-rest-docs
-`all/all-apis/point-of-sale-integration.service.json`. Tests and the bridge read only the JSON
+call's arguments: a nested one is required where its parent is given). `--spec` adds the POS Integration
+spec (wix-incubator/wix-rest-docs `all/all-apis/point-of-sale-integration.service.json`, in
+that repository's history): the SPI calls Wix makes, with the types their answers must have, and
+the POS Connectivity API calls the bridge makes. Tests and the bridge read only the JSON
 this writes; they never need npm or the network.
 """
 from __future__ import annotations
@@ -162,14 +163,58 @@ def reachable(types: dict, roots: list[str]) -> dict:
     return dict(sorted(seen.items()))
 
 
-def sync_failed_codes(spec: Path) -> list[str]:
+SPEC_PREFIX = "All APIs.Point of Sale Integration."
+SPEC_SCALARS = {"string": "string", "boolean": "boolean", "integer": "number", "number": "number",
+                "int32": "number", "int64": "number", "double": "number", "float": "number"}
+
+
+def parse_spec(spec: Path) -> dict:
+    """The POS Integration spec's calls (the SPI Wix calls, the Connectivity API the bridge
+    calls) with their request fields and response types, in the contract's form."""
     data = json.loads(spec.read_text())
-    for entity in data.get("entities", []) + data.get("types", []):
-        if entity.get("name", "").endswith("SyncFailed_Code"):
-            return list(entity.get("enum") or [])
-    text = spec.read_text()
-    found = re.search(r'"name": "[\w]*SyncFailed_Code".*?"enum":\s*\[(.*?)\]', text, re.S)
-    return re.findall(r'"(\w+)"', found.group(1)) if found else []
+    messages = {m["name"]: m for m in data["messages"]}
+
+    def kind(raw) -> dict:
+        if isinstance(raw, dict) and raw.get("name") == "array":
+            return {"list": kind(raw["typeParams"][0])}
+        name = raw.removeprefix(SPEC_PREFIX)
+        if name in SPEC_SCALARS:
+            return {"scalar": SPEC_SCALARS[name]}
+        message = messages.get(name)
+        if message is None or name.endswith("MapEntry"):
+            return {"scalar": "object"}
+        if message.get("enum"):
+            return {"enum": list(message["enum"])}
+        return {"ref": name}
+
+    types: dict = {}
+    for name, message in messages.items():
+        if message.get("enum"):
+            continue
+        fields, one_ofs = {}, []
+        for member in message["members"]:
+            member_kind = kind(member["type"])
+            ref = messages.get(member_kind.get("ref", ""))
+            if ref is not None and ref.get("oneOf"):   # a proto oneof: its fields sit here
+                one_ofs.append(member_kind["ref"])
+                continue
+            fields[member["name"]] = {"type": member_kind,
+                                      **({"readOnly": True} if member.get("readOnly") else {})}
+        types[name] = {"fields": fields, **({"oneOfs": one_ofs} if one_ofs else {})}
+    calls = {}
+    for operation in data["operations"]:
+        url = operation["docs"]["url"].removeprefix("https://www.wixapis.com")
+        request = f"{operation['methodName']}Request (body)"
+        types[request] = {"fields": {p["name"]: {"type": kind(p["type"])}
+                                     for p in operation["params"] if p["in"] == "BODY"}}
+        calls[operation["methodName"]] = {
+            "tag": operation["tag"], "method": operation["docs"]["request"], "paths": [url],
+            "request": request, "required": [p["name"] for p in operation["params"]
+                                             if p["in"] == "BODY" and p.get("required")],
+            "response": kind(operation["ret"]["type"]["typeParams"][0])["ref"],
+            "fieldMasks": [], "sdkFunction": operation["methodName"]}
+    roots = [c[k] for c in calls.values() for k in ("request", "response")]
+    return {"calls": calls, "types": reachable(types, roots)}
 
 
 def main() -> None:
@@ -203,7 +248,7 @@ def main() -> None:
     if args.spec:
         contract["sources"]["wix-incubator/wix-rest-docs"] = (
             "all/all-apis/point-of-sale-integration.service.json")
-        contract["spi"] = {"SyncFailed.Code": sync_failed_codes(args.spec)}
+        contract["packages"]["point-of-sale-integration"] = parse_spec(args.spec)
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(contract, indent=1, sort_keys=True) + "\n")
     print(f"wrote {OUT}")

@@ -123,3 +123,14 @@ def test_a_request_mocked_at_the_http_edge_is_held_to_the_same_definitions():
                            json={"fulfillment": {"state": "Accepted"}}).prepare()
     assert problems_of(good) == []
     assert problems_of(bad) == ["fulfillment.state: no such field"]
+
+
+def test_the_spec_s_calls_are_in_the_contract_and_the_connectivity_api_is_held_to_it(wix):
+    import requests
+    assert CONTRACT["sources"]["wix-incubator/wix-rest-docs"].endswith(
+        "point-of-sale-integration.service.json")
+    assert call_for("POST", "/restaurants/v1/pos-integration/accounts/acc-1/disconnect")[1] == \
+        "DisconnectAccount"
+    answer = requests.post(f"{wix.url}/restaurants/v1/pos-integration/accounts/acc-1/disconnect",
+                           json={"appDefId": "app", "reason": "bye"}, timeout=5)
+    assert answer.status_code == 400 and "reason: no such field" in answer.json()["message"]

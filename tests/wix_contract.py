@@ -32,14 +32,31 @@ def call_for(method: str, path: str) -> tuple[str, str, dict] | None:
     return None
 
 
+SPI = "point-of-sale-integration"
+
+
+def spi_call(name: str) -> dict:
+    """An SPI call of the POS Integration spec by its name (`CreateOrder`, ...)."""
+    return CONTRACT["packages"][SPI]["calls"][name]
+
+
+def answer_refusals(package: str, call: dict, body: Any) -> list[str]:
+    """What in an answer its response type does not allow (unknown fields, values outside an
+    enum, scalars of the wrong kind); read-only fields are an answer's own."""
+    types = CONTRACT["packages"][package]["types"]
+    found: list[str] = []
+    _object(types, call["response"], body, "", found, set(), set(), "answer")
+    return found
+
+
 def refusals(package: str, call: dict, body: Any) -> list[str]:
     """What Wix would refuse in the request body, each naming its field; [] when none."""
     types = CONTRACT["packages"][package]["types"]
     found: list[str] = []
     masks = set(call.get("fieldMasks") or [])
     allowed = {p.replace("[]", "") for p in call.get("required") or []}
-    creating = "create" in call["sdkFunction"].lower()
-    _object(types, call["request"], body, "", found, masks, allowed, creating)
+    mode = "create" if "create" in call["sdkFunction"].lower() else "update"
+    _object(types, call["request"], body, "", found, masks, allowed, mode)
     for path in call.get("required") or []:
         if _missing(body, path.split(".")):
             found.append(f"{path}: required")
@@ -70,7 +87,8 @@ def _fields(types: dict, name: str) -> dict:
     return fields
 
 
-def _object(types, name, value, where, found, masks, allowed, creating) -> None:
+def _object(types, name, value, where, found, masks, allowed, mode) -> None:
+    """`mode`: create or update (a request), or answer (read-only fields are its own)."""
     if not isinstance(value, dict):
         found.append(f"{where or 'body'}: not an object")
         return
@@ -87,18 +105,21 @@ def _object(types, name, value, where, found, masks, allowed, creating) -> None:
         if field is None:
             found.append(f"{path}: no such field")
             continue
-        if field.get("immutable") and not creating:
+        if mode == "answer":
+            _value(types, field, field["type"], item, path, found, masks, allowed, mode)
+            continue
+        if field.get("immutable") and mode != "create":
             found.append(f"{path}: set at creation only")
             continue
-        naming = not creating and key in ("id", "revision")
+        naming = mode == "update" and key in ("id", "revision")
         if field.get("readOnly") and not field.get("immutable") and not naming \
                 and path not in allowed:
             found.append(f"{path}: read-only")
             continue
-        _value(types, field, field["type"], item, path, found, masks, allowed, creating)
+        _value(types, field, field["type"], item, path, found, masks, allowed, mode)
 
 
-def _value(types, field, kind, item, path, found, masks, allowed, creating) -> None:
+def _value(types, field, kind, item, path, found, masks, allowed, mode) -> None:
     if item is None:
         return
     if "list" in kind:
@@ -108,12 +129,12 @@ def _value(types, field, kind, item, path, found, masks, allowed, creating) -> N
         if "maxSize" in field and len(item) > field["maxSize"]:
             found.append(f"{path}: more than {field['maxSize']}")
         for element in item:
-            _value(types, {}, kind["list"], element, path, found, masks, allowed, creating)
+            _value(types, {}, kind["list"], element, path, found, masks, allowed, mode)
     elif "enum" in kind:
         if item not in kind["enum"]:
             found.append(f"{path}: {item!r} is not one of {', '.join(kind['enum'])}")
     elif "ref" in kind:
-        _object(types, kind["ref"], item, path, found, masks, allowed, creating)
+        _object(types, kind["ref"], item, path, found, masks, allowed, mode)
     elif kind.get("scalar") == "string":
         if not isinstance(item, str):
             found.append(f"{path}: not a string")

@@ -21,7 +21,7 @@ from bridge.pos import base
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import PosClients
 from bridge.service import catalog, configurations, jobs, statuses
-from bridge.service.accounts import ITEM, AccountError, ConfigurationStatus, SiteAccounts
+from bridge.service.accounts import ITEM, AccountError, SiteAccounts
 from bridge.storage.port import Account, AccountState, Configuration, Origin, Store
 from bridge.wix.api import WixApi, WixError
 from bridge.wix.spi import SpiCall
@@ -67,10 +67,9 @@ class PosIntegration:
         logs.info(log, "spi_configuration_status", instance_id=call.instance_id,
                   configuration=configuration.id, status=report.status.value,
                   reason=report.reason)
-        answer: dict[str, Any] = {"status": report.status.value}
-        if report.status == ConfigurationStatus.ERROR:
-            answer["error"] = {"description": report.reason}
-        return answer
+        # The spec's GetConfigurationStatusResponse is the status alone: the reason is logged
+        # above and shown to the owner and the operator (dashboard, `bridge configurations`).
+        return {"status": report.status.value}
 
     def sync_catalog(self, call: SpiCall) -> dict[str, Any]:
         """Queue a sync (the worker does it); Wix polls Get Catalog Sync Status."""
