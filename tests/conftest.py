@@ -217,4 +217,5 @@ def mocked():
         yield rsps
         for call in rsps.calls:
             if call.request.url.startswith(WIX_URL):
-                assert wix_contract.problems_of(call.request) == [], call.request.url
+                assert wix_contract.problems_of(call.request, call.response) == [], \
+                    call.request.url

@@ -15,7 +15,7 @@ from typing import Callable
 import requests
 from standardwebhooks import Webhook
 
-from tests.wix_contract import call_for, refusals, refused
+from tests.wix_contract import answer_refusals, call_for, refusals, refused
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,6 +151,16 @@ def wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
 CONNECTIVITY = "/restaurants/v1/pos-integration"
 
 
+def own_shape(described, status: int, answer: dict) -> tuple[int, dict]:
+    """The stand-in's own answer, held to the call's published response type: one it would
+    answer wrongly is a 500, so no test passes on a shape Wix never sends."""
+    if described is not None and status == 200:
+        wrong = answer_refusals(described[0], described[2], answer)
+        if wrong:
+            return 500, {"message": f"the stand-in's answer breaks the contract: {wrong}"}
+    return status, answer
+
+
 class WixServer:
     """Stands in for Wix's REST API: hands out tokens, lists the fulfillments the test gave it,
     and records every request, in order. Strict: a request to a call of Wix's published
@@ -161,6 +171,7 @@ class WixServer:
         self.fulfillments: dict[str, list[dict]] = {}
         self.configurations: dict[str, list[dict]] = {}  # site -> its POS configurations
         self.orders: dict[str, dict] = {}                 # orders created through the API
+        self.order_settings: dict[str, dict] = {}         # the settings each was created with
         self.operations: list[dict] = []                  # Restaurants operations
         self.order_faults: list[str] = []                 # "lose": create, then answer 504
         self.fulfillment_faults: list[str] = []           # each: one create-fulfillment 503
@@ -190,7 +201,7 @@ class WixServer:
                     return
                 menus = wix.menus.handle(self.command, self.path, body)
                 if menus is not None:
-                    self.answer(*menus)
+                    self.answer(*own_shape(described, *menus))
                     return
                 if self.path.startswith(CONNECTIVITY) and wix.connectivity_refusal:
                     self.answer(403, {"message": wix.connectivity_refusal})
@@ -230,7 +241,7 @@ class WixServer:
                     answer = {"fulfillmentId": made[-1]["id"], "orderWithFulfillments": {}}
                 else:
                     answer = {"orderWithFulfillments": {}}
-                self.answer(200, answer)
+                self.answer(*own_shape(described, 200, answer))
 
             do_GET = do_POST = do_PATCH = _handle
 
@@ -241,7 +252,8 @@ class WixServer:
         with self.lock:
             n = len(self.orders) + 1
             order = {**body["order"], "id": f"wix-import-{n}", "number": str(20000 + n),
-                     "createdBy": {"appId": "app-id"}, "settings": body.get("settings")}
+                     "createdBy": {"appId": "app-id"}}
+            self.order_settings[order["id"]] = body.get("settings")  # a request's, not the order's
             order["lineItems"] = [{**li, "id": f"li-{n}-{i}"}
                                   for i, li in enumerate(order.get("lineItems") or [])]
             self.orders[order["id"]] = order

@@ -152,8 +152,9 @@ def test_a_sync_is_queued_once_confirmed_run_by_the_worker_and_listed(sites_cli,
     def bulk_create(request):
         body = json.loads(request.body)
         entities = next(v for k, v in body.items() if isinstance(v, list))
+        key = "menuMetadata" if "/bulk/menus/" in request.url else "itemMetadata"  # as published
         return 200, {}, json.dumps({"results": [
-            {"itemMetadata": {"id": f"w{next(created)}", "originalIndex": n, "success": True}}
+            {key: {"id": f"w{next(created)}", "originalIndex": n, "success": True}}
             for n in range(len(entities))]})
     import re
     mocked.post(f"{WIX_URL}/oauth2/token", json={"access_token": "T", "expires_in": 14400})

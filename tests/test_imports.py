@@ -86,7 +86,7 @@ def test_a_walk_in_order_becomes_one_wix_order_with_its_items_location_and_total
     assert "modifierGroups" not in order["lineItems"][0]
     assert order["lineItems"][0]["descriptionLines"] == [
         {"name": {"original": "Option"}, "plainText": {"original": "Extra basil"}}]
-    assert order["settings"]["notifications"]["sendNotificationToBuyer"] is False
+    assert wix.order_settings[order["id"]]["notifications"]["sendNotificationToBuyer"] is False
     assert order["billingInfo"]["contactDetails"]["firstName"] == "Ada"
     # Its Pending fulfillment, made since Wix made none.
     assert [f["status"] for f in wix.fulfillments[order["id"]]] == ["Pending"]

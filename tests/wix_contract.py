@@ -63,14 +63,19 @@ def refusals(package: str, call: dict, body: Any) -> list[str]:
     return found
 
 
-def problems_of(request) -> list[str]:
-    """What Wix would refuse in a request `requests` prepared (a `responses` mock's)."""
+def problems_of(request, answer=None) -> list[str]:
+    """What Wix would refuse in a request `requests` prepared (a `responses` mock's), and what
+    in the mock's 2xx answer Wix's response type does not have."""
     from urllib.parse import urlsplit
     described = call_for(request.method, urlsplit(request.url).path)
     if described is None:
         return []
     body = json.loads(request.body) if request.body else {}
-    return refusals(described[0], described[2], body)
+    found = refusals(described[0], described[2], body)
+    if getattr(answer, "status_code", 0) // 100 == 2 and answer.content:  # not a raised error
+        found += [f"answer: {p}" for p in answer_refusals(described[0], described[2],
+                                                             answer.json())]
+    return found
 
 
 def refused(problems: list[str]) -> dict:
