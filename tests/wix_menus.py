@@ -2,9 +2,9 @@
 
 Keeps every entity with an id, a revision and a created date; refuses a stale revision as Wix
 does; counts the calls by kind and operation; and can fail a call, or lose its answer after doing
-it, to play Wix timing out mid-sync. Bulk answers and field masks are as the published packages
-define them, not as the bridge sends them: the result metadata key of each kind and call, and a
-mask as one comma-separated string (anything else is refused, 400).
+it, to play Wix timing out mid-sync. Every request is first held to Wix's published
+definitions (contract/wix.json: anything they refuse is a 400), and the bulk answers' result
+keys and mask fields are read from the same file, not from what the bridge sends.
 """
 from __future__ import annotations
 
@@ -14,26 +14,21 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from bridge.wix.menus import KINDS
-from tests.wix_contract import call_for, refusals, refused
+from tests.wix_contract import CONTRACT, call_for, refusals, refused
 
 _BY_BASE = {kind.base: kind for kind in KINDS}
-# kind -> (bulk create result key, bulk update result key, field mask key), from the typings of
-# @wix/auto_sdk_restaurants_menus@1.0.82 (BulkCreateMenuResult.menuMetadata, BulkMenuResult),
-# ..._sections@1.0.74 (BulkCreateSectionResult.itemMetadata, BulkSectionResult.sectionMetadata),
-# ..._items@1.0.89, ..._item-modifier-groups@1.0.75, ..._item-modifiers@1.0.71 (itemMetadata),
-# ..._item-variants@1.0.67 (itemMetadata; MaskedVariant.fieldMask).
-PUBLISHED = {
-    "menu": ("menuMetadata", "menuMetadata", "mask"),
-    "section": ("itemMetadata", "sectionMetadata", "mask"),
-    "item": ("itemMetadata", "itemMetadata", "mask"),
-    "modifier_group": ("itemMetadata", "itemMetadata", "mask"),
-    "modifier": ("itemMetadata", "itemMetadata", "mask"),
-    "variant": ("itemMetadata", "itemMetadata", "fieldMask"),
-}
 
 
-class Refused(Exception):
-    """A request Wix would refuse: 400 with its error shape."""
+def published(kind, path: str) -> tuple[str, str | None]:
+    """(the result metadata key, the field mask key) of a bulk call, as the contract has them
+    from the packages: menus answer `menuMetadata`, section updates `sectionMetadata`, the rest
+    `itemMetadata`; variants name their mask `fieldMask`."""
+    package, _, call = call_for("POST", path)
+    types = CONTRACT["packages"][package]["types"]
+    result = types[call["response"]]["fields"]["results"]["type"]["list"]["ref"]
+    key = next(k for k in types[result]["fields"] if k.endswith("Metadata"))
+    masks = call["fieldMasks"]
+    return key, masks[0].rsplit(".", 1)[-1] if masks else None
 
 
 class FakeMenus:
@@ -75,11 +70,7 @@ class FakeMenus:
             fault = self.faults.pop(0)[1] if self.faults and self.faults[0][0] == name else None
             if fault == "fail":
                 return 503, {"message": "unavailable"}
-            try:
-                answer = getattr(self, f"_{operation}")(kind, body or {})
-            except Refused as error:
-                return 400, {"message": str(error), "details": {"validationError": {
-                    "fieldViolations": [{"description": str(error)}]}}}
+            answer = getattr(self, f"_{operation}")(kind, body or {})
             return (504, {"message": "timed out"}) if fault == "lose" else (200, answer)
 
     def _query(self, kind, body):
@@ -97,27 +88,24 @@ class FakeMenus:
                                    "cursors": {"next": str(start + limit) if more else None}}}
 
     def _create(self, kind, body):
+        result_key, _ = published(kind, f"{kind.base}/bulk/{kind.plural}/create")
         results = []
         for n, entity in enumerate(body.get(kind.body_key) or []):
             wix_id = f"{kind.name}-{next(self._ids)}"
             self.entities[kind.name][wix_id] = {
                 **entity, "id": wix_id, "revision": "1",
                 "createdDate": datetime.now(timezone.utc).isoformat()}
-            results.append({PUBLISHED[kind.name][0]: {"id": wix_id, "originalIndex": n,
-                                                      "success": True}})
+            results.append({result_key: {"id": wix_id, "originalIndex": n, "success": True}})
         return {"results": results, "bulkActionMetadata": {"totalSuccesses": len(results)}}
 
     def _update(self, kind, body):
         if self.on_update:
             self.on_update((kind, body))
-        _, result_key, mask_key = PUBLISHED[kind.name]
+        result_key, mask_key = published(kind, kind.base + kind.update_path)
         results = []
         for n, masked in enumerate(body.get(kind.body_key) or []):
-            mask = masked.get(mask_key)
-            if not isinstance(mask, str) or set(masked) - {mask_key} == set():
-                raise Refused(f"{kind.body_key}[{n}].{mask_key}: a field mask is one "
-                              "comma-separated string")
-            entity = next(v for k, v in masked.items() if k != mask_key)
+            mask = masked.get(mask_key) or ""   # its form was checked against the contract
+            entity = next((v for k, v in masked.items() if k != mask_key), {})
             stored = self.entities[kind.name].get(entity.get("id"))
             if stored is None or stored["revision"] != entity.get("revision"):
                 # The code of a stale revision is not published: an open point.
@@ -125,7 +113,7 @@ class FakeMenus:
                     "id": entity.get("id"), "originalIndex": n, "success": False,
                     "error": {"code": "REVISION_MISMATCH", "description": "stale revision"}}})
                 continue
-            for field in mask.split(","):
+            for field in filter(None, mask.split(",")):
                 stored[field] = entity.get(field)
             stored["revision"] = str(int(stored["revision"]) + 1)
             results.append({result_key: {"id": stored["id"], "originalIndex": n,
