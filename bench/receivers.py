@@ -4,14 +4,13 @@
   measured against it.
 - `verify`: verifies and unwraps the webhook exactly as the bridge does, then answers without
   storing anything. Not a receiver anyone should run (an answered webhook would be lost), but
-  the most any receiver that checks its input can reach here: the room left for storing. With
-  `--event-loop`, served as the bridge serves the webhook on PostgreSQL: in the event loop.
+  the most any receiver that checks its input can reach here: the room left for storing.
 - `reference`: the least a receiver can do and still answer honestly. It verifies the JWT with the
   bridge's own Verifier and commits the token (one table, one key, the bridge's SQLite durability)
   before answering; nothing else: no envelope, no dedupe by event id, no job for a worker. Its
   ratio to the baseline is the ceiling the bridge's ingest ratio is read against.
 
-    python -m bench.receivers baseline|verify [--event-loop]|reference
+    python -m bench.receivers baseline|verify|reference
 """
 from __future__ import annotations
 
@@ -26,14 +25,13 @@ from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.web.buffering import BufferedWsgi
 from bridge.web.server import GunicornApp, gunicorn_options, served
-from bridge.wix.webhooks import Verifier
 
 
-def _app(name: str, receive: Callable[[], dict], routes: dict | None = None) -> BufferedWsgi:
+def _app(name: str, receive: Callable[[], dict]) -> BufferedWsgi:
     app = Flask(name)
     app.post("/webhooks/wix")(receive)
     app.get("/healthz")(lambda: {"status": "ok"})
-    return served(app, routes)
+    return served(app)
 
 
 def baseline() -> BufferedWsgi:
@@ -43,28 +41,13 @@ def baseline() -> BufferedWsgi:
     return _app("baseline", receive)
 
 
-def verify(in_event_loop: bool = False) -> BufferedWsgi:
+def verify() -> BufferedWsgi:
     verifier = bootstrap(load_config()).verifier
 
     def receive():
         verifier.event(request.get_data())
         return {}
-    routes = {("POST", "/webhooks/wix"): VerifyInEventLoop(verifier)} if in_event_loop else None
-    return _app("verify", receive, routes)
-
-
-class VerifyInEventLoop:
-    """`verify` as a route of the event loop (buffering.Route), as the bridge's on PostgreSQL."""
-
-    def __init__(self, verifier: Verifier):
-        self.verifier = verifier
-
-    async def __call__(self, body: bytes) -> tuple[int, bytes]:
-        self.verifier.event(body)
-        return 200, b"{}"
-
-    async def close(self) -> None:
-        pass
+    return _app("verify", receive)
 
 
 def reference() -> BufferedWsgi:
@@ -93,8 +76,6 @@ RECEIVERS = {"baseline": baseline, "verify": verify, "reference": reference}
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if args not in [[name] for name in RECEIVERS] + [["verify", "--event-loop"]]:
-        raise SystemExit(f"usage: python -m bench.receivers {'|'.join(RECEIVERS)}"
-                         " (verify: [--event-loop])")
-    GunicornApp(gunicorn_options(load_config()),
-                lambda: verify(True) if args[1:] else RECEIVERS[args[0]]()).run()
+    if args not in [[name] for name in RECEIVERS]:
+        raise SystemExit(f"usage: python -m bench.receivers {'|'.join(RECEIVERS)}")
+    GunicornApp(gunicorn_options(load_config()), RECEIVERS[args[0]]).run()

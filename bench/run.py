@@ -427,15 +427,12 @@ class Bench:
 
     def plain_receiver(self, name: str, *, stores: bool = False) -> Receiver:
         """One of bench/receivers.py, served like the bridge (the reference commits to SQLite
-        whichever database the bridge is measured on; on PostgreSQL the bridge takes webhooks
-        in its event loop, and so does `verify`)."""
+        whichever database the bridge is measured on)."""
         port = free_port()
         env = {**self.env(port, f"{name}.db"),
                "DATABASE_URL": f"sqlite:///{self.workdir / name}.db"}
-        args = [sys.executable, "-m", "bench.receivers", name]
-        if name == "verify" and self.databases.kind == "postgres":
-            args.append("--event-loop")
-        process = self.processes.start(args, env, f"{name}.log")
+        process = self.processes.start([sys.executable, "-m", "bench.receivers", name], env,
+                                       f"{name}.log")
         return Receiver(name, process, port, stores)
 
     def bridge_receiver(self, database: str, label: str) -> Receiver:

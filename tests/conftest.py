@@ -19,12 +19,10 @@ from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.storage.port import Store
 from bridge.web.app import create_app
-from bridge.web.server import web_app
 from bridge.wix.api import WixApi
 from tests import postgres, wix_contract
 from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
 from tests.loopback import PosServer
-from tests.served import ServedClient
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -151,20 +149,6 @@ def store(bridge) -> Store:
 @pytest.fixture
 def client(bridge):
     return create_app(bridge).test_client()
-
-
-@pytest.fixture
-def serve():
-    """The web app as the web process serves it (tests/served.py), closed afterwards."""
-    clients = []
-
-    def make(wired) -> ServedClient:
-        clients.append(ServedClient(web_app(wired)))
-        return clients[-1]
-
-    yield make
-    for served in clients:
-        served.close()
 
 
 @pytest.fixture

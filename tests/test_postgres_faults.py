@@ -29,17 +29,10 @@ def proxied_env(env, proxy, make_bridge):
     return {**env, "DATABASE_URL": postgres.through_port(env["DATABASE_URL"], proxy.port)}
 
 
-@pytest.fixture(params=["flask", "served"])
-def web(request, serve):
-    """A bridge's web app: Flask's test client, or the app as the web process serves it (the
-    webhook's insert awaited in the event loop, on connections of its own)."""
-    return (lambda wired: create_app(wired).test_client()) if request.param == "flask" else serve
-
-
 def test_while_the_database_is_down_webhooks_and_health_answer_503_then_resume(
-        proxied_env, proxy, make_bridge, web, signer, mocked, caplog):
+        proxied_env, proxy, make_bridge, signer, mocked, caplog):
     bridge = make_bridge(proxied_env)
-    client = web(bridge)
+    client = create_app(bridge).test_client()
     before, during, after = an_order(), an_order(), an_order()
     assert client.post("/webhooks/wix", data=signer.order_webhook(before)).status_code == 200
 
@@ -74,10 +67,10 @@ def test_while_the_database_is_down_webhooks_and_health_answer_503_then_resume(
 
 
 def test_a_web_process_that_never_reached_the_database_answers_503_saying_why_then_takes_webhooks(
-        proxied_env, env, proxy, make_bridge, serve, signer, caplog):
+        proxied_env, env, proxy, make_bridge, signer, caplog):
     bridge = make_bridge(proxied_env)
-    proxy.cut()  # before the event loop's first connection
-    client = serve(bridge)
+    proxy.cut()  # before the pool's first connection
+    client = create_app(bridge).test_client()
     token = signer.order_webhook(an_order())  # Wix sends it again until it is answered 200
     answer = client.post("/webhooks/wix", data=token)
     assert answer.status_code == 503

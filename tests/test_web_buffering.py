@@ -1,7 +1,6 @@
 """The web process reads each request whole in its event loop before a thread runs the app."""
 import asyncio
 import json
-import threading
 
 from bridge.web.buffering import BufferedWsgi
 
@@ -64,66 +63,3 @@ def test_a_client_that_stops_sending_is_answered_408_and_holds_no_thread():
     start, body = call(app, [b"ab"], stall=True)
     assert start["status"] == 408
     assert json.loads(body["body"])["error"]["code"] == "request_timeout"
-
-
-class Route:
-    """A route served in the event loop: says which thread answered, and whether it was closed."""
-
-    def __init__(self, fail: bool = False):
-        self.fail = fail
-        self.threads: list[str] = []
-        self.closed = False
-
-    async def __call__(self, body: bytes) -> tuple[int, bytes]:
-        self.threads.append(threading.current_thread().name)
-        if self.fail:
-            raise KeyError("a bug")
-        return 202, json.dumps({"got": body.decode()}).encode()
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-def test_a_route_is_answered_in_the_event_loop_and_everything_else_by_the_app_in_a_thread():
-    route = Route()
-    app = BufferedWsgi(echo_app, threads=2, max_body=100,
-                       routes={("POST", "/pos/caf\u00e9/events"): route})
-    start, body = call(app, [b"ab", b"cd"])
-    assert start["status"] == 202 and json.loads(body["body"]) == {"got": "abcd"}
-    assert dict(start["headers"])[b"content-type"] == b"application/json"
-    assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
-    assert route.threads == [threading.current_thread().name]  # the loop's: asyncio.run's here
-
-    start, body = call(app, [b"ab"], method="PUT")  # another method: the app's
-    assert start["status"] == 201 and json.loads(body["body"])["body"] == "ab"
-    assert len(route.threads) == 1
-
-
-def test_a_route_that_fails_is_answered_500_in_json_and_logged_with_its_traceback(caplog):
-    app = BufferedWsgi(echo_app, threads=1, max_body=100,
-                       routes={("POST", "/pos/caf\u00e9/events"): Route(fail=True)})
-    start, body = call(app, [b"ab"])
-    assert start["status"] == 500
-    assert json.loads(body["body"])["error"]["code"] == "internal_error"
-    assert "a bug" not in body["body"].decode()
-    assert "event=unhandled_error error=KeyError" in caplog.text and "Traceback" in caplog.text
-
-
-def test_the_lifespan_starts_and_at_shutdown_closes_the_routes():
-    route = Route()
-    app = BufferedWsgi(echo_app, threads=1, max_body=100, routes={("POST", "/x"): route})
-    sent = []
-
-    async def run():
-        messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-
-        async def receive():
-            return messages.pop(0)
-
-        async def send(message):
-            sent.append((message["type"], route.closed))
-
-        await app({"type": "lifespan"}, receive, send)
-
-    asyncio.run(run())
-    assert sent == [("lifespan.startup.complete", False), ("lifespan.shutdown.complete", True)]

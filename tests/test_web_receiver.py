@@ -7,16 +7,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.service import inbox
-from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.builders import an_order
-
-
-@pytest.fixture(params=["flask", "served"])
-def client(request, bridge, serve):
-    """Every test twice: through Flask's test client, and through the app as the web process
-    serves it, where on PostgreSQL the webhook is stored from the event loop."""
-    return create_app(bridge).test_client() if request.param == "flask" else serve(bridge)
 
 
 def stored_events(store) -> int:
@@ -189,12 +181,3 @@ def test_deeply_nested_json_is_refused_with_400_and_one_log_line(client, store, 
     assert stored_events(store) == 0
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
     assert [r.levelname for r in caplog.records] == ["WARNING"]
-
-
-@pytest.mark.parametrize("body", [b"hello", b"a.b.c"])
-def test_served_and_flask_answer_a_refused_webhook_with_the_same_document(bridge, serve, body):
-    through_flask = create_app(bridge).test_client().post("/webhooks/wix", data=body)
-    served = serve(bridge).post("/webhooks/wix", data=body)
-    assert served.status_code == through_flask.status_code == 400
-    assert served.data.strip() == through_flask.data.strip()
-    assert served.headers["content-type"] == "application/json"

@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import json
 
-from bridge.storage.port import EventLoopInbox, Inbox, StoredEvent
+from bridge.storage.port import Inbox, StoredEvent
 from bridge.wix.events import WixEvent, payload_of
 
 
 def record(store: Inbox, event: WixEvent) -> bool:
     """Durably store a verified event; False for a duplicate event id."""
     return store.record_event(_stored(event))
-
-
-async def record_in_event_loop(inbox: EventLoopInbox, event: WixEvent) -> bool:
-    """As `record`, awaited."""
-    return await inbox.record_event(_stored(event))
 
 
 def _stored(event: WixEvent) -> StoredEvent:

@@ -276,16 +276,6 @@ class Inbox(Protocol):
     def get_event(self, event_id: str) -> StoredEvent | None: ...
 
 
-class EventLoopInbox(Protocol):
-    """The inbox's one write on a webhook's path, awaited in an event loop instead of a thread
-    (see bridge/web/wix_webhooks.py for why). Made, used and closed in one event loop."""
-
-    async def record_event(self, event: StoredEvent) -> bool:
-        """As `Inbox.record_event`."""
-
-    async def close(self) -> None: ...
-
-
 class JobQueue(Protocol):
     clock: Callable[[], float]
 
@@ -577,10 +567,6 @@ class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, A
         """Inside a transaction: wait for any other open transaction that serialized on a key,
         and make later ones wait for this one. For a read-then-write that must not interleave
         with another process's (where the database does not already run writers one by one)."""
-
-    def event_loop_inbox(self, connections: int) -> EventLoopInbox | None:
-        """An inbox for one event loop, with up to `connections` of its own; None where the
-        database has no such driver here (then the webhook is stored from a thread)."""
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:
         """Call `wake` whenever any process stores work; False where the database cannot say

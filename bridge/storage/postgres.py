@@ -31,7 +31,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bridge import logs
-from bridge.storage.port import (EventJob, EventLoopInbox, Job, NewJob, Outcome, StoredEvent,
+from bridge.storage.port import (EventJob, Job, NewJob, Outcome, StoredEvent,
                                  StoreUnavailable, iso)
 from bridge.storage.postgres_notifier import Notifier
 from bridge.storage.postgres_schema import MIGRATIONS
@@ -61,18 +61,16 @@ RECONNECT_SECONDS = 5
 CHECK_AFTER_IDLE_SECONDS = 2.0
 
 
-# What follows serves the store's pool and the event loop's (postgres_async) alike.
-
-def mark_returned(conn: psycopg.Connection | psycopg.AsyncConnection) -> None:
+def mark_returned(conn: psycopg.Connection) -> None:
     conn.bridge_returned_at = time.monotonic()  # type: ignore[union-attr]
 
 
-def idle_too_long(conn: psycopg.Connection | psycopg.AsyncConnection) -> bool:
+def idle_too_long(conn: psycopg.Connection) -> bool:
     """Whether a connection taken from a pool must be checked before use."""
     return time.monotonic() - getattr(conn, "bridge_returned_at", 0.0) > CHECK_AFTER_IDLE_SECONDS
 
 
-def kept_cursor(conn: psycopg.Connection | psycopg.AsyncConnection) -> Any:
+def kept_cursor(conn: psycopg.Connection) -> Any:
     """The connection's one cursor, kept: a new one per statement copied the connection's
     adapters each time (a connection serves one caller at a time, so does its cursor)."""
     cursor = getattr(conn, "bridge_cursor", None)
@@ -371,10 +369,6 @@ class PostgresStore(SqlStore):
                                      lock=" FOR UPDATE OF j SKIP LOCKED")
 
     # -- waking workers --------------------------------------------------------------------
-
-    def event_loop_inbox(self, connections: int) -> EventLoopInbox:
-        from bridge.storage.postgres_async import AsyncPostgresInbox  # needs this module
-        return AsyncPostgresInbox(self, connections)
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:
         """LISTEN on a connection of its own (outside the pool), calling `wake` on each NOTIFY

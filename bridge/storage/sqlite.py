@@ -115,11 +115,6 @@ class SqliteStore(SqlStore):
         the busy handler, while another process opens it too (two `bridge migrate` at once)."""
         cls._while_locked(conn, "PRAGMA journal_mode=WAL")
 
-    def event_loop_inbox(self, connections: int) -> None:
-        """None: SQLite's writes go through one lock, and are committed in groups from the
-        request threads (group_commit); Python has no asynchronous SQLite to await."""
-        return None
-
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:

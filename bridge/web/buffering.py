@@ -7,9 +7,6 @@ asyncio event loop instead, where a slow client costs a coroutine, not a thread;
 gathers each request's body there, within a size limit and a deadline, and only then hands the
 complete request to the WSGI app in a small thread pool (the database's connections follow its
 size). Nothing of the app changes: it still sees a plain WSGI environ.
-
-A route may be served in the event loop itself instead (`routes`: an awaitable taking the whole
-body): see wix_webhooks.EventLoopReceiver. The routes are closed at the lifespan's shutdown.
 """
 from __future__ import annotations
 
@@ -18,21 +15,14 @@ import io
 import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable
 
 from bridge import logs
-from bridge.web.errors import error_code, error_document, unexpected_error
+from bridge.web.errors import error_code, error_document
 
 log = logging.getLogger(__name__)
 
 Wsgi = Callable[[dict, Callable], Iterable[bytes]]
-
-
-class Route(Protocol):
-    def __call__(self, body: bytes) -> Awaitable[tuple[int, bytes]]:
-        """(status, JSON document) for a complete request body."""
-
-    async def close(self) -> None: ...
 
 
 class BufferedWsgi:
@@ -41,51 +31,23 @@ class BufferedWsgi:
     `max_body`: a larger body is answered 413 as soon as it is over, chunked or not.
     `body_seconds`: a client that has not finished sending its request by then is answered 408."""
 
-    def __init__(self, app: Wsgi, *, threads: int, max_body: int, body_seconds: float = 10.0,
-                 routes: Mapping[tuple[str, str], Route] | None = None):
+    def __init__(self, app: Wsgi, *, threads: int, max_body: int, body_seconds: float = 10.0):
         self.app = app
         self.max_body = max_body
         self.body_seconds = body_seconds
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="bridge-web")
-        self.routes = dict(routes or {})  # (method, path) -> served in the event loop
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
         if scope["type"] != "http":
             return
         body = await self._read_body(receive, send)
         if body is None:
-            return
-        route = self.routes.get((scope["method"], scope["path"]))
-        if route is not None:
-            status, document = await _answer(route, body)
-            headers = [(b"content-type", b"application/json"),
-                       (b"content-length", str(len(document)).encode())]
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": document})
             return
         loop = asyncio.get_running_loop()
         status, headers, content = await loop.run_in_executor(
             self.pool, self._run, environ(scope, body))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
-
-    async def _lifespan(self, receive: Callable, send: Callable) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def aclose(self) -> None:
-        """Close the routes (their connections belong to this event loop)."""
-        for route in self.routes.values():
-            await route.close()
 
     async def _read_body(self, receive: Callable, send: Callable) -> bytes | None:
         """The whole body, or None once the request is answered (or the client gone)."""
@@ -131,14 +93,6 @@ class BufferedWsgi:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False)
-
-
-async def _answer(route: Route, body: bytes) -> tuple[int, bytes]:
-    try:
-        return await route(body)
-    except Exception as error:  # as Flask's error handler: logged, answered JSON
-        answer = unexpected_error(error)
-        return answer.status, answer.document()
 
 
 async def _error(send: Callable, status: int, message: str) -> None:

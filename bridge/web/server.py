@@ -11,16 +11,12 @@ import logging
 from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.asgi.protocol import ASGIProtocol
-from werkzeug.http import HTTP_STATUS_CODES
 
 from bridge.bootstrap import Bridge, bootstrap, worker_pool_size
 from bridge.config import Config
 from bridge.service.worker import Crew
-from bridge.web import wix_webhooks
 from bridge.web.app import MAX_BODY_BYTES, create_app
-from bridge.web.buffering import BufferedWsgi, Route, Wsgi
-from bridge.web.errors import error_document
+from bridge.web.buffering import BufferedWsgi, Wsgi
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +33,7 @@ def gunicorn_options(config: Config) -> dict:
         # THREADS threads (buffering.BufferedWsgi): slow clients cannot hold the threads.
         "worker_class": "asgi",
         "worker_connections": 1000,
-        "asgi_lifespan": "on",  # the event loop's connections are closed at shutdown
+        "asgi_lifespan": "off",
         "timeout": 30,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
@@ -66,21 +62,14 @@ class GunicornApp(BaseApplication):
         return self._load()
 
 
-def served(app: Wsgi, routes: dict[tuple[str, str], Route] | None = None) -> BufferedWsgi:
-    """A WSGI app as the web process serves it: in THREADS threads, bodies read beforehand;
-    `routes` in the event loop."""
-    return BufferedWsgi(app, threads=THREADS, max_body=MAX_BODY_BYTES, routes=routes)
+def served(app: Wsgi) -> BufferedWsgi:
+    """A WSGI app as the web process serves it: in THREADS threads, bodies read beforehand."""
+    return BufferedWsgi(app, threads=THREADS, max_body=MAX_BODY_BYTES)
 
 
 def web_app(bridge: Bridge, wake: Callable[[], None] | None = None) -> BufferedWsgi:
-    """The bridge's web process: Flask, and in front of it the Wix webhook awaited in the event
-    loop wherever the store can be awaited (PostgreSQL; see wix_webhooks)."""
-    routes: dict[tuple[str, str], Route] = {}
-    events = bridge.store.event_loop_inbox(THREADS)
-    if events is not None:
-        routes["POST", wix_webhooks.PATH] = wix_webhooks.EventLoopReceiver(
-            bridge.verifier, events, wake)
-    return served(create_app(bridge, wake=wake), routes)
+    """The bridge's web process: the Flask app, served."""
+    return served(create_app(bridge, wake=wake))
 
 
 def _bridge_app(config: Config, with_worker: bool) -> BufferedWsgi:
@@ -107,25 +96,5 @@ def _stop_job_workers(stop_seconds: float, server, gunicorn_worker) -> None:
         crew.stop(min(stop_seconds, GRACEFUL_TIMEOUT - 5))
 
 
-def _json_error_response(protocol, status: int, message: str, extra_headers=()) -> None:
-    """gunicorn's asgi worker answers some requests itself, before the app sees them (a request
-    line over its limit, malformed headers or chunks), as text: in the bridge every error
-    answer is JSON."""
-    reason = HTTP_STATUS_CODES.get(status, "Error")
-    body = error_document(status, message)
-    extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
-    protocol._safe_write(
-        (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-         f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n").encode("latin-1")
-        + body)
-
-
-def serve_errors_as_json() -> None:
-    """gunicorn has no setting for the format of its own answers: the bridge's JSON writer takes
-    the place of its asgi protocol's (in the arbiter, before the workers are forked)."""
-    ASGIProtocol._send_error_response = _json_error_response
-
-
 def run(config: Config, *, with_worker: bool) -> None:
-    serve_errors_as_json()
     GunicornApp(gunicorn_options(config), lambda: _bridge_app(config, with_worker)).run()
