@@ -216,6 +216,14 @@ def test_a_limit_below_one_is_refused_not_taken_as_nothing(run):
     assert result.exit_code == 2 and "--limit" in result.output
 
 
+@pytest.mark.parametrize("args", [["-h"], ["accounts", "-h"], ["configurations", "add", "-h"],
+                                  ["replay", "-h"]])
+def test_h_asks_any_command_for_its_help_as_help_does(args):
+    short = CliRunner().invoke(main, args)
+    assert short.exit_code == 0 and short.output.startswith("Usage: ")
+    assert short.output == CliRunner().invoke(main, [*args[:-1], "--help"]).output
+
+
 def test_every_option_of_every_command_has_help():
     from bridge.cli import main
     for name, command in main.commands.items():

@@ -18,6 +18,7 @@ from bridge.storage.port import NewJob
 from bridge.storage.schema import migrations
 from bridge.wix.sandbox import order_event, sample_order
 from bridge.wix.events import event_from_claims
+from tests import postgres
 from tests.builders import Signer
 
 
@@ -372,6 +373,22 @@ def test_postgres_workers_are_told_of_work_once_it_is_committed(pg_store, open_s
 
 
 @postgres_only
+def test_postgres_a_bridge_in_another_schema_of_the_same_database_is_not_woken(pg_store):
+    """Runs side by side on one database (two test runs, a staging copy) keep to themselves."""
+    woken = listening(pg_store)
+    with postgres.fresh_schema() as other_url:
+        other = open_store(other_url, pool_size=2, event_job=jobs.process_event)
+        try:
+            other.migrate()
+            other.enqueue(a_job("theirs"))
+            assert not woken.wait(1.0), "woken for another schema's work"
+            pg_store.enqueue(a_job("ours"))
+            assert woken.wait(2.0), "not woken for its own"
+        finally:
+            other.close()
+
+
+@postgres_only
 def test_postgres_a_process_that_adds_work_and_exits_at_once_still_wakes_the_workers(
         pg_store, open_stores):
     """As `bridge replay` does: the notification goes out before the store closes."""
@@ -395,7 +412,8 @@ def test_postgres_a_burst_of_webhooks_wakes_the_workers_a_few_times_not_once_eac
         for n in range(200)]
     receiver = open_stores()
     with psycopg.connect(database_url, autocommit=True) as listener:
-        listener.execute("LISTEN bridge_work")
+        (channel,) = listener.execute("SELECT 'bridge_work.' || current_schema()").fetchone()
+        listener.execute(f'LISTEN "{channel}"')
         run_all([threading.Thread(target=lambda share=events[i::8]: [
             inbox.record(receiver, event) for event in share]) for i in range(8)])
         notified = sum(1 for _ in listener.notifies(timeout=1.0))

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterator, Sequence
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -39,7 +40,9 @@ from bridge.storage.sql import FINISH_JOB, INSERT_EVENT, Result, SqlStore
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "bridge_work"
+# The workers' channel is per schema: bridges sharing one database in schemas of their own (a
+# concurrent test run, a staging copy) wake only their own workers.
+CHANNEL = "'bridge_work.' || coalesce(current_schema(), '')"
 # Advisory lock keys, (class, id): one class for lanes (id = hash of the lane), one per singleton.
 _LANE_LOCKS, _INBOX_LOCK, _MIGRATION_LOCK, _KEY_LOCKS = 7301, (7302, 0), (7303, 0), 7304
 _TAKE_AT_ONCE = 200
@@ -382,7 +385,8 @@ class PostgresStore(SqlStore):
         while not self._closing.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    (channel,) = conn.execute(f"SELECT {CHANNEL}").fetchone()
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     said = False
                     wake()
                     while not self._closing.is_set():

@@ -32,8 +32,9 @@ RETRY_SECONDS = 1.0       # after a failed connection; workers poll meanwhile
 
 class Notifier:
     def __init__(self, conninfo: str, channel: str, describe_error: Callable[[Exception], str]):
+        """`channel`: an SQL expression naming the channel."""
         self._conninfo = conninfo
-        self._statement = f"SELECT pg_notify('{channel}', '')"
+        self._statement = f"SELECT pg_notify({channel}, '')"
         self._describe_error = describe_error  # the error, as the store words it (no password)
         # Called on every stored webhook, so without a lock: `wanted` says there is work to
         # announce, `wake` (set at most once per notification) gets the thread going.

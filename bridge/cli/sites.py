@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bridge.cli import _bridge, _config, _emit, _fail_cleanly, _store
+from bridge.cli.common import configured, emit, fail_cleanly, migrated_store, wired
 from bridge.credentials import new_key
 from bridge.pos import base
 from bridge.pos.base import PosError
@@ -84,13 +84,13 @@ def new_secret_key() -> None:
 @accounts.command("list")
 @click.option("--site", help="Only this site's (Wix app instance id).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@_fail_cleanly
+@fail_cleanly
 def list_accounts(site: str | None, as_json: bool) -> None:
     """Accounts, with whether the POS accepted their credentials and which settings they hold."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.store.check_schema()
     rows = [_account_row(a, bridge.accounts) for a in bridge.store.list_accounts(site)]
-    _emit(rows, [_account_line(r) for r in rows], as_json, "no accounts")
+    emit(rows, [_account_line(r) for r in rows], as_json, "no accounts")
 
 
 @accounts.command("add")
@@ -104,12 +104,12 @@ def list_accounts(site: str | None, as_json: bool) -> None:
               help="Settings as dotenv lines; - reads standard input.")
 @click.option("--no-check", is_flag=True, help="Do not ask the POS whether the credentials work.")
 @click.option("--json", "as_json", is_flag=True, help="The account as a JSON object.")
-@_fail_cleanly
+@fail_cleanly
 def add_account(site: str, client: str, account_id: str | None, pairs: tuple[str, ...],
                 settings_file: str | None, no_check: bool, as_json: bool) -> None:
     """Give SITE its own POS account, or new credentials for the one it has (applied to the
     next order, in every process, without a restart)."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.check()
     try:
         account = bridge.accounts.save(site, client, _settings(pairs, settings_file),
@@ -124,10 +124,10 @@ def add_account(site: str, client: str, account_id: str | None, pairs: tuple[str
 @accounts.command("check")
 @click.argument("account_id")
 @click.option("--json", "as_json", is_flag=True, help="The account as a JSON object.")
-@_fail_cleanly
+@fail_cleanly
 def check_account(account_id: str, as_json: bool) -> None:
     """Ask the POS whether the account's credentials work, and keep its answer."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.check()
     account = _account(bridge.store, account_id)
     account = bridge.accounts.check(account, bridge.pos)
@@ -139,10 +139,10 @@ def check_account(account_id: str, as_json: bool) -> None:
 @accounts.command("locations")
 @click.argument("account_id")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@_fail_cleanly
+@fail_cleanly
 def pos_locations(account_id: str, as_json: bool) -> None:
     """The POS's locations for the account, to pair with (when its client can list them)."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.check()
     site = bridge.pos.of_account(bridge.accounts.pos_account(_account(bridge.store, account_id)))
     try:
@@ -153,15 +153,15 @@ def pos_locations(account_id: str, as_json: bool) -> None:
         _fail(f"the {site.account.client} client cannot list POS locations: pair with the id "
               "the POS shows")
     rows = [{"id": loc.id, "name": loc.name} for loc in found]
-    _emit(rows, [f"{r['id']}  {r['name'] or ''}" for r in rows], as_json, "no locations")
+    emit(rows, [f"{r['id']}  {r['name'] or ''}" for r in rows], as_json, "no locations")
 
 
 @accounts.command("disconnect")
 @click.argument("account_id")
-@_fail_cleanly
+@fail_cleanly
 def disconnect_account(account_id: str) -> None:
     """Disconnect the account: Wix is told, and no more orders go to it."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.store.check_schema()
     _account(bridge.store, account_id)
     _disconnect(bridge, f"account {account_id}",
@@ -180,11 +180,11 @@ def _disconnect(bridge, what: str, disconnect) -> None:
 
 
 @accounts.command("reseal")
-@_fail_cleanly
+@fail_cleanly
 def reseal() -> None:
     """Encrypt every account's credentials with the first key of BRIDGE_SECRET_KEY (after
     putting a new key first); then the old key can be removed."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.check()
     click.echo(f"{bridge.accounts.reseal()} account(s) resealed")
 
@@ -234,21 +234,21 @@ def configurations() -> None:
 @configurations.command("list")
 @click.option("--site", help="Only this site's (Wix app instance id).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@_fail_cleanly
+@fail_cleanly
 def list_configurations(site: str | None, as_json: bool) -> None:
     """Configurations, their pairing, and the status Wix is told."""
-    store = _store()
+    store = migrated_store()
     accounts = SiteAccounts(store, None)
     rows = [_configuration_row(c, accounts) for c in store.list_configurations(site)]
-    _emit(rows, [_configuration_line(r) for r in rows], as_json, "no configurations")
+    emit(rows, [_configuration_line(r) for r in rows], as_json, "no configurations")
 
 
 @configurations.command("refresh")
 @click.argument("site")
-@_fail_cleanly
+@fail_cleanly
 def refresh_configurations(site: str) -> None:
     """List SITE's configurations from Wix again and store them (pairings are kept)."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.store.check_schema()
     if bridge.wix is None:
         _fail("WIX_APP_ID and WIX_APP_SECRET are needed to ask Wix", 2)
@@ -266,10 +266,10 @@ def refresh_configurations(site: str) -> None:
 @click.argument("configuration_id")
 @click.option("--site", required=True, help="The Wix app instance id it belongs to.")
 @click.option("--name", help="The location's name, for listings.")
-@_fail_cleanly
+@fail_cleanly
 def add_configuration(configuration_id: str, site: str, name: str | None) -> None:
     """Store a configuration by hand (Wix's id for it), when it cannot be listed from Wix."""
-    store = _store()
+    store = migrated_store()
     account = store.account_for_instance(site)
     existing = store.get_configuration(configuration_id)
     if existing is not None and existing.instance_id != site:
@@ -284,10 +284,10 @@ def add_configuration(configuration_id: str, site: str, name: str | None) -> Non
 @click.option("--pos-location", required=True, help="The POS's id for the location.")
 @click.option("--wix-location", help="The Wix business location id its orders carry "
                                      "(needed when the site has more than one location).")
-@_fail_cleanly
+@fail_cleanly
 def pair(configuration_id: str, pos_location: str, wix_location: str | None) -> None:
     """Send the orders of a Wix location to a POS location (from the next order on)."""
-    store = _store()
+    store = migrated_store()
     _configuration(store, configuration_id)
     configuration = store.pair_configuration(configuration_id, pos_location_id=pos_location,
                                              wix_location_id=wix_location)
@@ -296,10 +296,10 @@ def pair(configuration_id: str, pos_location: str, wix_location: str | None) -> 
 
 @configurations.command("unpair")
 @click.argument("configuration_id")
-@_fail_cleanly
+@fail_cleanly
 def unpair(configuration_id: str) -> None:
     """Stop sending the location's orders anywhere: they fail, naming the location."""
-    store = _store()
+    store = migrated_store()
     _configuration(store, configuration_id)
     store.pair_configuration(configuration_id, pos_location_id=None)
     click.echo(f"configuration {configuration_id} unpaired")
@@ -307,10 +307,10 @@ def unpair(configuration_id: str) -> None:
 
 @configurations.command("disconnect")
 @click.argument("configuration_id")
-@_fail_cleanly
+@fail_cleanly
 def disconnect_configuration(configuration_id: str) -> None:
     """Disconnect the configuration: Wix is told, and the location is unpaired."""
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.store.check_schema()
     configuration = _configuration(bridge.store, configuration_id)
     _disconnect(bridge, f"configuration {configuration_id}",
@@ -322,12 +322,12 @@ def disconnect_configuration(configuration_id: str) -> None:
 @click.argument("configuration_id")
 @click.argument("menu_ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Sync every menu of the POS, new ones too.")
-@_fail_cleanly
+@fail_cleanly
 def choose_menus(configuration_id: str, menu_ids: tuple[str, ...], every: bool) -> None:
     """Which of the POS's menus the location syncs: without MENU_IDS (or --all), the POS's
     menus, marked * where chosen. A menu left out is hidden on the site at the next sync."""
     from bridge.service import catalog
-    bridge = _bridge(create=False)
+    bridge = wired(create=False)
     bridge.check()
     configuration = _configuration(bridge.store, configuration_id)
     if every and menu_ids:
@@ -370,11 +370,11 @@ def _sync_line(row: dict[str, Any]) -> str:
 @click.option("--confirm", is_flag=True,
               help="The owner agrees that the first sync hides the menus already on the site "
                    "for this location (needed once per configuration).")
-@_fail_cleanly
+@fail_cleanly
 def sync(configuration_id: str, confirm: bool) -> None:
     """Write the POS's menu for a configuration to Wix (queued: a worker does it)."""
     from bridge.service import catalog
-    store = _store()
+    store = migrated_store()
     configuration = _configuration(store, configuration_id)
     if confirm:
         catalog.confirm(store, configuration)
@@ -393,10 +393,10 @@ def sync(configuration_id: str, confirm: bool) -> None:
               help="At most this many, newest first.")
 @click.option("--log", "log_of", type=int, help="Every change one sync made, by its number.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@_fail_cleanly
+@fail_cleanly
 def syncs(configuration_id: str | None, limit: int, log_of: int | None, as_json: bool) -> None:
     """Catalog syncs with their status and counts, or (--log N) what one of them changed."""
-    store = _store()
+    store = migrated_store()
     if log_of is not None:
         if store.get_sync(log_of) is None:
             _fail(f"no sync #{log_of}")
@@ -404,10 +404,10 @@ def syncs(configuration_id: str | None, limit: int, log_of: int | None, as_json:
         lines = [f"{r['at']}  {r['action']:<11} {r['kind'] or '-':<15} pos={r['pos_id'] or '-'}"
                  f"  wix={r['wix_id'] or '-'}" + (f"  {r['note']}" if r["note"] else "")
                  for r in rows]
-        _emit(rows, lines, as_json, "it changed nothing")
+        emit(rows, lines, as_json, "it changed nothing")
         return
     rows = [_sync_row(s) for s in store.list_syncs(configuration_id, limit)]
-    _emit(rows, [_sync_line(r) for r in rows], as_json, "no syncs")
+    emit(rows, [_sync_line(r) for r in rows], as_json, "no syncs")
 
 
 # -- the original Restaurants app's POS webhook -----------------------------------------------
@@ -418,15 +418,15 @@ def syncs(configuration_id: str | None, limit: int, log_of: int | None, as_json:
               help="The restaurant's currency (the original app's orders do not say it).")
 @click.option("--base-url", help="Where the bridge is reached from the internet (default: "
                                  "BRIDGE_PUBLIC_URL).")
-@_fail_cleanly
+@fail_cleanly
 def legacy_url(site: str, currency: str, base_url: str | None) -> None:
     """Give SITE a new URL for the original Wix Restaurants POS webhook, printed once: it is a
     secret (the protocol has no other), and the site's previous URL stops working."""
     from bridge.service import legacy
     if not (len(currency) == 3 and currency.isalpha()):
         _fail(f"--currency {currency!r} is not a 3-letter ISO 4217 code", 2)
-    base_url = base_url or _config().public_url or "https://<your bridge>"
-    token = legacy.new_token(_store(), site, currency)
+    base_url = base_url or configured().public_url or "https://<your bridge>"
+    token = legacy.new_token(migrated_store(), site, currency)
     click.echo(f"{base_url.rstrip('/')}/legacy/{token}/orders")
 
 
@@ -434,11 +434,11 @@ def legacy_url(site: str, currency: str, base_url: str | None) -> None:
 @click.argument("site")
 @click.argument("email", required=False)
 @click.option("--off", is_flag=True, help="Send the site's owner no more notifications.")
-@_fail_cleanly
+@fail_cleanly
 def notify_email(site: str, email: str | None, off: bool) -> None:
     """Where SITE's owner is told what needs them (failed orders and syncs, a POS not
     answering); without EMAIL, the address set now."""
-    store = _store()
+    store = migrated_store()
     if email is None and not off:
         click.echo(store.notify_email(site) or "none")
         return
@@ -448,3 +448,6 @@ def notify_email(site: str, email: str | None, off: bool) -> None:
     waiting = set_address(store, site, None if off else email)
     click.echo(f"site {site}: notifications " + ("off" if off else f"to {email}")
                + (f" ({waiting} untold incident(s) will be sent)" if waiting else ""))
+
+
+COMMANDS = (accounts, configurations, sync, syncs, legacy_url, notify_email)
