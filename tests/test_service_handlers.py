@@ -13,7 +13,7 @@ from bridge.pos.registry import PosClients
 from bridge.service import jobs
 from bridge.service.accounts import SiteAccounts
 from bridge.service.orders import CancelOrder, ProcessEvent, SendOrder
-from bridge.service.worker import Fail, Retry, Unreachable
+from bridge.service.outcomes import Fail, Retry, Unreachable
 from bridge.storage import open_store
 from tests.builders import INSTANCE, POS_SECRET, POS_URL, accepted, an_order, pos_error
 

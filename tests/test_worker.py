@@ -6,7 +6,8 @@ import time
 import pytest
 
 from bridge.service.breakers import Breakers, Policy
-from bridge.service.worker import Bulkhead, Fail, Retry, Wait, Worker
+from bridge.service.outcomes import Fail, Retry, Wait
+from bridge.service.worker import Bulkhead, Worker
 from bridge.storage import open_store
 from bridge.storage.port import Job, NewJob
 from tests.at_once import AtOnce

@@ -24,8 +24,7 @@ from bridge.pos.base import PosError, PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import incidents, jobs
 from bridge.service.accounts import SiteAccounts
-from bridge.service.worker import Fail, Retry
-from bridge.service.outcomes import no_wix, pos_answers, wix_answers
+from bridge.service.outcomes import Fail, Retry, no_wix, pos_answers, wix_answers
 from bridge.storage.port import Configuration, Job, Store, Sync, SyncState, epoch
 from bridge.wix import menus as wix_menus
 from bridge.wix.api import WixApi, WixRejected

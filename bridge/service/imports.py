@@ -24,8 +24,7 @@ from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import incidents, jobs, statuses
 from bridge.service.accounts import ITEM
-from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
-from bridge.service.worker import Fail, Retry
+from bridge.service.outcomes import NO_WIX, Fail, Retry, no_wix, wix_answers
 from bridge.storage.port import Direction, Import, ImportState, Job, Store
 from bridge.wix import fulfillments
 from bridge.wix import menus as wix_menus

@@ -11,7 +11,7 @@ import logging
 from bridge import logs
 from bridge.mail import MailError, Mailer
 from bridge.service import jobs
-from bridge.service.worker import Retry, Wait
+from bridge.service.outcomes import Retry, Wait
 from bridge.storage.port import Incident, Job, Store, epoch
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_it
 from bridge.pos.registry import PosClients
 from bridge.service import imports, inbox, incidents, jobs, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
-from bridge.service.outcomes import pos_answers
-from bridge.service.worker import Fail, Wait
+from bridge.service.outcomes import Fail, Wait, pos_answers
 from bridge.storage.port import Direction, Import, Job, Store
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
@@ -75,7 +74,7 @@ class ProcessEvent:
             raise Fail(f"{event.event_type} event {event.id} names no order")
         order = dict(event.order or {})
         with self.store.transaction():
-            self.store.serialize(statuses.order_key(order_id))
+            self.store.lock_keys(statuses.order_key(order_id))
             current = self.store.get_order(event.instance_id, order_id)
             if current is None and order and self._own_import(event, order):
                 return
@@ -161,7 +160,7 @@ class SendOrder:
         with pos_answers():
             pos_order_id = site.client.create_order(pos_order, idempotency_key=job.key)
         with self.store.transaction():
-            self.store.serialize(statuses.order_key(record.wix_order_id),
+            self.store.lock_keys(statuses.order_key(record.wix_order_id),
                                  statuses.pos_order_key(site.key, pos_order_id))
             # Stored under the POS's key, as its callbacks are: the entry point name for the
             # environment's POS, name@account for a site's own (a client's `name` may differ).

@@ -1,4 +1,5 @@
-"""How the outside systems' answers become the worker's outcomes, said once for every handler.
+"""The outcomes a job's handler may raise, and how the outside systems' answers become them,
+said once for every handler.
 
 A POS refusing for good fails the job, a POS not answering at all counts toward its site's
 breaker, anything else is tried again. Wix busy or down is tried again (after its Retry-After),
@@ -12,8 +13,33 @@ from typing import Iterator
 
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import NoPosForSite
-from bridge.service.worker import Fail, Retry, Unreachable, Wait
 from bridge.wix.api import WixUnauthorized, WixUnavailable
+
+class Retry(Exception):
+    """Try this job again later; `after` is a minimum wait in seconds (e.g. Retry-After)."""
+
+    def __init__(self, message: str, after: float | None = None):
+        super().__init__(message)
+        self.after = after
+
+
+class Unreachable(Retry):
+    """The destination did not answer at all (refused, reset, timed out): counts toward its
+    circuit breaker."""
+
+
+class Fail(Exception):
+    """This job can never succeed as it is: mark it failed now."""
+
+
+class Wait(Exception):
+    """Not this job's fault: put it back for `seconds` without counting an attempt
+    (e.g. Wix credentials are not configured yet). The reason stays visible on the job."""
+
+    def __init__(self, message: str, seconds: float = 60.0):
+        super().__init__(message)
+        self.seconds = seconds
+
 
 NO_WIX = "waiting for Wix credentials (WIX_APP_ID, WIX_APP_SECRET)"
 # How often work waiting on a site's account (to be connected, or saved again) looks again.

@@ -16,8 +16,7 @@ from bridge.domain.statuses import PosStatus, StatusChange, moves_forward
 from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import jobs
-from bridge.service.outcomes import NO_WIX, no_wix, wix_answers
-from bridge.service.worker import Fail, Retry
+from bridge.service.outcomes import NO_WIX, Fail, Retry, no_wix, wix_answers
 from bridge.storage.port import Job, OrderRecord, Store, UpdateState
 from bridge.wix import fulfillments
 from bridge.wix.api import WixApi, WixRejected
@@ -34,7 +33,7 @@ def record_changes(store: Store, pos_client: str, changes: list[StatusChange]) -
     stored = []
     with store.transaction():
         for change in changes:
-            store.serialize(pos_order_key(pos_client, change.pos_order_id))
+            store.lock_keys(pos_order_key(pos_client, change.pos_order_id))
             newest = (store.newest_status_sequence(pos_client, change.pos_order_id)
                       if change.sequence is not None else None)
             update_id = store.add_status_update(pos_client, change.pos_order_id,
@@ -78,7 +77,7 @@ def pos_order_key(pos_client: str, pos_order_id: str) -> str:
 def queue_unmatched(store: Store, order: OrderRecord) -> None:
     """The order's POS id is now known: queue the changes that arrived before it.
 
-    Call inside the transaction that stores the mapping, after `serialize(pos_order_key(...))`."""
+    Call inside the transaction that stores the mapping, after `lock_keys(pos_order_key(...))`."""
     for update in store.unmatched_status_updates(order.pos_client, order.pos_order_id):
         _queue(store, update.id, order, _status(update.status))
 
@@ -91,7 +90,7 @@ def record_at_pos(store: Store, *, wix_order_id: str, instance_id: str, pos_key:
     status reports for that POS order, and with the reports that came first queued. For the
     orders sent or found outside the worker's send (the SPI's, the original app's, imports)."""
     with store.transaction():
-        store.serialize(order_key(wix_order_id), pos_order_key(pos_key, pos_order_id))
+        store.lock_keys(order_key(wix_order_id), pos_order_key(pos_key, pos_order_id))
         store.save_order(wix_order_id=wix_order_id, instance_id=instance_id,
                          state=OrderState.SENT.value, snapshot=snapshot, wix_status=wix_status,
                          number=number, origin=origin, direction=direction)

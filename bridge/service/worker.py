@@ -26,38 +26,13 @@ import tenacity
 
 from bridge import logs, timeouts
 from bridge.service.breakers import Breakers, Policy
+from bridge.service.outcomes import Fail, Retry, Unreachable, Wait
 from bridge.storage.port import Job, Outcome, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 # How long a worker sleeps when another one polls: it is woken as soon as there is work.
 ASLEEP_POLL_SECONDS = 1.0
-
-
-class Retry(Exception):
-    """Try this job again later; `after` is a minimum wait in seconds (e.g. Retry-After)."""
-
-    def __init__(self, message: str, after: float | None = None):
-        super().__init__(message)
-        self.after = after
-
-
-class Unreachable(Retry):
-    """The destination did not answer at all (refused, reset, timed out): counts toward its
-    circuit breaker."""
-
-
-class Fail(Exception):
-    """This job can never succeed as it is: mark it failed now."""
-
-
-class Wait(Exception):
-    """Not this job's fault: put it back for `seconds` without counting an attempt
-    (e.g. Wix credentials are not configured yet). The reason stays visible on the job."""
-
-    def __init__(self, message: str, seconds: float = 60.0):
-        super().__init__(message)
-        self.seconds = seconds
 
 
 class Handler(Protocol):

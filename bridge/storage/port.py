@@ -563,10 +563,10 @@ class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, A
         """Keep this thread on one connection for the block (a worker's job): fewer round
         trips where connections are pooled; nothing else changes."""
 
-    def serialize(self, *keys: str) -> None:
-        """Inside a transaction: wait for any other open transaction that serialized on a key,
-        and make later ones wait for this one. For a read-then-write that must not interleave
-        with another process's (where the database does not already run writers one by one)."""
+    def lock_keys(self, *keys: str) -> None:
+        """Inside a transaction: lock these keys until it ends (waiting for any other open
+        transaction holding one). For a read-then-write that must not interleave with another
+        process's (where the database does not already run writers one by one)."""
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:
         """Call `wake` whenever any process stores work; False where the database cannot say

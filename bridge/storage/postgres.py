@@ -348,7 +348,7 @@ class PostgresStore(SqlStore):
             iso(started or epoch), now, outcome, error])
         return result.one()[0] == 1
 
-    def serialize(self, *keys: str) -> None:
+    def lock_keys(self, *keys: str) -> None:
         """Locks taken in sorted order, so two transactions never wait on each other's."""
         self._execute("SELECT " + ", ".join(f"pg_advisory_xact_lock({_KEY_LOCKS}, hashtext(?))"
                                             for _ in keys), sorted(keys))

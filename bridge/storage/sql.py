@@ -146,7 +146,7 @@ class SqlStore(ABC):
         """Where connections are pooled, keep this thread's for the block (see PostgresStore)."""
         yield
 
-    def serialize(self, *keys: str) -> None:
+    def lock_keys(self, *keys: str) -> None:
         """SQLite already runs write transactions one at a time."""
 
 
@@ -500,7 +500,7 @@ class SqlStore(ABC):
     def start_sync(self, instance_id: str, configuration_id: str) -> tuple[Sync, bool]:
         _, now = self._now()
         with self.transaction():
-            self.serialize(f"sync:{configuration_id}")
+            self.lock_keys(f"sync:{configuration_id}")
             row = self._execute(
                 f"SELECT {_SYNC_COLUMNS} FROM syncs WHERE configuration_id = ?"
                 " AND status IN (?, ?) ORDER BY id DESC",
