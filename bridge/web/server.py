@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 # Heroku kills a process 30 s after SIGTERM: finish or hand back work well before that.
 GRACEFUL_TIMEOUT = 25
 THREADS = 4
+# A request holds a database connection for a few milliseconds, so the threads share two: with
+# the buildpack's WEB_CONCURRENCY=2, a web dyno needs 4 (docs/heroku.md has the arithmetic).
+WEB_CONNECTIONS = 2
 
 
 def gunicorn_options(config: Config) -> dict:
@@ -74,9 +77,9 @@ def web_app(bridge: Bridge, wake: Callable[[], None] | None = None) -> BufferedW
 
 def _bridge_app(config: Config, with_worker: bool) -> BufferedWsgi:
     """Each gunicorn worker process gets its own connections, and its own job workers."""
-    # Every request thread may hold a database connection at once, and the job workers theirs.
-    bridge = bootstrap(config, pool_size=THREADS + (worker_pool_size(config) if with_worker
-                                                    else 0), create=with_worker)
+    bridge = bootstrap(config, pool_size=WEB_CONNECTIONS + (worker_pool_size(config)
+                                                            if with_worker else 0),
+                       create=with_worker)
     bridge.check()
     if not with_worker:
         return web_app(bridge)
