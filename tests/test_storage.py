@@ -13,7 +13,6 @@ import pytest
 
 from bridge.service import inbox, jobs
 from bridge.storage import open_store
-from bridge.storage.group_commit import GroupCommit
 from bridge.storage.port import NewJob
 from bridge.storage.schema import migrations
 from bridge.wix.sandbox import order_event, sample_order
@@ -109,55 +108,6 @@ def test_concurrent_claimers_never_take_the_same_job(open_stores):
     run_all([threading.Thread(target=drain, args=(s, f"w{i}{t}"), daemon=True)
              for i, s in enumerate(stores) for t in range(3)])
     assert sorted(taken) == sorted(set(taken)) and len(taken) == 60
-
-
-def test_group_commit_answers_every_writer_with_its_own_result():
-    batches, writing = [], []
-
-    def write(items):
-        writing.append(1)
-        assert len(writing) == 1, "two batches were written at once"
-        time.sleep(0.005)  # slow enough for writers to queue up behind the leader
-        batches.append(list(items))
-        writing.pop()
-        return [item * 2 for item in items]
-
-    group = GroupCommit(write)
-    results = {}
-
-    def submit(n):
-        results[n] = group.submit(n)
-
-    run_all([threading.Thread(target=submit, args=(n,), daemon=True) for n in range(50)])
-    assert results == {n: n * 2 for n in range(50)}
-    assert sorted(n for batch in batches for n in batch) == list(range(50))
-    assert len(batches) < 50, "nobody shared a batch"
-
-
-def test_group_commit_fails_every_writer_of_a_failed_batch_and_goes_on():
-    failing = threading.Event()
-    failing.set()
-
-    def write(items):
-        time.sleep(0.005)
-        if failing.is_set():
-            raise OSError("disk full")
-        return list(items)
-
-    group = GroupCommit(write)
-    errors = []
-
-    def submit(n):
-        try:
-            group.submit(n)
-        except OSError as error:
-            errors.append(str(error))
-
-    run_all([threading.Thread(target=submit, args=(n,), daemon=True) for n in range(10)])
-    assert errors == ["disk full"] * 10
-    failing.clear()
-    later = threading.Thread(target=submit, args=(7,), daemon=True)
-    run_all([later])  # the lead was handed back: later writers are not stuck
 
 
 def run_all(threads: list[threading.Thread]) -> None:

@@ -16,7 +16,6 @@ from typing import Any, Callable, Collection, Iterator, Sequence
 
 from sqlite_utils import Database
 
-from bridge.storage.group_commit import GroupCommit
 from bridge.storage.port import EventJob, StoredEvent, StoreUnavailable
 from bridge.storage.schema import migrations
 from bridge.storage.sql import INSERT_EVENT, Result, SqlStore
@@ -61,7 +60,6 @@ class SqliteStore(SqlStore):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer_db: Database | None = None
-        self._event_writes = GroupCommit(self._write_events)
 
     def describe(self) -> str:
         return str(self.path.absolute())
@@ -225,19 +223,13 @@ class SqliteStore(SqlStore):
     # -- the inbox -------------------------------------------------------------------------
 
     def record_event(self, event: StoredEvent) -> bool:
-        """Store a verified webhook; False for a duplicate event id.
-
-        This is the receiver's hot path, so it writes one row and nothing else (the worker makes
-        the processing job, see `_take_new_events`). Concurrent callers are committed together
-        (group commit), and each returns only once its event is durably stored.
-        """
+        """Store a verified webhook; False for a duplicate event id. The receiver's hot path:
+        one row and nothing else (the worker makes the processing job, see `_take_new_events`),
+        committed before it returns."""
         _, now = self._now()
-        return self._event_writes.submit(self._event_row(event, now))
-
-    def _write_events(self, rows: list[tuple]) -> list[bool]:
         with self.transaction():
-            return [self._writer.conn.execute(INSERT_EVENT, row).rowcount == 1
-                    for row in rows]
+            return self._writer.conn.execute(INSERT_EVENT, self._event_row(event, now)
+                                             ).rowcount == 1
 
     def _take_new_events(self, epoch: float, now: str) -> None:
         """Give each event stored since the last look its processing job, in stored order.
@@ -247,9 +239,9 @@ class SqliteStore(SqlStore):
         At most _TAKE_AT_ONCE a time: the transaction holds SQLite's write lock, which webhooks
         are waiting for; each claim takes one job, so the queue still fills faster than it empties.
         """
-        (last,) = self._execute("SELECT last_rowid FROM inbox WHERE name = 'events'").one()
-        new = self._execute("SELECT rowid, id, instance_id, order_id FROM events WHERE rowid > ?"
-                            " ORDER BY rowid LIMIT ?", [last, _TAKE_AT_ONCE]).rows
+        new = self._execute("SELECT rowid, id, instance_id, order_id FROM events WHERE rowid >"
+                            " (SELECT last_rowid FROM inbox WHERE name = 'events')"
+                            " ORDER BY rowid LIMIT ?", [_TAKE_AT_ONCE]).rows
         if not new:
             return
         self._jobs_for_events([row[1:] for row in new], epoch, now)
