@@ -329,3 +329,19 @@ def m014_orders_per_site(db: Database) -> None:
     # as trustworthy as the channel it came by, and the original app's is an owner's URL).
     db["orders"].transform(pk=("instance_id", "wix_order_id"), not_null={"wix_order_id"})
     db.execute("CREATE INDEX orders_wix_id ON orders (wix_order_id)")
+
+
+@migrations()
+def m015_jobs_indexes_as_postgres(db: Database) -> None:
+    # The indexes PostgreSQL's schema has had since its first migration, so both engines hold
+    # one schema (tests/test_schema_parity.py): claiming looks only at open jobs, so done ones
+    # piling up do not slow it; failed jobs and a site's pending ones are found without a scan;
+    # the orders list sorts by its index.
+    db.execute("DROP INDEX jobs_ready")
+    db.execute("DROP INDEX jobs_lane")
+    db.execute("CREATE INDEX jobs_open ON jobs (not_before, id)"
+               " WHERE state IN ('pending', 'running')")
+    db.execute("CREATE INDEX jobs_lane ON jobs (lane, id) WHERE state IN ('pending', 'running')")
+    db.execute("CREATE INDEX jobs_instance ON jobs (instance_id, kind) WHERE state = 'pending'")
+    db.execute("CREATE INDEX jobs_failed ON jobs (state) WHERE state = 'failed'")
+    db.execute("CREATE INDEX orders_updated ON orders (updated_at)")

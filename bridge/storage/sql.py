@@ -53,7 +53,8 @@ RECORD_ATTEMPT = ("INSERT INTO attempts (job_id, order_id, worker, started_at, f
 CLAIM_JOB = ("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?,"
              " lease_until = ?, updated_at = ?"
              " WHERE id = (SELECT id FROM jobs AS j"
-             "   WHERE ((j.state = 'pending' AND j.not_before <= ?)"
+             "   WHERE j.state IN ('pending', 'running')"  # the open jobs' partial index
+             "     AND ((j.state = 'pending' AND j.not_before <= ?)"
              "          OR (j.state = 'running' AND j.lease_until < ?))"
              "     AND j.id = (SELECT min(k.id) FROM jobs AS k"
              "                 WHERE k.lane = j.lane AND k.state IN ('pending', 'running'))"
