@@ -9,11 +9,15 @@ from bridge.pos import registry
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
+DOCS = REPO / "docs"
+CONFIGURATION = (DOCS / "configuration.md").read_text()
+OPERATIONS = (DOCS / "operations.md").read_text()
+POS_CLIENTS = (DOCS / "pos-clients.md").read_text()
 
 
 @pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
-def test_every_setting_is_in_the_readme_and_env_example(setting):
-    assert f"`{setting}`" in README
+def test_every_setting_is_in_the_configuration_reference_and_env_example(setting):
+    assert f"`{setting}`" in CONFIGURATION
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
 
 
@@ -21,9 +25,9 @@ POS_SETTINGS = [s for settings in registry.declared_settings().values() for s in
 
 
 @pytest.mark.parametrize("setting", [s.name for s in POS_SETTINGS])
-def test_every_pos_client_setting_is_in_the_readme_help_and_env_example(setting):
+def test_every_pos_client_setting_is_in_the_reference_help_and_env_example(setting):
     """Each client declares its settings once (name, default, help); the docs must agree."""
-    assert f"`{setting}`" in README
+    assert f"`{setting}`" in CONFIGURATION
     assert re.search(rf"^# {setting}=", (REPO / ".env.example").read_text(), re.MULTILINE)
     from click.testing import CliRunner
     from bridge.cli import main
@@ -44,10 +48,25 @@ def test_the_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
     assert commands[1] in (REPO / ".ci" / "run").read_text()
 
 
-def test_every_cli_command_is_in_the_readme():
+def test_every_cli_command_is_in_the_operations_page():
     from bridge.cli import main
     for name in main.commands:
-        assert f"`bridge {name}" in README, name
+        assert f"`bridge {name}" in OPERATIONS, name
+
+
+def test_the_readme_is_short_and_every_page_it_names_exists():
+    assert len(README.splitlines()) <= 250
+    for page in set(re.findall(r"docs/[\w-]+\.md", README)):
+        assert (REPO / page).is_file(), page
+
+
+def test_no_page_keeps_a_dated_run_log():
+    """Measurements are the latest figures and how to reproduce them; history is git's."""
+    for page in [REPO / "README.md", *DOCS.glob("*.md")]:
+        text = page.read_text()
+        assert not re.search(r"\b(evening|morning|afternoon|yesterday|tried and not kept|"
+                             r"latest runs|runs before)\b", text, re.IGNORECASE), page.name
+        assert not re.search(r"\b20\d\d-\d\d-\d\d\b.*\b(run|runs|measured)\b", text), page.name
 
 
 def test_the_procfile_names_the_interface_processes():
@@ -87,7 +106,7 @@ def test_the_readme_s_order_example_has_the_fields_the_webhook_client_sends():
 
     from bridge.domain.orders import pos_order_from_wix, to_json
     from tests.builders import INSTANCE, an_order
-    example = json.loads(re.search(r"ORDER being, for example:\n\n```json\n(.*?)\n```", README,
+    example = json.loads(re.search(r"ORDER being, for example:\n\n```json\n(.*?)\n```", POS_CLIENTS,
                                    re.DOTALL).group(1))
     sent = to_json(pos_order_from_wix(an_order(), INSTANCE))
 
@@ -106,7 +125,7 @@ def test_the_readme_s_menu_example_is_a_menu_the_bridge_reads_whole():
     import json
 
     from bridge.domain.menus import parse_catalog
-    example = json.loads(re.search(r"MENU being the\s+menu keyed by.*?```json\n(.*?)\n```", README,
+    example = json.loads(re.search(r"MENU being the\s+menu keyed by.*?```json\n(.*?)\n```", POS_CLIENTS,
                                    re.DOTALL).group(1))
     catalog = parse_catalog(example)
     assert catalog.skipped == () and len(catalog.items) == 2
@@ -117,13 +136,14 @@ def test_the_readme_s_pos_order_example_is_an_order_the_bridge_imports():
 
     from bridge.domain.imports import parse_pos_order
     example = json.loads(re.search(r"POS_ORDER being the POS's own order.*?```json\n(.*?)\n```",
-                                   README, re.DOTALL).group(1))
+                                   POS_CLIENTS, re.DOTALL).group(1))
     order = parse_pos_order(example)
     assert order.pos_order_id == "T-1001" and str(order.total) == "13.02"
 
 
 def test_every_docs_page_is_linked_from_the_readme_and_names_only_real_settings():
-    known = {s.name for s in SETTINGS} | {s.name for s in POS_SETTINGS}
+    known = {s.name for s in SETTINGS} | {s.name for s in POS_SETTINGS} | {
+        "BRIDGE_TEST_POSTGRES_URL", "BRIDGE_TEST_POSTGRES", "BRIDGE_TEST_BROWSER"}  # the tests
     for page in (REPO / "docs").glob("*.md"):
         assert f"docs/{page.name}" in README, page.name
         named = set(re.findall(r"`((?:WIX|POS|BRIDGE)_[A-Z_]+)`", page.read_text()))

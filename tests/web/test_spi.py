@@ -234,7 +234,7 @@ def test_a_disconnected_account_takes_no_order_and_is_not_checked_again(spi, sit
 
 def test_what_is_kept_of_an_spi_order_is_the_pos_order_not_its_payments_or_extras(
         spi, site_pos, database_url):
-    from tests.test_legacy import CARD_NUMBER, _everything_stored
+    from tests.web.test_legacy import CARD_NUMBER, _everything_stored
     order = {**spi_order("wix-order-9"), "extra": {"card": CARD_NUMBER},
              "payments": [{"type": "CREDIT", "amount": "32.10",
                            "card": {"number": CARD_NUMBER, "cvv": "123"}}]}

@@ -217,7 +217,7 @@ def test_the_demo_counter_s_walk_in_is_imported(env, wix):
 
 def test_a_configured_item_map_maps_what_no_sync_did(env, wix, mocked):
     """Square with POS_SQUARE_CATALOG_MAP and no catalog sync: its walk-ins still import."""
-    from tests.test_pos_square import SQUARE, signed, post_event, square_event
+    from tests.pos.test_pos_square import SQUARE, signed, post_event, square_event
     mocked.add_passthru("http://127.0.0.1")
     square = bootstrap(load_config({
         **{k: v for k, v in env.items() if not k.startswith("POS_")}, "WIX_API_BASE": wix.url,

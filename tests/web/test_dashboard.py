@@ -1,6 +1,6 @@
 """The owner's dashboard over HTTP: who sees what, forms that refuse bad input beside the field,
 and each page doing what its CLI command does. Two sites with their own loopback POSes, Wix on
-loopback; on SQLite and PostgreSQL. (tests/test_dashboard_browser.py drives it in Chromium.)"""
+loopback; on SQLite and PostgreSQL. (tests/e2e/test_dashboard_browser.py drives it in Chromium.)"""
 import re
 from datetime import datetime, timezone
 

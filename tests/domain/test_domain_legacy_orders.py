@@ -9,7 +9,7 @@ import pytest
 from bridge.domain.legacy_orders import UnknownItem, pos_order_from_legacy
 from bridge.domain.orders import InvalidOrder, stored_form
 
-SAMPLE = json.loads((Path(__file__).parent / "samples" / "legacy_pos_spi_order.json").read_text())
+SAMPLE = json.loads((Path(__file__).parents[1] / "samples" / "legacy_pos_spi_order.json").read_text())
 
 
 def sample(**order_changes):

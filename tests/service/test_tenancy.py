@@ -26,7 +26,7 @@ from bridge.wix.sandbox import order_event
 from tests.builders import INSTANCE, POS_SECRET, an_order, signed_callback
 from tests.loopback import PosServer
 from tests.sites import SECRET_KEY, add_site
-from tests.test_dashboard import csrf_of, field_error, owner, wix_link
+from tests.web.test_dashboard import csrf_of, field_error, owner, wix_link
 
 SQUARE = "https://square.test"
 OPERATOR_TOKEN = "EAAA-the-operators-own-token"
@@ -373,7 +373,7 @@ def test_the_original_app_s_url_of_one_site_never_reaches_another_site_s_order(w
     """Site A posts site B's order id to its own URL: it gets an order of its own (sent to its
     own POS under its own key), never B's POS order id, and B's order is untouched."""
     bridge, pos_a, pos_b = webhook_sites, *webhook_sites.poses.values()
-    sample = json.loads((Path(__file__).parent / "samples" /
+    sample = json.loads((Path(__file__).parents[1] / "samples" /
                          "legacy_pos_spi_order.json").read_text())
     client = create_app(bridge).test_client()
     tokens = {letter: legacy.new_token(bridge.store, f"site-{letter}", "USD") for letter in "AB"}

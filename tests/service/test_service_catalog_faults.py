@@ -55,7 +55,7 @@ def test_a_pos_that_does_not_answer_is_tried_again(wired, mocked, wix):
 def test_a_client_that_cannot_send_menus_fails_the_sync_unsupported(env, wix):
     from bridge.config import ServedSites
     from bridge.pos.registry import PosClients
-    from tests.test_pos_port_compat import OldStyleClient
+    from tests.pos.test_pos_port_compat import OldStyleClient
     bridge = bootstrap(load_config({**env, "WIX_API_BASE": wix.url}), pool_size=2,
                        pos=PosClients("oldstyle", OldStyleClient, {},
                                       serves=ServedSites(every=True)))

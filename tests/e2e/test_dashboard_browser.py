@@ -33,7 +33,7 @@ from tests.wix_menus import a_menu
 CHROMIUM = os.environ.get("BRIDGE_TEST_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("BRIDGE_TEST_BROWSER") == "required"
 ARTIFACTS = Path(os.environ.get("BRIDGE_TEST_ARTIFACTS")
-                 or Path(__file__).resolve().parents[1] / "test-artifacts") / "screenshots"
+                 or Path(__file__).resolve().parents[2] / "test-artifacts") / "screenshots"
 SITE, OTHER = "site-browser", "site-other"
 POS_SECRET = "whsec_" + "YnJvd3Nlci1wb3Mtc2VjcmV0LWZvci10ZXN0cyE="
 

@@ -14,7 +14,7 @@ from tests.loopback import PosServer
 from tests.sites import site_bridge
 
 SITE = "site-classic"
-SAMPLE = json.loads((Path(__file__).parent / "samples" / "legacy_pos_spi_order.json").read_text())
+SAMPLE = json.loads((Path(__file__).parents[1] / "samples" / "legacy_pos_spi_order.json").read_text())
 CARD_NUMBER = "4580458045804580"
 
 
@@ -163,8 +163,8 @@ def test_the_order_is_listed_with_its_origin(wired, run):
     assert wired(SAMPLE).status_code == 200
     listed = run("orders", "--json")
     row = json.loads(listed.output)
-    assert (row["wix_order_id"], row["origin"], row["direction"]) == (
-        "4417-98231-5520", "legacy", "exported")
+    assert (row["wix_order_id"], row["site"], row["origin"], row["direction"]) == (
+        "4417-98231-5520", SITE, "legacy", "exported")
     assert "via=legacy" in run("orders").output
 
 
