@@ -46,7 +46,8 @@ def list_orders(state: str | None, limit: int, as_json: bool) -> None:
         breaker = held.get(jobs.pos_destination(record.instance_id))
         return explain(breaker) if breaker and record.state in _WAITING_FOR_POS else None
 
-    rows = [{"wix_order_id": r.wix_order_id, "number": r.number, "state": r.state,
+    rows = [{"wix_order_id": r.wix_order_id, "site": r.instance_id, "number": r.number,
+             "state": r.state,
              "direction": r.direction or Direction.EXPORTED, "origin": _origin(r),
              "pos_order_id": r.pos_order_id, "pos_status": r.pos_status,
              "wix_fulfillment_status": r.wix_fulfillment_status, "updated_at": r.updated_at,

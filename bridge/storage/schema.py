@@ -334,9 +334,9 @@ def m014_orders_per_site(db: Database) -> None:
 @migrations()
 def m015_jobs_indexes_as_postgres(db: Database) -> None:
     # The indexes PostgreSQL's schema has had since its first migration, so both engines hold
-    # one schema (tests/test_schema_parity.py): claiming looks only at open jobs, so done ones
-    # piling up do not slow it; failed jobs and a site's pending ones are found without a scan;
-    # the orders list sorts by its index.
+    # one schema (tests/storage/test_schema_parity.py): claiming looks only at open jobs, so
+    # done ones piling up do not slow it; failed jobs and a site's pending ones are found
+    # without a scan; the orders list sorts by its index.
     db.execute("DROP INDEX jobs_ready")
     db.execute("DROP INDEX jobs_lane")
     db.execute("CREATE INDEX jobs_open ON jobs (not_before, id)"
