@@ -20,7 +20,7 @@ from bridge.pos.base import PosError
 from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.storage.port import Account, Configuration, Store
-from bridge.wix.api import WixError
+from bridge.wix.port import WixError
 
 
 def _fail(message: str, code: int = 1):

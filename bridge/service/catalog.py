@@ -27,7 +27,7 @@ from bridge.service.accounts import SiteAccounts
 from bridge.service.outcomes import Fail, Retry, no_wix, pos_answers, wix_answers
 from bridge.storage.port import Configuration, Job, Store, Sync, SyncState, epoch
 from bridge.wix import menus as wix_menus
-from bridge.wix.api import WixApi, WixRejected
+from bridge.wix.port import Wix, WixRejected
 from bridge.wix.menus import BULK_LIMIT, KINDS, Kind, MenusApi
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def _updatable(fields: dict[str, Any]) -> dict[str, Any]:
 class SyncCatalog:
     """The `sync_catalog` job: fetch the menu from the site's POS, write it to Wix."""
 
-    def __init__(self, store: Store, wix: WixApi | None, pos: PosClients,
+    def __init__(self, store: Store, wix: Wix | None, pos: PosClients,
                  accounts: SiteAccounts):
         self.store = store
         self.wix = wix

@@ -12,13 +12,13 @@ import logging
 from bridge import logs
 from bridge.service.outcomes import no_wix, wix_answers
 from bridge.storage.port import AccountState, Configuration, Job, Store
-from bridge.wix.api import WixApi, WixRejected
+from bridge.wix.port import Wix, WixRejected
 
 log = logging.getLogger(__name__)
 NO_CREDENTIALS_RECHECK_SECONDS = 300
 
 
-def refresh(store: Store, wix: WixApi, instance_id: str) -> list[Configuration]:
+def refresh(store: Store, wix: Wix, instance_id: str) -> list[Configuration]:
     """Store what Wix lists for the site; raises WixError as the API does."""
     account = store.account_for_instance(instance_id)
     stored = []
@@ -40,7 +40,7 @@ def save(store: Store, instance_id: str, listed: dict, account_id: str | None) -
         account_id=account_id)
 
 
-def disconnect_configuration(store: Store, wix: WixApi | None, configuration: Configuration
+def disconnect_configuration(store: Store, wix: Wix | None, configuration: Configuration
                              ) -> None:
     """Tell Wix, then unpair: no more orders go to the POS location."""
     if wix is not None:
@@ -52,7 +52,7 @@ def disconnect_configuration(store: Store, wix: WixApi | None, configuration: Co
               instance_id=configuration.instance_id, told_wix=wix is not None)
 
 
-def disconnect_account(store: Store, wix: WixApi | None, account_id: str) -> None:
+def disconnect_account(store: Store, wix: Wix | None, account_id: str) -> None:
     """Tell Wix the account is disconnected, then stop sending the site's orders to it."""
     account = store.get_account(account_id)
     if account is None:
@@ -67,7 +67,7 @@ def disconnect_account(store: Store, wix: WixApi | None, account_id: str) -> Non
 class RefreshConfigurations:
     """The job queued when the app is installed on a site."""
 
-    def __init__(self, store: Store, wix: WixApi | None):
+    def __init__(self, store: Store, wix: Wix | None):
         self.store = store
         self.wix = wix
 

@@ -28,7 +28,7 @@ from bridge.service.outcomes import NO_WIX, Fail, Retry, no_wix, wix_answers
 from bridge.storage.port import Direction, Import, ImportState, Job, Store
 from bridge.wix import fulfillments
 from bridge.wix import menus as wix_menus
-from bridge.wix.api import WixApi, WixRejected
+from bridge.wix.port import Wix, WixRejected
 from bridge.wix.menus import MenusApi
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def own_import(store: Store, instance_id: str, order: Mapping[str, Any],
 class ImportOrder:
     """The `import_order` job."""
 
-    def __init__(self, store: Store, wix: WixApi | None, pos: PosClients, *,
+    def __init__(self, store: Store, wix: Wix | None, pos: PosClients, *,
                  notify_buyer: bool = False):
         self.store = store
         self.wix = wix

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import NoPosForSite
-from bridge.wix.api import WixUnauthorized, WixUnavailable
+from bridge.wix.port import WixUnauthorized, WixUnavailable
 
 class Retry(Exception):
     """Try this job again later; `after` is a minimum wait in seconds (e.g. Retry-After)."""

@@ -23,7 +23,7 @@ from bridge.pos.registry import PosClients
 from bridge.service import catalog, configurations, jobs, statuses
 from bridge.service.accounts import ITEM, AccountError, SiteAccounts
 from bridge.storage.port import Account, AccountState, Configuration, Origin, Store
-from bridge.wix.api import WixApi, WixError
+from bridge.wix.port import Wix, WixError
 from bridge.wix.spi import SpiCall
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class SpiError(Exception):
 class PosIntegration:
     def __init__(self, store: Store, pos: PosClients, accounts: SiteAccounts, *,
                  deadline_seconds: float, connect_seconds: float = timeouts.CONNECT_SECONDS,
-                 clock: Callable[[], float] = time.time, wix: WixApi | None = None):
+                 clock: Callable[[], float] = time.time, wix: Wix | None = None):
         self.store = store
         self.pos = pos
         self.accounts = accounts

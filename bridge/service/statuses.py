@@ -19,7 +19,7 @@ from bridge.service import jobs
 from bridge.service.outcomes import NO_WIX, Fail, Retry, no_wix, wix_answers
 from bridge.storage.port import Job, OrderRecord, Store, UpdateState
 from bridge.wix import fulfillments
-from bridge.wix.api import WixApi, WixRejected
+from bridge.wix.port import Wix, WixRejected
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def fail_for_removed_app(store: Store, instance_id: str) -> int:
 class SyncStatus:
     """Tell Wix one status change: PATCH the restaurant fulfillment, or create it if missing."""
 
-    def __init__(self, store: Store, wix: WixApi | None, pos: PosClients):
+    def __init__(self, store: Store, wix: Wix | None, pos: PosClients):
         self.store = store
         self.wix = wix
         self.pos = pos

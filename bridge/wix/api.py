@@ -18,6 +18,7 @@ import requests
 import tenacity
 
 from bridge import logs, timeouts
+from bridge.wix.port import WixRejected, WixUnauthorized, WixUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +35,6 @@ PACE_BURST = RATE_PER_MINUTE        # a minute's calls may go at once, then the 
 # database, so every thread and process shares the limit; without one, this process paces its own.
 Pace = Callable[[str], float]
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-
-
-class WixError(Exception):
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-class WixUnavailable(WixError):
-    """Worth retrying: rate limited, a server error, a timeout. `retry_after` in seconds."""
-
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message, status)
-        self.retry_after = retry_after
-
-
-class WixUnauthorized(WixError):
-    """401: the token is stale (or the app lost access)."""
-
-
-class WixRejected(WixError):
-    """A 4xx that retrying will not fix; the message carries Wix's own code."""
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -121,6 +100,8 @@ def _wait_for(retry_state: tenacity.RetryCallState) -> float:
 
 
 class WixApi:
+    """The Wix port (bridge.wix.port.Wix) over HTTP."""
+
     def __init__(self, base_url: str, app_id: str, app_secret: str, *,
                  session: requests.Session | None = None,
                  clock: Callable[[], float] = time.time,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from bridge.wix.api import WixApi
+from bridge.wix.port import Wix
 
 BULK_LIMIT = 100
 PAGE_LIMIT = 100
@@ -63,7 +63,7 @@ class Outcome:
 
 
 class MenusApi:
-    def __init__(self, wix: WixApi):
+    def __init__(self, wix: Wix):
         self.wix = wix
 
     def query(self, instance_id: str, kind: Kind, filter: dict[str, Any] | None = None

@@ -4,7 +4,7 @@ import json
 import pytest
 import responses
 
-from bridge.wix.api import WixRejected, WixUnauthorized, WixUnavailable
+from bridge.wix.port import WixRejected, WixUnauthorized, WixUnavailable
 from tests.builders import INSTANCE, WIX_URL
 
 TOKEN_URL = f"{WIX_URL}/oauth2/token"

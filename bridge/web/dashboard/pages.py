@@ -22,7 +22,7 @@ from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError
 from bridge.storage.port import AccountState, BreakerState, Direction, ImportState, iso
 from bridge.web.dashboard import access, glossary
-from bridge.wix.api import WixError
+from bridge.wix.port import WixError
 from bridge.wix.instance import BadInstance
 
 log = logging.getLogger(__name__)
