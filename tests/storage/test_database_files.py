@@ -46,6 +46,7 @@ def bridge_cli(args, env, cwd):
     ("sqlite:///{tmp}", "is a folder, not a database file"),
     ("sqlite:////etc/passwd", "/etc/passwd cannot be used: file is not a database"),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["migrate"], ["orders"]])
 def test_an_unusable_database_path_stops_with_one_line_naming_database_url(
         tmp_path, public_pem, url, said, command):
@@ -57,6 +58,7 @@ def test_an_unusable_database_path_stops_with_one_line_naming_database_url(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["orders"], ["show", "some-order"], ["worker", "--once"],
                                      ["statuses"]])
 def test_a_command_run_from_another_folder_says_which_database_and_creates_none(
