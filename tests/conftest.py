@@ -165,6 +165,7 @@ def wix():
     server = WixServer(tokens_per_site=True)
     yield server
     server.close()
+    assert server.breaches == [], "the Wix stand-in answered outside Wix's published definitions"
 
 
 @pytest.fixture

@@ -62,7 +62,9 @@ class _Server(ThreadingHTTPServer):
 def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     """Serve on a free loopback port in a daemon thread; the server and its base URL."""
     server = _Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # serve_forever looks for shutdown every poll interval: its default (0.5 s) was half a
+    # second of every test's teardown for each server.
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
@@ -151,12 +153,14 @@ def wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
 CONNECTIVITY = "/restaurants/v1/pos-integration"
 
 
-def own_shape(described, status: int, answer: dict) -> tuple[int, dict]:
+def own_shape(described, status: int, answer: dict, breaches: list[str]) -> tuple[int, dict]:
     """The stand-in's own answer, held to the call's published response type: one it would
-    answer wrongly is a 500, so no test passes on a shape Wix never sends."""
+    answer wrongly is a 500, and recorded in `breaches` (the `wix` fixture fails a test that
+    leaves any), so no test passes on a shape Wix never sends."""
     if described is not None and status == 200:
         wrong = answer_refusals(described[0], described[2], answer)
         if wrong:
+            breaches.append(f"{described[0]}: {wrong}")
             return 500, {"message": f"the stand-in's answer breaks the contract: {wrong}"}
     return status, answer
 
@@ -168,6 +172,7 @@ class WixServer:
 
     def __init__(self, *, tokens_per_site: bool = False):
         self.requests: list[dict] = []
+        self.breaches: list[str] = []    # its own answers that broke the contract (a test bug)
         self.fulfillments: dict[str, list[dict]] = {}
         self.configurations: dict[str, list[dict]] = {}  # site -> its POS configurations
         self.orders: dict[str, dict] = {}                 # orders created through the API
@@ -201,7 +206,7 @@ class WixServer:
                     return
                 menus = wix.menus.handle(self.command, self.path, body)
                 if menus is not None:
-                    self.answer(*own_shape(described, *menus))
+                    self.answer(*own_shape(described, *menus, wix.breaches))
                     return
                 if self.path.startswith(CONNECTIVITY) and wix.connectivity_refusal:
                     self.answer(403, {"message": wix.connectivity_refusal})
@@ -241,7 +246,7 @@ class WixServer:
                     answer = {"fulfillmentId": made[-1]["id"], "orderWithFulfillments": {}}
                 else:
                     answer = {"orderWithFulfillments": {}}
-                self.answer(*own_shape(described, 200, answer))
+                self.answer(*own_shape(described, 200, answer, wix.breaches))
 
             do_GET = do_POST = do_PATCH = _handle
 

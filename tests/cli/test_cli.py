@@ -81,6 +81,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(plain_env, tmp_pat
     assert "ter2" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_the_installed_command_stops_with_one_line_too(plain_env, tmp_path):
     """The same through the console script, as an operator runs it: no traceback on stderr."""
     process = subprocess.run([sys.executable, "-m", "bridge", "worker", "--once"],
@@ -271,7 +272,7 @@ def test_send_sample_posts_a_signed_order_that_a_sandbox_bridge_takes(run, env):
     wired = bootstrap(load_config({**env, **sandbox}))
     wired.store.migrate()
     server = make_server("127.0.0.1", 0, create_app(wired), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/webhooks/wix"
         sent = run("send-sample", "--url", url, "--status", "INITIALIZED", **sandbox)

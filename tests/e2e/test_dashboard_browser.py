@@ -84,7 +84,7 @@ def served(env, wix, wix_dashboard):
         bridge.store.set_instance(site, "installed")
     bridge.store.save_configuration("conf-browser", SITE, location_name="Harbour Street")
     server = make_server("127.0.0.1", 0, create_app(bridge), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     bridge.url = f"http://127.0.0.1:{server.server_port}"
     yield bridge
     server.shutdown()
