@@ -36,6 +36,7 @@ def plain_env(tmp_path, public_pem) -> dict[str, str]:
     ({"POS_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2hvcnQ="},
      "POS_WEBHOOK_SECRET (secret 2) is too weak: 5 bytes"),
     ({"DATABASE_URL": "mysql://db/bridge"}, "DATABASE_URL is malformed"),
+    ({"DATABASE_URL": "memory://bridge"}, "DATABASE_URL is malformed"),  # tests' store only
     ({"DATABASE_URL": "postgres://db/bridge?nonsense=1"}, "DATABASE_URL is malformed"),
     ({"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/bridge"}, "DATABASE_URL: PostgreSQL at "
                                                                   "postgres://u:***@127.0.0.1:1"),
