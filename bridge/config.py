@@ -1,7 +1,8 @@
 """Settings, declared once: name, default and help. Read from the environment and a `.env` file.
 
 A missing or malformed setting raises ConfigError with one line naming it; the CLI prints that line
-and exits, never a traceback. README.md and .env.example list every setting (a test checks it).
+and exits, never a traceback. docs/configuration.md and .env.example list every setting (a test
+checks it).
 """
 from __future__ import annotations
 

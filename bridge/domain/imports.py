@@ -2,7 +2,7 @@
 creates for them.
 
 A POS reports one as a `PosOrderCreated`: its id and, when the report carries it, the order in
-the bridge's import form (`parse_pos_order`; the README documents it); otherwise the worker
+the bridge's import form (`parse_pos_order`; docs/pos-clients.md documents it); otherwise the worker
 fetches it. `wix_order_body` is the Create Order request, pure: the items are Wix restaurant items
 found through the catalog sync's identifiers, and an item that maps to nothing stops the import
 (never half an order in Wix).

@@ -1,7 +1,8 @@
 """The POS-neutral order: what a restaurant's POS needs to cook and hand over an online order.
 
 Built from a Wix eCommerce order by pure functions, so the mapping can be tested without Flask,
-SQL or HTTP. The JSON form (`to_json`) is the ORDER of the `webhook` POS protocol (README.md).
+SQL or HTTP. The JSON form (`to_json`) is the ORDER of the `webhook` POS protocol
+(docs/pos-clients.md).
 Amounts stay `Decimal` here and decimal strings on the wire: a float never touches money.
 """
 from __future__ import annotations
@@ -268,7 +269,7 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def to_json(order: PosOrder) -> dict[str, Any]:
-    """The ORDER of the `webhook` POS protocol (README.md), amounts as decimal strings."""
+    """The ORDER of the `webhook` POS protocol (docs/pos-clients.md), amounts as decimal strings."""
     return {
         "id": order.id,
         "number": order.number,

@@ -1,6 +1,6 @@
 """The `webhook` POS client: a generic POS speaking HTTP + JSON, signed with Standard Webhooks.
 
-Protocol (README.md, POS clients): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}`, `{"cancel": {...}}`
+Protocol (docs/pos-clients.md): `POST $POS_WEBHOOK_URL` with `{"order": ORDER}`, `{"cancel": {...}}`
 or `{"menu": {...}}`;
 answers as in the Wix Restaurants POS SPI. `classify_answer` is the one pure function that turns an
 answer into a value or a typed error; `_post` is the one place that does I/O.
@@ -116,7 +116,8 @@ class WebhookPos:
         self._post({"cancel": {"id": wix_order_id, "orderId": pos_order_id}}, idempotency_key)
 
     def fetch_menu(self, location_id: str | None) -> Mapping[str, Any]:
-        """`{"menu": {"locationId"}}`, answered `{"value": {"menu": MENU}}` (README.md)."""
+        """`{"menu": {"locationId"}}`, answered `{"value": {"menu": MENU}}`
+        (docs/pos-clients.md)."""
         value = self._post({"menu": {"locationId": location_id}},
                            f"menu:{location_id or '-'}:{uuid.uuid4().hex}")
         menu = value.get("menu")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from bridge import logs
 from bridge.service import incidents
-from bridge.storage.port import Breaker, BreakerState, Store, iso
+from bridge.storage.port import Breaker, BreakerState, Breakers as BreakerRows, iso
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,12 @@ class Admission:
     hold: float | None = None     # put the job back, uncounted, for this many seconds
 
 
+class BreakerStore(BreakerRows, incidents.IncidentStore, Protocol):
+    """What the breakers keep: their rows, and the incident an outage opens."""
+
+
 class Breakers:
-    def __init__(self, store: Store, policy: Policy):
+    def __init__(self, store: BreakerStore, policy: Policy):
         self.store = store
         self.policy = policy
 

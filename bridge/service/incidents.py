@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import Protocol
 
 from bridge import logs
 from bridge.service import jobs
-from bridge.storage.port import Store
+from bridge.storage.port import Incidents, JobQueue, Transactions
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,11 @@ class IncidentKind(StrEnum):
     APP_REMOVED = "app_removed_with_orders"
 
 
-def incident(store: Store, instance_id: str | None, kind: IncidentKind, key: str, subject: str,
+class IncidentStore(Incidents, JobQueue, Transactions, Protocol):
+    """An incident is recorded and its notification queued in one transaction."""
+
+
+def incident(store: IncidentStore, instance_id: str | None, kind: IncidentKind, key: str, subject: str,
              detail: str | None = None) -> None:
     if not instance_id:
         return

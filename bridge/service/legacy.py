@@ -26,14 +26,14 @@ from bridge.pos.base import PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
 from bridge.service import statuses
 from bridge.service.accounts import AccountError, SiteAccounts
-from bridge.storage.port import Origin, Store
+from bridge.storage.port import LegacyEndpoints, Origin, Store
 
 log = logging.getLogger(__name__)
 TOKEN_BYTES = 32
 CODES = ("endpoint_down", "invalid_item_mapping", "cc_rejected", "pos_error")
 
 
-def new_token(store: Store, instance_id: str, currency: str) -> str:
+def new_token(store: LegacyEndpoints, instance_id: str, currency: str) -> str:
     """A new URL token for the site (the old one stops working). Shown once, never stored."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     store.set_legacy_endpoint(instance_id, token_hash(token), currency.upper())

@@ -10,12 +10,12 @@ import logging
 
 from bridge import logs
 from bridge.mail import MailError, Mailer
-from bridge.service import jobs
+from bridge.service import incidents, jobs
 from bridge.service.outcomes import Retry, Wait
-from bridge.storage.port import Incident, Job, Store, epoch
+from bridge.storage.port import Incident, Job, epoch
 
 log = logging.getLogger(__name__)
-def set_address(store: Store, instance_id: str, email: str | None) -> int:
+def set_address(store: incidents.IncidentStore, instance_id: str, email: str | None) -> int:
     """Where the site's owner is told (None: nowhere). Incidents kept untold for want of an
     address go out to a new one; how many."""
     with store.transaction():
@@ -29,7 +29,8 @@ def set_address(store: Store, instance_id: str, email: str | None) -> int:
 class Notify:
     """The `notify` job."""
 
-    def __init__(self, store: Store, mailer: Mailer | None, *, digest_seconds: float = 60.0):
+    def __init__(self, store: incidents.IncidentStore, mailer: Mailer | None, *,
+                 digest_seconds: float = 60.0):
         self.store = store
         self.mailer = mailer
         self.digest_seconds = digest_seconds  # incidents this close to the first go together

@@ -2,15 +2,22 @@
 about (the order, the status update) goes back to the state that work starts from."""
 from __future__ import annotations
 
+from typing import Protocol
+
 from bridge.domain.lifecycle import OrderState
 from bridge.service import jobs
-from bridge.storage.port import ImportState, Store, UpdateState
+from bridge.storage.port import (ImportState, Imports, JobQueue, Orders, StatusUpdates,
+                                 Transactions, UpdateState)
 
 _ORDER_STATE = {jobs.Kind.SEND_ORDER: OrderState.QUEUED,
                 jobs.Kind.CANCEL_ORDER: OrderState.CANCELING}
 
 
-def replay(store: Store, *, order: tuple[str, str] | None = None, job_id: int | None = None,
+class ReplayStore(Transactions, JobQueue, Orders, StatusUpdates, Imports, Protocol):
+    """Failed jobs go back with what they were working on."""
+
+
+def replay(store: ReplayStore, *, order: tuple[str, str] | None = None, job_id: int | None = None,
            status_update_id: int | None = None, import_id: int | None = None) -> list[int]:
     """Re-queue failed jobs: all of an order's (`order`: its site and Wix id), one job, one
     status update's, or one import's (an order taken at the POS). Their ids."""

@@ -24,14 +24,16 @@ from bridge.storage.orders import (Direction, OrderRecord, Orders, Origin, Statu
 from bridge.storage.sites import (Account, AccountState, Accounts, Configuration, Configurations,
                                   Incident, Incidents, Instances, LegacyEndpoints)
 
-__all__ = ["Account", "AccountState", "Accounts", "Breaker", "BreakerState", "Breakers", "Configuration", "Configurations", "Direction", "EventJob", "Identifiers", "Import", "ImportState", "Imports", "Inbox", "Incident", "Incidents", "Instances", "Job", "JobQueue", "JobState", "LegacyEndpoints", "Metrics", "NewJob", "OrderRecord", "Orders", "Origin", "Outcome", "Pace", "SchemaOutOfDate", "Snapshot", "StatusUpdate", "StatusUpdates", "StorageError", "Store", "StoreUnavailable", "StoredEvent", "Sync", "SyncState", "Syncs", "UpdateState", "epoch", "iso"]
+__all__ = ["Account", "AccountState", "Accounts", "Breaker", "BreakerState", "Breakers",
+           "Configuration", "Configurations", "Direction", "EventJob", "Identifiers", "Import",
+           "ImportState", "Imports", "Inbox", "Incident", "Incidents", "Instances", "Job",
+           "JobQueue", "JobState", "LegacyEndpoints", "Metrics", "NewJob", "OrderRecord",
+           "Orders", "Origin", "Outcome", "Pace", "SchemaOutOfDate", "Snapshot", "StatusUpdate",
+           "StatusUpdates", "StorageError", "Store", "StoreUnavailable", "StoredEvent", "Sync",
+           "SyncState", "Syncs", "Transactions", "UpdateState", "epoch", "iso"]
 
 
-class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, Accounts,
-            Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Metrics, Incidents,
-            Protocol):
-    """Everything the bridge keeps, and the transactions that keep it consistent."""
-
+class Transactions(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """All writes inside commit together or not at all; nested calls join the outer one."""
 
@@ -43,6 +45,12 @@ class Store(Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances, A
         """Inside a transaction: lock these keys until it ends (waiting for any other open
         transaction holding one). For a read-then-write that must not interleave with another
         process's (where the database does not already run writers one by one)."""
+
+
+class Store(Transactions, Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances,
+            Accounts, Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Metrics,
+            Incidents, Protocol):
+    """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:
         """Call `wake` whenever any process stores work; False where the database cannot say

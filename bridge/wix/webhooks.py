@@ -3,7 +3,7 @@
 Verification fails closed: only RS256 is accepted (so `none` and HS256-with-the-public-key tricks
 are refused by construction), and there is no code path that skips it. joserfc does the JOSE work:
 it verifies with the same strictness as PyJWT at a quarter of the cost, which matters because
-verifying is most of what the receiver does per request (see bench/ and README "Performance").
+verifying is most of what the receiver does per request (docs/performance.md).
 """
 from __future__ import annotations
 
