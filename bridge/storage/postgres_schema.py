@@ -1,10 +1,14 @@
-"""The PostgreSQL schema: named migrations, applied once each, in order (`PostgresStore.migrate`).
+"""PostgreSQL's schema history: named migrations, applied once each, in order
+(`PostgresStore.migrate`), then the shared migrations (`migrations.py`), where every change goes
+from now on.
 
-Add a new migration at the end; never edit one that has shipped. The tables mirror SQLite's
-(`schema.py`) column for column, so the shared statements in `sql.py` read the same on both; where
-PostgreSQL needs something SQLite does not, the comment says why.
+Never edit one that has shipped. The tables mirror SQLite's (`schema.py`) column for column, so
+the shared statements read the same on both; where PostgreSQL needs something SQLite does not,
+the comment says why.
 """
 from __future__ import annotations
+
+from bridge.storage.migrations import for_engine as shared_migrations
 
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("pg001_core", [
@@ -273,3 +277,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX orders_wix_id ON orders (wix_order_id)",
     ]),
 ]
+
+# From here on the schema changes once for both engines (migrations.py).
+MIGRATIONS += shared_migrations("postgres")

@@ -1,12 +1,15 @@
-"""The schema, as named migrations applied once each (sqlite-utils `Migrations`).
+"""SQLite's schema history, as named migrations applied once each (sqlite-utils `Migrations`),
+then the shared migrations (`migrations.py`), where every change goes from now on.
 
-Add a new migration at the end; never edit one that has shipped. `bridge migrate` applies them.
-Every table keeps the Wix app instance id, so one bridge can serve many sites.
+Never edit one that has shipped. `bridge migrate` applies them. Every table keeps the Wix app
+instance id, so one bridge can serve many sites.
 """
 from __future__ import annotations
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from bridge.storage.migrations import for_engine as shared_migrations
 
 migrations = Migrations("bridge")
 
@@ -331,17 +334,13 @@ def m014_orders_per_site(db: Database) -> None:
     db.execute("CREATE INDEX orders_wix_id ON orders (wix_order_id)")
 
 
-@migrations()
-def m015_jobs_indexes_as_postgres(db: Database) -> None:
-    # The indexes PostgreSQL's schema has had since its first migration, so both engines hold
-    # one schema (tests/storage/test_schema_parity.py): claiming looks only at open jobs, so
-    # done ones piling up do not slow it; failed jobs and a site's pending ones are found
-    # without a scan; the orders list sorts by its index.
-    db.execute("DROP INDEX jobs_ready")
-    db.execute("DROP INDEX jobs_lane")
-    db.execute("CREATE INDEX jobs_open ON jobs (not_before, id)"
-               " WHERE state IN ('pending', 'running')")
-    db.execute("CREATE INDEX jobs_lane ON jobs (lane, id) WHERE state IN ('pending', 'running')")
-    db.execute("CREATE INDEX jobs_instance ON jobs (instance_id, kind) WHERE state = 'pending'")
-    db.execute("CREATE INDEX jobs_failed ON jobs (state) WHERE state = 'failed'")
-    db.execute("CREATE INDEX orders_updated ON orders (updated_at)")
+def _shared(steps: list[str]):
+    def apply(db: Database) -> None:
+        for statement in steps:
+            db.execute(statement)
+    return apply
+
+
+# From here on the schema changes once for both engines (migrations.py).
+for _name, _steps in shared_migrations("sqlite"):
+    migrations(name=_name)(_shared(_steps))

@@ -151,7 +151,7 @@ def test_an_upgrade_on_postgresql_keeps_every_order_and_names_it_by_its_site():
                          " 'site-a', 'sent', '{}', 'webhook', 'P-1', 't', 't')")
         store = open_store(url)
         try:
-            assert store.migrate() == ["pg010_orders_per_site"]
+            assert store.migrate()[0] == "pg010_orders_per_site"  # then the shared ones
             assert store.get_order("site-a", "wix-1").pos_order_id == "P-1"
             store.save_order(wix_order_id="wix-1", instance_id="site-b", state="queued",
                              snapshot={})

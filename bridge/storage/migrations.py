@@ -1,0 +1,56 @@
+"""The schema's changes, written once for both engines.
+
+Each migration is a list of statements in the SQL both engines take; where one engine needs a
+statement of its own, `Only(sqlite=..., postgres=...)` says so, here and nowhere else. `bridge
+migrate` applies them once each, in order, after the engine's history: `schema.py` (SQLite) and
+`postgres_schema.py` (PostgreSQL) built the tables up to the first of these and are never
+changed again. Add a new migration at the end; never edit one that has shipped.
+tests/storage/test_schema_parity.py holds the two engines to one schema.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Engine = Literal["sqlite", "postgres"]
+
+
+@dataclass(frozen=True)
+class Only:
+    """A statement for one engine (or each engine its own)."""
+    sqlite: str | None = None
+    postgres: str | None = None
+
+
+MIGRATIONS: list[tuple[str, list[str | Only]]] = [
+    # Claiming looks only at open jobs, so done ones piling up never slow it; failed jobs and a
+    # site's pending ones are found without a scan; the orders list sorts by its index.
+    # PostgreSQL has had these indexes from its first migration, SQLite had others.
+    ("s001_open_jobs_indexes", [
+        Only(sqlite="DROP INDEX IF EXISTS jobs_ready"),
+        Only(sqlite="DROP INDEX IF EXISTS jobs_lane"),
+        "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (not_before, id)"
+        " WHERE state IN ('pending', 'running')",
+        "CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (lane, id)"
+        " WHERE state IN ('pending', 'running')",
+        "CREATE INDEX IF NOT EXISTS jobs_instance ON jobs (instance_id, kind)"
+        " WHERE state = 'pending'",
+        "CREATE INDEX IF NOT EXISTS jobs_failed ON jobs (state) WHERE state = 'failed'",
+        "CREATE INDEX IF NOT EXISTS orders_updated ON orders (updated_at)",
+    ]),
+]
+
+
+def statements(engine: Engine, steps: list[str | Only]) -> list[str]:
+    """A migration's statements as `engine` runs them."""
+    out = []
+    for step in steps:
+        text = getattr(step, engine) if isinstance(step, Only) else step
+        if text:
+            out.append(text)
+    return out
+
+
+def for_engine(engine: Engine) -> list[tuple[str, list[str]]]:
+    """Every shared migration, named, with its statements for `engine`."""
+    return [(name, statements(engine, steps)) for name, steps in MIGRATIONS]
