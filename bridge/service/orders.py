@@ -61,10 +61,11 @@ class ProcessEvent:
             self._order_event(event)
 
     def _instance(self, event: WixEvent, status: str) -> bool:
-        """The latest install or removal wins; one signed earlier, arriving late, is skipped."""
+        """Applied by the site's state: a resend, or a removal older than the latest install,
+        changes nothing."""
         if self.store.set_instance(event.instance_id, status, at=event.event_time):
             return True
-        logs.info(log, "app_event_stale", event_id=event.id, type=event.event_type,
+        logs.info(log, "app_event_unchanged", event_id=event.id, type=event.event_type,
                   instance_id=event.instance_id, signed_at=event.event_time)
         return False
 

@@ -55,7 +55,8 @@ class Configuration:
 
 class Instances(Protocol):
     def set_instance(self, instance_id: str, status: str, *, at: str | None = None) -> bool:
-        """Install or removal, signed at `at`: False when an event signed later is recorded."""
+        """Install or removal, signed at `at`, applied to the site's state: True when it
+        changed it (see SitesSql.set_instance for the rules)."""
 
     def instance_status(self, instance_id: str) -> str | None: ...
 
@@ -157,19 +158,30 @@ class SitesSql(SqlBase):
     """Sites, their accounts, configurations, endpoints and incidents."""
 
     def set_instance(self, instance_id: str, status: str, *, at: str | None = None) -> bool:
-        """Record an install or removal; one signed before the last recorded (`at`, a resend
-        arriving late) changes nothing and answers False."""
+        """Apply an install or removal signed at `at` to the site's state; True when it changed.
+
+        By state, not by envelope: the same status again changes nothing (a resend); an install
+        of a removed site always installs (a re-install may come byte for byte as the first,
+        signed before the removal: it then counts from now); a removal signed before the latest
+        install is a resend arriving late, and ignored."""
         _, now = self._now()
         column = "installed_at" if status == "installed" else "removed_at"
         with self.transaction():
-            return self._execute(
-                f"INSERT INTO instances (instance_id, status, {column}, changed_at)"
-                f" VALUES (?, ?, ?, ?)"
-                f" ON CONFLICT (instance_id) DO UPDATE SET status = excluded.status,"
-                f" {column} = excluded.{column}, changed_at = excluded.changed_at"
-                f" WHERE excluded.changed_at IS NULL OR instances.changed_at IS NULL"
-                f" OR excluded.changed_at >= instances.changed_at",
-                [instance_id, status, now, at]).rowcount == 1
+            row = self._execute("SELECT status, changed_at FROM instances"
+                                " WHERE instance_id = ?", [instance_id]).one()
+            if row is None:
+                self._execute(f"INSERT INTO instances (instance_id, status, {column}, changed_at)"
+                              f" VALUES (?, ?, ?, ?)", [instance_id, status, now, at or now])
+                return True
+            current, changed = row
+            if current == status:
+                return False
+            if status == "removed" and at and changed and at < changed:
+                return False
+            since = at if at and (not changed or at >= changed) else now
+            self._execute(f"UPDATE instances SET status = ?, {column} = ?, changed_at = ?"
+                          f" WHERE instance_id = ?", [status, now, since, instance_id])
+            return True
 
     def instance_status(self, instance_id: str) -> str | None:
         row = self._execute("SELECT status FROM instances WHERE instance_id = ?",

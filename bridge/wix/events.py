@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -78,14 +79,16 @@ def event_from_claims(claims: Mapping[str, Any]) -> WixEvent:
     text = raw_data if isinstance(raw_data, str) else None
     if _is_entity_event(data):
         return _entity_event(event_type, instance_id, data, text)
-    # No id of its own: the digest of what Wix signed, its time of signing included, so that a
-    # resend is a duplicate but a second AppInstalled (a re-install, byte for byte the first's
-    # envelope) is not. The signing time also orders install and removal (`event_time`).
+    # No id of its own, and a re-install may come byte for byte as the first install: each
+    # delivery is kept under an id of its own (the digest of what Wix signed, and a nonce), and
+    # installs and removals are applied by the site's state (Instances.set_instance), so a resend
+    # changes nothing. The signing time orders them (`event_time`).
     issued = claims.get("iat")
     issued = issued if isinstance(issued, (int, float)) and not isinstance(issued, bool) else None
     digest = hashlib.sha256(json.dumps({"envelope": envelope, "iat": issued},
                                        sort_keys=True).encode()).hexdigest()
-    return WixEvent(id=f"{event_type}:{instance_id}:{digest[:32]}", event_type=event_type,
+    return WixEvent(id=f"{event_type}:{instance_id}:{digest[:16]}:{secrets.token_hex(8)}",
+                    event_type=event_type,
                     instance_id=instance_id, entity_id=None, sequence=None,
                     event_time=_signed_at(issued), payload=data, text=text)
 

@@ -275,6 +275,26 @@ def test_app_removed_fails_pending_updates_with_a_reason_and_stops_calls(client,
     assert store.instance_status(INSTANCE) == "installed"
 
 
+def test_a_reinstall_byte_for_byte_as_the_first_install_installs_and_statuses_reach_wix(
+        client, signer, worker, store, mocked, sent_order):
+    token(mocked)
+    mocked.get(f"{WIX_URL}/restaurants/v1/pos-integration/configurations",
+               json={"configurations": []})        # each install lists the site's locations
+    wix_has_fulfillment(mocked, sent_order)
+    patched = mocked.patch(patch_url(sent_order["id"]), json={})
+    installed = signer.token({"appId": "app", "originInstanceId": ""}, wix_events.APP_INSTALLED)
+    removed = signer.token({"appId": "app"}, wix_events.APP_REMOVED)
+    for body, state in ((installed, "installed"), (removed, "removed"), (installed, "installed"),
+                        (installed, "installed")):   # the last: a resend, which changes nothing
+        assert client.post("/webhooks/wix", data=body).status_code == 200
+        worker.drain()
+        assert store.instance_status(INSTANCE) == state
+    callback(client, "READY")
+    worker.drain()
+    [update] = store.list_status_updates()
+    assert update.state == "sent" and patched.call_count == 1
+
+
 def test_a_failed_status_update_can_be_replayed(client, worker, store, mocked, sent_order):
     from bridge.service.replay import replay
     token(mocked)

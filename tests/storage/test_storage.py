@@ -464,3 +464,22 @@ def test_an_order_is_its_site_s_the_same_id_from_two_sites_is_two_orders(store):
     store.enqueue(jobs.send_order("wix-1", "site-b"))
     assert [j["kind"] for j in store.history("site-b", "wix-1")["jobs"]] == ["send_order"]
     assert store.history("site-a", "wix-1")["jobs"] == []
+
+
+def test_installs_and_removals_apply_by_the_site_s_state(open_stores):
+    """A resend changes nothing; a removal signed before the latest install is ignored; an
+    install of a removed site always installs, even one signed as long ago as the first."""
+    store = open_stores(clock=lambda: 1_800_000_000.0)  # 2027-01-15, after every time below
+    first, removal, later = ("2026-12-01T10:00:00.000+00:00", "2026-12-02T10:00:00.000+00:00",
+                             "2026-12-03T10:00:00.000+00:00")
+    assert store.set_instance("site", "installed", at=first)
+    assert not store.set_instance("site", "installed", at=first)      # a resend
+    assert not store.set_instance("site", "removed", at="2026-11-30T10:00:00.000+00:00")
+    assert store.instance_status("site") == "installed"
+    assert store.set_instance("site", "removed", at=removal)
+    assert not store.set_instance("site", "removed", at=later)        # removed already
+    assert store.set_instance("site", "installed", at=first)          # the re-install
+    assert not store.set_instance("site", "removed", at=removal)      # the removal, resent
+    assert store.instance_status("site") == "installed"
+    assert store.set_instance("other", "removed", at=removal)         # a site never installed
+    assert store.installed_instances() == ["site"]
