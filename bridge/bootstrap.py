@@ -12,7 +12,7 @@ from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import (catalog, configurations, imports, jobs, notifications, orders,
-                            statuses)
+                            reconcile, statuses)
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.legacy import LegacyWebhook
 from bridge.service.spi import PosIntegration
@@ -156,7 +156,8 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     bridge = Bridge(config, store, pos, public_key, wix, accounts,
                     warnings=startup_warnings(config))
     bridge.handlers.update({
-        jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store, app_id=config.wix_app_id),
+        jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store, app_id=config.wix_app_id,
+                                                     reconcile_seconds=config.reconcile_seconds),
         jobs.Kind.SEND_ORDER: orders.SendOrder(store, pos, accounts),
         jobs.Kind.CANCEL_ORDER: orders.CancelOrder(store, pos),
         jobs.Kind.WIX_STATUS: statuses.SyncStatus(store, wix, pos),
@@ -166,6 +167,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
                                                     notify_buyer=config.import_notify_buyer),
         jobs.Kind.NOTIFY: notifications.Notify(store, config.mailer,
                                                digest_seconds=config.notify_digest_seconds),
+        jobs.Kind.RECONCILE_WIX: reconcile.ReconcileWix(store, wix, config.reconcile_seconds),
     })
     return bridge
 

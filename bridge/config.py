@@ -98,6 +98,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the From address of owners' notifications (required with BRIDGE_SMTP_URL)"),
     Setting("BRIDGE_NOTIFY_DIGEST_SECONDS", "60",
             "incidents of one site this close to the first are mailed together, as one digest"),
+    Setting("BRIDGE_RECONCILE_SECONDS", "900",
+            "every this many seconds each installed site's orders are searched in Wix and any "
+            "whose webhook never came is taken (0: never; `bridge reconcile` runs it at once)"),
     Setting("BRIDGE_METRICS_TOKEN", None,
             "turns GET /metrics (Prometheus text format) on: scrapers send Authorization: Bearer "
             "<this token>"),
@@ -182,6 +185,7 @@ class Config:
     frame_ancestors: str = "https://manage.wix.com https://*.wix.com"
     terms: str | None = None
     notify_digest_seconds: float = 60.0
+    reconcile_seconds: float = 900.0
     allow_private_urls: bool = False
     public_url: str | None = None
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -349,6 +353,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         terms=terms,
         notify_digest_seconds=_number("BRIDGE_NOTIFY_DIGEST_SECONDS",
                                       get("BRIDGE_NOTIFY_DIGEST_SECONDS"), float, 0, 86400),
+        reconcile_seconds=_reconcile_seconds(get("BRIDGE_RECONCILE_SECONDS")),
         allow_private_urls=_flag("BRIDGE_ALLOW_PRIVATE_URLS", get("BRIDGE_ALLOW_PRIVATE_URLS")),
         public_url=_public_url(get("BRIDGE_PUBLIC_URL")),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},
@@ -416,6 +421,14 @@ def database_url(url: str) -> str:
 def sqlite_path(url: str) -> Path | None:
     """`sqlite:///relative/path` or `sqlite:////absolute/path`, as SQLAlchemy spells them."""
     return Path(url[len(_SQLITE):]) if url.startswith(_SQLITE) else None
+
+
+def _reconcile_seconds(raw: str) -> float:
+    """0 (off), or a period of a minute to a day: Wix allows 200 calls a minute per site."""
+    value = _number("BRIDGE_RECONCILE_SECONDS", raw, float, 0, 86400)
+    if 0 < value < 60:
+        raise ConfigError(f"BRIDGE_RECONCILE_SECONDS is malformed: {raw} is under 60 (0 is off)")
+    return value
 
 
 def _number(name: str, raw: str, kind: type, low: float, high: float):

@@ -92,6 +92,7 @@ def env(database_url, public_pem) -> dict[str, str]:
         "WIX_APP_ID": "app-id", "WIX_APP_SECRET": "app-secret", "WIX_PUBLIC_KEY": public_pem,
         "POS_CLIENT": "webhook", "POS_WEBHOOK_URL": POS_URL, "POS_WEBHOOK_SECRET": POS_SECRET,
         "POS_SITES": "*", "WIX_API_BASE": WIX_URL,
+        "BRIDGE_RECONCILE_SECONDS": "0",  # on in the tests of reconciling (service/test_reconcile)
     }
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -175,7 +176,9 @@ class WixServer:
         self.breaches: list[str] = []    # its own answers that broke the contract (a test bug)
         self.fulfillments: dict[str, list[dict]] = {}
         self.configurations: dict[str, list[dict]] = {}  # site -> its POS configurations
-        self.orders: dict[str, dict] = {}                 # orders created through the API
+        self.orders: dict[str, dict] = {}                 # orders created through the API,
+        #                                                   or put there by a test (searched)
+        self.searches = 0                                 # Search Orders calls by updatedDate
         self.order_settings: dict[str, dict] = {}         # the settings each was created with
         self.operations: list[dict] = []                  # Restaurants operations
         self.order_faults: list[str] = []                 # "lose": create, then answer 504
@@ -221,9 +224,7 @@ class WixServer:
                         return
                     answer = {"order": order}
                 elif self.path == "/ecom/v1/orders/search":
-                    wanted = body["search"]["filter"]["channelInfo.externalOrderId"]["$eq"]
-                    answer = {"orders": [o for o in wix.orders.values()
-                                         if o["channelInfo"].get("externalOrderId") == wanted]}
+                    answer = wix.search_orders(body["search"])
                 elif self.path == "/restaurants-operations/v1/operations":
                     answer = {"operations": wix.operations}
                 elif self.path.startswith(CONNECTIVITY):
@@ -281,6 +282,33 @@ class WixServer:
         with self.lock:
             return [{k: v for k, v in r.items() if k != "at"} for r in self.requests
                     if r["method"] == method]
+
+    def search_orders(self, search: dict) -> dict:
+        """Search Orders as the bridge uses it: by external id, or by updatedDate (`$gte`),
+        oldest change first, paged by cursor (a cursor carries the query, as Wix's does)."""
+        wanted = (search.get("filter") or {}).get("channelInfo.externalOrderId")
+        if wanted is not None:
+            return {"orders": [o for o in self.orders.values()
+                               if (o.get("channelInfo") or {}).get("externalOrderId")
+                               == wanted["$eq"]]}
+        paging = search.get("cursorPaging") or {}
+        if paging.get("cursor"):
+            since, offset = paging["cursor"].rsplit("|", 1)
+        else:
+            since, offset = search["filter"]["updatedDate"]["$gte"], "0"
+        start, limit = int(offset), int(paging.get("limit") or 50)
+
+        def at(value: str) -> float:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        with self.lock:
+            matching = sorted((o for o in self.orders.values()
+                               if at(o.get("updatedDate") or since) >= at(since)),
+                              key=lambda o: at(o.get("updatedDate") or since))
+        page, more = matching[start:start + limit], start + limit < len(matching)
+        self.searches += 1
+        return {"orders": page, "metadata": {
+            "count": len(page), "hasNext": more,
+            "cursors": {"next": f"{since}|{start + limit}"} if more else {}}}
 
     def close(self):
         self.server.shutdown()

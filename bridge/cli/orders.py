@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from bridge.cli.common import configured, emit, fail_cleanly, migrated_store, setting_lines
+from bridge.cli.common import (configured, emit, fail_cleanly, migrated_store, setting_lines,
+                               wired)
 from bridge.config import ConfigError, load_config
 from bridge.domain.lifecycle import OrderState
 from bridge.pos import registry
@@ -197,6 +198,34 @@ def replay(order_id: str | None, site: str | None, job_id: int | None, status_id
     click.echo(f"replaying job(s) {', '.join(map(str, ids))}")
 
 
+@click.command("reconcile")
+@click.option("--site", help="Only this site (Wix app instance id); default: every installed one.")
+@fail_cleanly
+def reconcile_orders(site: str | None) -> None:
+    """Search Wix now for orders whose webhooks never came, and take them."""
+    from bridge.service.reconcile import reconcile_site
+    from bridge.wix.port import WixError
+    bridge = wired(create=False)
+    bridge.store.check_schema()
+    if bridge.wix is None:
+        raise ConfigError("reconciling needs Wix credentials: set WIX_APP_ID and WIX_APP_SECRET")
+    sites = [site] if site else bridge.store.installed_instances()
+    failed = False
+    for instance_id in sites:
+        try:
+            done = reconcile_site(bridge.store, bridge.wix, instance_id)
+        except WixError as error:
+            click.echo(f"{instance_id}: {error}", err=True)
+            failed = True
+            continue
+        click.echo(f"{instance_id}: {done.seen} order(s) in Wix since the last look, "
+                   f"{done.taken} taken")
+    if not sites:
+        click.echo("no installed sites")
+    if failed:
+        sys.exit(1)
+
+
 @click.group()
 def pos() -> None:
     """The POS clients installed here."""
@@ -255,4 +284,5 @@ def send_sample(url: str | None, status: str) -> None:
         sys.exit(1)
 
 
-COMMANDS = (list_orders, show, statuses, list_imports, replay, pos, send_sample)
+COMMANDS = (list_orders, show, statuses, list_imports, replay, reconcile_orders, pos,
+            send_sample)

@@ -23,6 +23,7 @@ class Kind(StrEnum):
     SYNC_CATALOG = "sync_catalog"     # write a configuration's POS menu to Wix
     IMPORT_ORDER = "import_order"     # create an order taken at the POS in Wix
     NOTIFY = "notify"                 # email a site's owner what needs them
+    RECONCILE_WIX = "reconcile_wix"   # take the site's orders whose webhooks never came
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -81,6 +82,13 @@ def notify(instance_id: str, cause: str) -> NewJob:
     first mails every incident still untold (a digest), so the others find nothing to send."""
     return NewJob(Kind.NOTIFY, key=f"notify:{instance_id}:{cause}", lane=f"notify:{instance_id}",
                   instance_id=instance_id)
+
+
+def reconcile_wix(instance_id: str, slot: int) -> NewJob:
+    """One per site and period (`slot`): however many processes schedule it, it runs once."""
+    return NewJob(Kind.RECONCILE_WIX, key=f"reconcile-wix:{instance_id}:{slot}",
+                  lane=f"reconcile:{instance_id}", instance_id=instance_id,
+                  payload={"slot": slot}, destination=wix_destination(instance_id))
 
 
 def pos_destination(instance_id: str) -> str:

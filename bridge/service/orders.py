@@ -18,7 +18,7 @@ from bridge.domain import lifecycle
 from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
 from bridge.pos.registry import PosClients
-from bridge.service import imports, inbox, incidents, jobs, statuses
+from bridge.service import imports, inbox, incidents, jobs, reconcile, statuses
 from bridge.service.accounts import AccountError, SiteAccounts
 from bridge.service.outcomes import Fail, Wait, pos_answers
 from bridge.storage.port import Direction, Import, Job, Store
@@ -36,9 +36,11 @@ def _apply(store: Store, order_id: str, instance_id: str, decision: lifecycle.De
 
 
 class ProcessEvent:
-    def __init__(self, store: Store, *, app_id: str | None = None):
+    def __init__(self, store: Store, *, app_id: str | None = None,
+                 reconcile_seconds: float = 0.0):
         self.store = store
         self.app_id = app_id  # to know the orders this app created in Wix (imports)
+        self.reconcile_seconds = reconcile_seconds  # an install starts the site's reconciling
 
     def run(self, job: Job) -> None:
         event = inbox.load(self.store, job.payload["event_id"])
@@ -48,6 +50,7 @@ class ProcessEvent:
             if self._instance(event, "installed"):
                 logs.info(log, "app_installed", instance_id=event.instance_id)
                 self.store.enqueue(jobs.list_configurations(event.instance_id, event.id))
+                reconcile.schedule(self.store, event.instance_id, self.reconcile_seconds)
         elif event.event_type == wix_events.APP_REMOVED:
             if self._instance(event, "removed"):
                 logs.info(log, "app_removed", instance_id=event.instance_id)

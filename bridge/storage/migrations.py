@@ -38,6 +38,16 @@ MIGRATIONS: list[tuple[str, list[str | Only]]] = [
         "CREATE INDEX IF NOT EXISTS jobs_failed ON jobs (state) WHERE state = 'failed'",
         "CREATE INDEX IF NOT EXISTS orders_updated ON orders (updated_at)",
     ]),
+    # Where each site's reconciliation with an outside system got to: Wix's orders are searched
+    # from `cursor` (an updatedDate) on, so a webhook that never came is still taken.
+    ("s002_reconciliations", [
+        "CREATE TABLE reconciliations ("
+        " instance_id text NOT NULL,"
+        " source text NOT NULL,"
+        " cursor text,"
+        " ran_at text NOT NULL,"
+        " PRIMARY KEY (instance_id, source))",
+    ]),
 ]
 
 

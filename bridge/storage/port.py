@@ -22,15 +22,16 @@ from bridge.storage.jobs import (Breaker, BreakerState, Breakers, Job, JobQueue,
 from bridge.storage.orders import (Direction, OrderRecord, Orders, Origin, StatusUpdate,
                                    StatusUpdates, UpdateState)
 from bridge.storage.sites import (Account, AccountState, Accounts, Configuration, Configurations,
-                                  Incident, Incidents, Instances, LegacyEndpoints)
+                                  Incident, Incidents, Instances, LegacyEndpoints, Reconciliations)
 
 __all__ = ["Account", "AccountState", "Accounts", "Breaker", "BreakerState", "Breakers",
            "Configuration", "Configurations", "Direction", "EventJob", "Identifiers", "Import",
            "ImportState", "Imports", "Inbox", "Incident", "Incidents", "Instances", "Job",
            "JobQueue", "JobState", "LegacyEndpoints", "Metrics", "NewJob", "OrderRecord",
-           "Orders", "Origin", "Outcome", "Pace", "SchemaOutOfDate", "Snapshot", "StatusUpdate",
-           "StatusUpdates", "StorageError", "Store", "StoreUnavailable", "StoredEvent", "Sync",
-           "SyncState", "Syncs", "Transactions", "UpdateState", "epoch", "iso"]
+           "Orders", "Origin", "Outcome", "Pace", "Reconciliations", "SchemaOutOfDate",
+           "Snapshot", "StatusUpdate", "StatusUpdates", "StorageError", "Store",
+           "StoreUnavailable", "StoredEvent", "Sync", "SyncState", "Syncs", "Transactions",
+           "UpdateState", "epoch", "iso"]
 
 
 class Transactions(Protocol):
@@ -48,8 +49,8 @@ class Transactions(Protocol):
 
 
 class Store(Transactions, Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances,
-            Accounts, Configurations, Identifiers, Syncs, Imports, LegacyEndpoints, Metrics,
-            Incidents, Protocol):
+            Reconciliations, Accounts, Configurations, Identifiers, Syncs, Imports,
+            LegacyEndpoints, Metrics, Incidents, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:

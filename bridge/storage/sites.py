@@ -63,6 +63,14 @@ class Instances(Protocol):
     def installed_instances(self) -> list[str]: ...
 
 
+class Reconciliations(Protocol):
+    def reconcile_cursor(self, instance_id: str, source: str) -> str | None:
+        """Where the site's last reconciliation with `source` got to (None: never ran)."""
+
+    def set_reconcile_cursor(self, instance_id: str, source: str, cursor: str | None) -> None:
+        ...
+
+
 class Accounts(Protocol):
     def save_account(self, account_id: str, instance_id: str, pos_client: str,
                      credentials: str | None) -> Account:
@@ -182,6 +190,18 @@ class SitesSql(SqlBase):
             self._execute(f"UPDATE instances SET status = ?, {column} = ?, changed_at = ?"
                           f" WHERE instance_id = ?", [status, now, since, instance_id])
             return True
+
+    def reconcile_cursor(self, instance_id: str, source: str) -> str | None:
+        row = self._execute("SELECT cursor FROM reconciliations WHERE instance_id = ?"
+                            " AND source = ?", [instance_id, source]).one()
+        return row[0] if row else None
+
+    def set_reconcile_cursor(self, instance_id: str, source: str, cursor: str | None) -> None:
+        _, now = self._now()
+        self._execute("INSERT INTO reconciliations (instance_id, source, cursor, ran_at)"
+                      " VALUES (?, ?, ?, ?) ON CONFLICT (instance_id, source)"
+                      " DO UPDATE SET cursor = excluded.cursor, ran_at = excluded.ran_at",
+                      [instance_id, source, cursor, now])
 
     def instance_status(self, instance_id: str) -> str | None:
         row = self._execute("SELECT status FROM instances WHERE instance_id = ?",

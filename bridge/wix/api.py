@@ -28,6 +28,7 @@ IN_PROCESS_ATTEMPTS = 3
 IN_PROCESS_MAX_WAIT = 5.0           # a longer Retry-After goes back to the worker instead
 IN_PROCESS_BUDGET = 15.0            # seconds of in-process retrying, so SIGTERM's 30 s suffice
 POS_INTEGRATION = "/restaurants/v1/pos-integration"
+SEARCH_PAGE = 100                   # Search Orders' most a page (CursorPaging.limit)
 RATE_PER_MINUTE = 200               # Wix's documented limit per app instance
 PACE_BURST = RATE_PER_MINUTE        # a minute's calls may go at once, then the pace applies
 
@@ -232,6 +233,22 @@ class WixApi:
             "filter": {"channelInfo.externalOrderId": {"$eq": external_id}}}})
         found = [o for o in answer.get("orders") or [] if isinstance(o, dict) and o.get("id")]
         return found[0] if found else None
+
+    def orders_updated_since(self, instance_id: str, since: str, cursor: str | None = None
+                             ) -> tuple[list[dict[str, Any]], str | None]:
+        """eCommerce Search Orders, 100 a page: a cursor carries the query (Wix's cursor
+        paging takes no filter or sort with it)."""
+        search: dict[str, Any] = {"cursorPaging": {"limit": SEARCH_PAGE}}
+        if cursor:
+            search["cursorPaging"]["cursor"] = cursor
+        else:
+            search.update(filter={"updatedDate": {"$gte": since}},
+                          sort=[{"fieldName": "updatedDate", "order": "ASC"}])
+        answer = self.call("POST", "/ecom/v1/orders/search", instance_id, {"search": search})
+        found = [o for o in answer.get("orders") or [] if isinstance(o, dict) and o.get("id")]
+        paging = answer.get("metadata") or {}
+        following = (paging.get("cursors") or {}).get("next") if paging.get("hasNext") else None
+        return found, following or None
 
     def list_operations(self, instance_id: str) -> list[dict[str, Any]]:
         answer = self.call("GET", "/restaurants-operations/v1/operations", instance_id)

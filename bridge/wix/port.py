@@ -51,6 +51,11 @@ class Wix(Protocol):
     def find_order_by_external_id(self, instance_id: str, external_id: str
                                   ) -> dict[str, Any] | None: ...
 
+    def orders_updated_since(self, instance_id: str, since: str, cursor: str | None = None
+                             ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the site's orders updated at or after `since`, oldest change first, and
+        the cursor of the next page (None: the last)."""
+
     def list_operations(self, instance_id: str) -> list[dict[str, Any]]: ...
 
     def list_configurations(self, instance_id: str) -> list[dict[str, Any]]: ...
