@@ -168,6 +168,8 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         jobs.Kind.NOTIFY: notifications.Notify(store, config.mailer,
                                                digest_seconds=config.notify_digest_seconds),
         jobs.Kind.RECONCILE_WIX: reconcile.ReconcileWix(store, wix, config.reconcile_seconds),
+        jobs.Kind.RECONCILE_POS: reconcile.ReconcilePos(store, pos, config.reconcile_seconds,
+                                                        config.reconcile_max_age_hours * 3600),
     })
     return bridge
 

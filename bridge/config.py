@@ -101,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BRIDGE_RECONCILE_SECONDS", "900",
             "every this many seconds each installed site's orders are searched in Wix and any "
             "whose webhook never came is taken (0: never; `bridge reconcile` runs it at once)"),
+    Setting("BRIDGE_RECONCILE_MAX_AGE_HOURS", "24",
+            "orders at the POS longer than this are no longer asked for their status"),
     Setting("BRIDGE_METRICS_TOKEN", None,
             "turns GET /metrics (Prometheus text format) on: scrapers send Authorization: Bearer "
             "<this token>"),
@@ -186,6 +188,7 @@ class Config:
     terms: str | None = None
     notify_digest_seconds: float = 60.0
     reconcile_seconds: float = 900.0
+    reconcile_max_age_hours: float = 24.0
     allow_private_urls: bool = False
     public_url: str | None = None
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -354,6 +357,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         notify_digest_seconds=_number("BRIDGE_NOTIFY_DIGEST_SECONDS",
                                       get("BRIDGE_NOTIFY_DIGEST_SECONDS"), float, 0, 86400),
         reconcile_seconds=_reconcile_seconds(get("BRIDGE_RECONCILE_SECONDS")),
+        reconcile_max_age_hours=_number("BRIDGE_RECONCILE_MAX_AGE_HOURS",
+                                        get("BRIDGE_RECONCILE_MAX_AGE_HOURS"), float, 1, 24 * 30),
         allow_private_urls=_flag("BRIDGE_ALLOW_PRIVATE_URLS", get("BRIDGE_ALLOW_PRIVATE_URLS")),
         public_url=_public_url(get("BRIDGE_PUBLIC_URL")),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},

@@ -202,8 +202,11 @@ def replay(order_id: str | None, site: str | None, job_id: int | None, status_id
 @click.option("--site", help="Only this site (Wix app instance id); default: every installed one.")
 @fail_cleanly
 def reconcile_orders(site: str | None) -> None:
-    """Search Wix now for orders whose webhooks never came, and take them."""
-    from bridge.service.reconcile import reconcile_site
+    """Search Wix now for orders whose webhooks never came, and ask the POS for the statuses
+    its callbacks never told; take what the bridge missed."""
+    from bridge.pos.base import PosError
+    from bridge.pos.registry import NoPosForSite
+    from bridge.service.reconcile import reconcile_pos_site, reconcile_site
     from bridge.wix.port import WixError
     bridge = wired(create=False)
     bridge.store.check_schema()
@@ -214,12 +217,15 @@ def reconcile_orders(site: str | None) -> None:
     for instance_id in sites:
         try:
             done = reconcile_site(bridge.store, bridge.wix, instance_id)
-        except WixError as error:
+            asked = reconcile_pos_site(bridge.store, bridge.pos, instance_id, 0,
+                                       bridge.config.reconcile_max_age_hours * 3600)
+        except (WixError, PosError, NoPosForSite) as error:
             click.echo(f"{instance_id}: {error}", err=True)
             failed = True
             continue
         click.echo(f"{instance_id}: {done.seen} order(s) in Wix since the last look, "
-                   f"{done.taken} taken")
+                   f"{done.taken} taken; {asked.seen} status(es) from the POS, "
+                   f"{asked.taken} new")
     if not sites:
         click.echo("no installed sites")
     if failed:

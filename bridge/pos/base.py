@@ -94,7 +94,8 @@ class PosClient(Protocol):
         """The order's status as the POS has it now (None: nothing to report). Only clients whose
         callbacks can leave the status out need more than `return None`."""
 
-    # Optional, asked through the functions below: `check_credentials() -> merchant id | None`,
+    # Optional, asked through the functions below: `statuses_of(pos order ids) -> [StatusChange]`
+    # (many orders' statuses in one call), `check_credentials() -> merchant id | None`,
     # `list_locations() -> list[PosLocation]`, `validate_order(order)` raising PosRejected,
     # `fetch_menu(location_id) -> the menu's JSON form`, `fetch_order(pos_order_id) -> an order
     # taken at the POS, in the import form`. `parse_callback` may also return PosOrderCreated
@@ -109,6 +110,17 @@ class PosLocation:
 
 # Optional capabilities. A client written before them still loads and works: the bridge asks
 # through these functions, which answer for a client that does not have the method.
+
+def statuses_of(client: PosClient, pos_order_ids: list[str]) -> list[StatusChange]:
+    """The orders' statuses as the POS has them now: in one call a page where the client can
+    (`statuses_of(ids)`), else one `current_status` an order. Orders it reports nothing for are
+    left out."""
+    method = getattr(client, "statuses_of", None)
+    if callable(method):
+        return [c for c in method(pos_order_ids) if c.status is not None]
+    changes = (client.current_status(pos_order_id) for pos_order_id in pos_order_ids)
+    return [c for c in changes if c is not None and c.status is not None]
+
 
 def check_credentials(client: PosClient) -> tuple[bool, str | None]:
     """Ask the POS whether the client's credentials open an account: (asked, the POS's merchant

@@ -37,6 +37,7 @@ from bridge.pos.square_catalog import menu_from_catalog
 
 log = logging.getLogger(__name__)
 
+BATCH_RETRIEVE = 100                     # BatchRetrieveOrders' most order ids a call
 SQUARE_VERSION = "2026-09-16"            # the API version every request pins
 PRODUCTION = "https://connect.squareup.com"
 TIMEOUT_SECONDS = 10.0                   # read timeout, POS_SQUARE_TIMEOUT
@@ -458,6 +459,19 @@ class SquarePos:
         status = status_of(order)
         return (StatusChange(pos_order_id, status, order.get("updated_at"),
                              sequence=_int(order.get("version"))) if status else None)
+
+    def statuses_of(self, pos_order_ids: list[str]) -> list[StatusChange]:
+        """BatchRetrieveOrders, 100 orders a call: reconciling asks for many at once."""
+        changes = []
+        for start in range(0, len(pos_order_ids), BATCH_RETRIEVE):
+            answer = self._call("POST", "/v2/orders/batch-retrieve",
+                                {"order_ids": pos_order_ids[start:start + BATCH_RETRIEVE]})
+            for order in answer.get("orders") or []:
+                status = status_of(order) if isinstance(order, dict) else None
+                if status and order.get("id"):
+                    changes.append(StatusChange(order["id"], status, order.get("updated_at"),
+                                                sequence=_int(order.get("version"))))
+        return changes
 
     def check_credentials(self) -> str | None:
         """The seller's merchant id, if the access token opens the account."""

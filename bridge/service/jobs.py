@@ -24,6 +24,7 @@ class Kind(StrEnum):
     IMPORT_ORDER = "import_order"     # create an order taken at the POS in Wix
     NOTIFY = "notify"                 # email a site's owner what needs them
     RECONCILE_WIX = "reconcile_wix"   # take the site's orders whose webhooks never came
+    RECONCILE_POS = "reconcile_pos"   # ask the POS for the statuses its callbacks never told
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -89,6 +90,13 @@ def reconcile_wix(instance_id: str, slot: int) -> NewJob:
     return NewJob(Kind.RECONCILE_WIX, key=f"reconcile-wix:{instance_id}:{slot}",
                   lane=f"reconcile:{instance_id}", instance_id=instance_id,
                   payload={"slot": slot}, destination=wix_destination(instance_id))
+
+
+def reconcile_pos(instance_id: str, slot: int) -> NewJob:
+    """As reconcile_wix, for the site's POS (its bulkhead and breaker apply)."""
+    return NewJob(Kind.RECONCILE_POS, key=f"reconcile-pos:{instance_id}:{slot}",
+                  lane=f"reconcile-pos:{instance_id}", instance_id=instance_id,
+                  payload={"slot": slot}, destination=pos_destination(instance_id))
 
 
 def pos_destination(instance_id: str) -> str:

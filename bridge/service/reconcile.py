@@ -1,26 +1,33 @@
-"""Reconciling with Wix: the orders whose webhooks never came are taken all the same.
+"""Reconciling with Wix and with the POS: what a webhook that never came should have said.
 
-Wix stops resending a webhook after about two days, so an outage of the bridge, a DNS mistake or a
-rotated key longer than that would lose orders silently. Each site is therefore reconciled on a
-schedule (and by `bridge reconcile`): Wix's orders updated since the site's cursor are searched,
-oldest change first, and each one the bridge does not know, or whose status it has not seen, is
-stored as an event exactly as its webhook would have been, and goes the same way: one order at
-the POS however many times it is seen, a late webhook after it changing nothing. A cancellation
-that was missed is caught the same way.
+Wix stops resending a webhook after about two days, Square after three, and a `webhook` POS may
+never resend: an outage of the bridge, a DNS mistake or a rotated key longer than that would lose
+orders and kitchen statuses silently. Each site is therefore reconciled on a schedule (and by
+`bridge reconcile`):
+- with Wix: Wix's orders updated since the site's cursor are searched, oldest change first, and
+  each one the bridge does not know, or whose status it has not seen, is stored as an event
+  exactly as its webhook would have been, and goes the same way: one order at the POS however
+  many times it is seen, a late webhook after it changing nothing. A missed cancellation too.
+- with the POS: the site's orders at the POS and not finished there are asked for their status
+  (many in one call where the client can), less often as they age and not past a maximum age,
+  and a status the bridge has not recorded goes to Wix by the same path as a callback's.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from bridge import logs
 from bridge.domain.orders import InvalidOrder, restaurant_items
-from bridge.service import inbox, jobs
-from bridge.service.outcomes import no_wix, wix_answers
-from bridge.storage.port import (Inbox, Instances, Job, JobQueue, Orders, Reconciliations,
-                                 epoch, iso)
+from bridge.pos import base
+from bridge.pos.registry import PosClients
+from bridge.service import inbox, jobs, statuses
+from bridge.service.outcomes import no_wix, pos_answers, wix_answers
+from bridge.storage.port import (Inbox, Instances, Job, JobQueue, NewJob, OrderRecord, Orders,
+                                 Reconciliations, StatusUpdates, Transactions, epoch, iso)
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
 from bridge.wix.port import Wix
@@ -35,6 +42,10 @@ NO_CREDENTIALS_RECHECK_SECONDS = 300.0
 
 class ReconcileStore(Inbox, Orders, Reconciliations, Instances, JobQueue, Protocol):
     """The inbox it stores into, the orders it compares with, and where it got to."""
+
+
+class PosReconcileStore(Orders, StatusUpdates, JobQueue, Instances, Transactions, Protocol):
+    """The orders in the kitchen, and the status path a callback takes."""
 
 
 @dataclass
@@ -99,24 +110,62 @@ def _take(store: ReconcileStore, instance_id: str, order: Mapping[str, Any]) -> 
     return stored
 
 
-def schedule(store: JobQueue, instance_id: str, interval: float, *, after: float = 0.0) -> None:
-    """The site's next reconciliation, `after` seconds from now (once, whoever schedules it)."""
+def schedule(store: JobQueue, instance_id: str, interval: float, *, after: float = 0.0,
+             kinds: tuple[Callable[[str, int], NewJob], ...] = (jobs.reconcile_wix,
+                                                               jobs.reconcile_pos)) -> None:
+    """The site's next reconciliations, `after` seconds from now (once, whoever schedules
+    them: a job's key names its period)."""
     if interval <= 0:
         return
     slot = int((store.clock() + after) // interval)
-    store.enqueue(jobs.reconcile_wix(instance_id, slot), delay=after)
+    for kind in kinds:
+        store.enqueue(kind(instance_id, slot), delay=after)
 
 
 def schedule_all(store: ReconcileStore, interval: float) -> int:
-    """Every installed site's reconciliation, due now (a worker starting): how many sites."""
+    """Every installed site's reconciliations, due now (a worker starting): how many sites."""
     sites = store.installed_instances()
     for site in sites:
         schedule(store, site, interval)
     return len(sites)
 
 
+def due(age_seconds: float, slot: int) -> bool:
+    """Whether an order of this age is asked in this period: every period in its first hour,
+    every 4th until six hours, then every 12th (a kitchen moves fast, then rarely)."""
+    every = 1 if age_seconds < 3600 else 4 if age_seconds < 6 * 3600 else 12
+    return slot % every == 0
+
+
+def reconcile_pos_site(store: PosReconcileStore, pos: PosClients, instance_id: str, slot: int,
+                       max_age_seconds: float) -> Reconciled:
+    """Ask the POS for the site's unfinished orders that are due, and record each status the
+    bridge has not: it goes to Wix as a callback's would."""
+    now = store.clock()
+    done = Reconciled()
+    waiting: dict[str, list[OrderRecord]] = {}
+    for order in store.orders_in_the_kitchen(instance_id, iso(now - max_age_seconds)):
+        if order.pos_client and due(now - epoch(order.created_at), slot):
+            waiting.setdefault(order.pos_client, []).append(order)
+    for key, orders in waiting.items():
+        client = pos.holding(key, instance_id).client
+        known = {o.pos_order_id: o.pos_status for o in orders}
+        changes = base.statuses_of(client, list(known))
+        done.seen += len(changes)
+        fresh = [c for c in changes if c.pos_order_id in known
+                 and c.status is not None and c.status.value != known[c.pos_order_id]]
+        if fresh:
+            done.taken += len(statuses.record_changes(store, key, [
+                dataclasses.replace(c, callback_id=f"reconcile:{c.pos_order_id}:"
+                                                   f"{c.status.value}") for c in fresh]))
+    if done.taken:
+        logs.warning(log, "reconcile_took_missed_statuses", instance_id=instance_id,
+                     asked=sum(len(o) for o in waiting.values()), taken=done.taken)
+    return done
+
+
 class ReconcileWix:
-    """The job: reconcile the site, then schedule its next run."""
+    """The job: reconcile the site with Wix, then schedule its next run."""
 
     def __init__(self, store: ReconcileStore, wix: Wix | None, interval: float):
         self.store = store
@@ -131,8 +180,39 @@ class ReconcileWix:
             raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
         with wix_answers(then="; the next attempt searches from where this one started"):
             reconcile_site(self.store, self.wix, site)
-        schedule(self.store, site, self.interval, after=self.interval)
+        self._next(site)
 
     def failed(self, job: Job, reason: str) -> None:
         """Given up on: the next period's run tries again."""
-        schedule(self.store, job.instance_id or "", self.interval, after=self.interval)
+        self._next(job.instance_id or "")
+
+    def _next(self, site: str) -> None:
+        schedule(self.store, site, self.interval, after=self.interval,
+                 kinds=(jobs.reconcile_wix,))
+
+
+class ReconcilePos:
+    """The job: ask the site's POS for its unfinished orders' statuses, then schedule the next."""
+
+    def __init__(self, store: PosReconcileStore, pos: PosClients, interval: float,
+                 max_age_seconds: float):
+        self.store = store
+        self.pos = pos
+        self.interval = interval
+        self.max_age_seconds = max_age_seconds
+
+    def run(self, job: Job) -> None:
+        site = job.instance_id or ""
+        if self.store.instance_status(site) == "removed":
+            return
+        with pos_answers():
+            reconcile_pos_site(self.store, self.pos, site, int(job.payload.get("slot", 0)),
+                               self.max_age_seconds)
+        self._next(site)
+
+    def failed(self, job: Job, reason: str) -> None:
+        self._next(job.instance_id or "")
+
+    def _next(self, site: str) -> None:
+        schedule(self.store, site, self.interval, after=self.interval,
+                 kinds=(jobs.reconcile_pos,))

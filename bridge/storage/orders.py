@@ -102,6 +102,11 @@ class Orders(Protocol):
 
     def history(self, instance_id: str, wix_order_id: str) -> dict[str, list[dict[str, Any]]]: ...
 
+    def orders_in_the_kitchen(self, instance_id: str, created_after: str, limit: int = 1000
+                              ) -> list[OrderRecord]:
+        """The site's orders at a POS and not finished there (neither FULFILLED nor CANCELED),
+        created after `created_after`, oldest first."""
+
 
 class StatusUpdates(Protocol):
     def add_status_update(self, pos_client: str, pos_order_id: str, status: str,
@@ -223,6 +228,15 @@ class OrdersSql(SqlBase):
             args += [Direction.EXPORTED.value, direction]
         rows = self._execute(f"SELECT {_ORDER_COLUMNS} FROM orders {where}"
                              " ORDER BY updated_at DESC LIMIT ?", [*args, limit]).rows
+        return [self._order(r) for r in rows]
+
+    def orders_in_the_kitchen(self, instance_id: str, created_after: str, limit: int = 1000
+                              ) -> list[OrderRecord]:
+        rows = self._execute(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE instance_id = ? AND state = 'sent'"
+            " AND pos_order_id IS NOT NULL AND coalesce(pos_status, '') NOT IN"
+            " ('FULFILLED', 'CANCELED') AND created_at > ? ORDER BY created_at LIMIT ?",
+            [instance_id, created_after, limit]).rows
         return [self._order(r) for r in rows]
 
     def add_status_update(self, pos_client: str, pos_order_id: str, status: str,

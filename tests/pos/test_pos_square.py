@@ -658,3 +658,46 @@ def test_callbacks_are_refused_where_square_webhooks_are_not_configured(square_e
     with pytest.raises(CallbackRejected, match="not configured here") as refused:
         client.parse_callback({}, b"{}")
     assert refused.value.status == 401
+
+
+def test_reconciling_asks_square_for_unfinished_orders_in_one_call_and_tells_wix_once(
+        square, sent_square_order, mocked):
+    """Square's webhooks never came: the kitchen's progress reaches Wix all the same."""
+    from bridge.service import reconcile
+    order, worker = sent_square_order
+    batch = mocked.post(f"{SQUARE}/v2/orders/batch-retrieve", json={"orders": [{
+        "id": "SQ-1", "version": 7, "state": "OPEN", "updated_at": "2026-12-06T12:00:00Z",
+        "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "PREPARED"}]}]})
+    patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
+    for _ in range(2):                                     # asked twice: told once
+        done = reconcile.reconcile_pos_site(square.store, square.pos, INSTANCE, 0, 86400)
+        worker.drain()
+    assert [json.loads(c.request.body) for c in batch.calls] == [{"order_ids": ["SQ-1"]}] * 2
+    assert [json.loads(c.request.body) for c in patch.calls] == [{"fulfillment": {"status": "Ready"}}]
+    assert (done.seen, done.taken) == (1, 0)
+    assert square.store.get_order(INSTANCE, order["id"]).pos_status == "READY"
+
+
+def test_reconciling_leaves_finished_and_too_old_orders_alone(square, sent_square_order, mocked):
+    import time
+
+    from bridge.service import reconcile
+    order, _ = sent_square_order
+    mocked.remove(responses.POST, f"{WIX_URL}/oauth2/token")  # nothing goes to Wix
+    mocked.remove(responses.GET, f"{WIX_URL}/ecom/v1/fulfillments/orders/{order['id']}")
+    batch = mocked.post(f"{SQUARE}/v2/orders/batch-retrieve", json={"orders": []})
+    reconcile.reconcile_pos_site(square.store, square.pos, INSTANCE, 0, 86400)
+    assert batch.call_count == 1                           # unfinished and young: asked
+    time.sleep(0.02)
+    reconcile.reconcile_pos_site(square.store, square.pos, INSTANCE, 0, 0.01)
+    assert batch.call_count == 1                           # older than the maximum age
+    square.store.set_order_statuses(INSTANCE, order["id"], pos_status="FULFILLED")
+    reconcile.reconcile_pos_site(square.store, square.pos, INSTANCE, 0, 86400)
+    assert batch.call_count == 1                           # finished at the POS
+
+
+def test_an_order_is_asked_less_often_as_it_ages():
+    from bridge.service.reconcile import due
+    assert all(due(600, slot) for slot in range(8))                      # its first hour
+    assert [due(2 * 3600, slot) for slot in range(8)].count(True) == 2  # every 4th period
+    assert [due(9 * 3600, slot) for slot in range(24)].count(True) == 2  # every 12th

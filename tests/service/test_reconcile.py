@@ -124,6 +124,8 @@ def test_bridge_reconcile_says_what_it_took_per_site(bridge, wix, pos, run):
     result = run("reconcile", WIX_API_BASE=wix.url,
                  DATABASE_URL=bridge.config.database_url)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{INSTANCE}: 1 order(s) in Wix since the last look, 1 taken\n"
+    assert result.stdout == (f"{INSTANCE}: 1 order(s) in Wix since the last look, 1 taken; "
+                             "0 status(es) from the POS, 0 new\n")
     assert run("reconcile", "--site", INSTANCE, WIX_API_BASE=wix.url,
-               DATABASE_URL=bridge.config.database_url).stdout.endswith("0 taken\n")
+               DATABASE_URL=bridge.config.database_url).stdout.endswith(
+                   "0 taken; 0 status(es) from the POS, 0 new\n")
