@@ -12,7 +12,7 @@ from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
 from bridge.service import (catalog, configurations, imports, jobs, notifications, orders,
-                            reconcile, statuses)
+                            reconcile, retention, statuses)
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.legacy import LegacyWebhook
 from bridge.service.spi import PosIntegration
@@ -170,8 +170,14 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         jobs.Kind.RECONCILE_WIX: reconcile.ReconcileWix(store, wix, config.reconcile_seconds),
         jobs.Kind.RECONCILE_POS: reconcile.ReconcilePos(store, pos, config.reconcile_seconds,
                                                         config.reconcile_max_age_hours * 3600),
+        jobs.Kind.PRUNE: retention.Prune(store, retention_policy(config)),
     })
     return bridge
+
+
+def retention_policy(config: Config) -> retention.Policy:
+    return retention.Policy(customer_days=config.keep_customer_days,
+                            history_days=config.keep_history_days)
 
 
 def startup_warnings(config: Config) -> dict[str, str]:

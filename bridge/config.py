@@ -103,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
             "whose webhook never came is taken (0: never; `bridge reconcile` runs it at once)"),
     Setting("BRIDGE_RECONCILE_MAX_AGE_HOURS", "24",
             "orders at the POS longer than this are no longer asked for their status"),
+    Setting("BRIDGE_KEEP_CUSTOMER_DAYS", "30",
+            "days the bodies of processed webhooks, and customers' details in finished orders, are "
+            "kept (the orders' ids, states, items and totals stay); 0: forever"),
+    Setting("BRIDGE_KEEP_HISTORY_DAYS", "90",
+            "days finished jobs with their attempts, and POS reports that matched no order, are "
+            "kept; 0: forever"),
     Setting("BRIDGE_METRICS_TOKEN", None,
             "turns GET /metrics (Prometheus text format) on: scrapers send Authorization: Bearer "
             "<this token>"),
@@ -189,6 +195,8 @@ class Config:
     notify_digest_seconds: float = 60.0
     reconcile_seconds: float = 900.0
     reconcile_max_age_hours: float = 24.0
+    keep_customer_days: float = 30.0
+    keep_history_days: float = 90.0
     allow_private_urls: bool = False
     public_url: str | None = None
     pos_settings: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -359,6 +367,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         reconcile_seconds=_reconcile_seconds(get("BRIDGE_RECONCILE_SECONDS")),
         reconcile_max_age_hours=_number("BRIDGE_RECONCILE_MAX_AGE_HOURS",
                                         get("BRIDGE_RECONCILE_MAX_AGE_HOURS"), float, 1, 24 * 30),
+        keep_customer_days=_number("BRIDGE_KEEP_CUSTOMER_DAYS", get("BRIDGE_KEEP_CUSTOMER_DAYS"),
+                                   float, 0, 3650),
+        keep_history_days=_number("BRIDGE_KEEP_HISTORY_DAYS", get("BRIDGE_KEEP_HISTORY_DAYS"),
+                                  float, 0, 3650),
         allow_private_urls=_flag("BRIDGE_ALLOW_PRIVATE_URLS", get("BRIDGE_ALLOW_PRIVATE_URLS")),
         public_url=_public_url(get("BRIDGE_PUBLIC_URL")),
         pos_settings={k: v for k, v in env.items() if k.startswith("POS_")},

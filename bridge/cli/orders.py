@@ -232,6 +232,21 @@ def reconcile_orders(site: str | None) -> None:
         sys.exit(1)
 
 
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be dropped; drop nothing.")
+@fail_cleanly
+def prune(dry_run: bool) -> None:
+    """Drop what is kept past BRIDGE_KEEP_CUSTOMER_DAYS and BRIDGE_KEEP_HISTORY_DAYS."""
+    from bridge.bootstrap import retention_policy
+    from bridge.service.retention import prune as prune_store
+    bridge = wired(create=False)
+    bridge.store.check_schema()
+    done = prune_store(bridge.store, retention_policy(bridge.config), dry_run=dry_run)
+    verb = "would drop" if dry_run else "dropped"
+    for kind, count in done.items():
+        click.echo(f"{kind.replace('_', ' ')}: {verb} {count}")
+
+
 @click.group()
 def pos() -> None:
     """The POS clients installed here."""
@@ -290,5 +305,5 @@ def send_sample(url: str | None, status: str) -> None:
         sys.exit(1)
 
 
-COMMANDS = (list_orders, show, statuses, list_imports, replay, reconcile_orders, pos,
+COMMANDS = (list_orders, show, statuses, list_imports, replay, reconcile_orders, prune, pos,
             send_sample)

@@ -7,6 +7,8 @@ Amounts stay `Decimal` here and decimal strings on the wire: a float never touch
 """
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
@@ -334,3 +336,27 @@ def stored_form(order: PosOrder) -> dict[str, Any]:
 def _present(**fields: Any) -> dict[str, Any]:
     """Fields a single-restaurant bridge never sets are left out, not sent as null."""
     return {k: v for k, v in fields.items() if v is not None}
+
+
+# What is kept of a finished order once its customer's details are dropped (retention): its
+# ids, states, items and totals, for support; no name, phone, email, address or note.
+_KEPT_FIELDS = frozenset({
+    "id", "number", "status", "currency", "createdDate", "updatedDate", "purchasedDate",
+    "priceSummary", "lineItems", "businessLocation", "channelInfo", "fulfillmentStatus",
+    "paymentStatus", "archived",                         # a Wix order
+    "instanceId", "locationId", "posLocationId", "items", "totals",   # the bridge's POS form
+})
+
+
+def without_customer(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """An order as stored (a Wix order, or `stored_form`'s), its customer's details dropped."""
+    kept: dict[str, Any] = {k: copy.deepcopy(v) for k, v in snapshot.items() if k in _KEPT_FIELDS}
+    if isinstance(snapshot.get("posOrder"), Mapping):
+        kept["posOrder"] = without_customer(snapshot["posOrder"])
+    fulfillment = snapshot.get("fulfillment")
+    if isinstance(fulfillment, Mapping) and fulfillment.get("type"):
+        kept["fulfillment"] = {"type": fulfillment["type"]}
+    for item in kept.get("items") or []:
+        if isinstance(item, dict):
+            item.pop("note", None)                       # the customer's words on an item
+    return kept

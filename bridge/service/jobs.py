@@ -25,6 +25,7 @@ class Kind(StrEnum):
     NOTIFY = "notify"                 # email a site's owner what needs them
     RECONCILE_WIX = "reconcile_wix"   # take the site's orders whose webhooks never came
     RECONCILE_POS = "reconcile_pos"   # ask the POS for the statuses its callbacks never told
+    PRUNE = "prune"                   # drop what is kept past its retention
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -97,6 +98,11 @@ def reconcile_pos(instance_id: str, slot: int) -> NewJob:
     return NewJob(Kind.RECONCILE_POS, key=f"reconcile-pos:{instance_id}:{slot}",
                   lane=f"reconcile-pos:{instance_id}", instance_id=instance_id,
                   payload={"slot": slot}, destination=pos_destination(instance_id))
+
+
+def prune(slot: int, *, more: bool = False) -> NewJob:
+    """One an hour (`slot`), whoever schedules it; `more`: the rest of a backlog, sooner."""
+    return NewJob(Kind.PRUNE, key=f"prune:{'more:' if more else ''}{slot}", lane="prune")
 
 
 def pos_destination(instance_id: str) -> str:

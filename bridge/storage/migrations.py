@@ -48,6 +48,10 @@ MIGRATIONS: list[tuple[str, list[str | Only]]] = [
         " ran_at text NOT NULL,"
         " PRIMARY KEY (instance_id, source))",
     ]),
+    # When an order's customer details were dropped (retention.py): it is not read again.
+    ("s003_redacted_orders", [
+        "ALTER TABLE orders ADD COLUMN redacted_at text",
+    ]),
 ]
 
 

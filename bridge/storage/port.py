@@ -13,14 +13,15 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Callable, Protocol
 
-from bridge.storage.common import (SchemaOutOfDate, StorageError, StoreUnavailable, epoch, iso)
+from bridge.storage.common import SchemaOutOfDate, StorageError, StoreUnavailable, epoch, iso
 from bridge.storage.catalog import (Identifiers, Import, ImportState, Imports, Sync, SyncState,
                                     Syncs)
-from bridge.storage.events import (EventJob, Inbox, StoredEvent)
+from bridge.storage.events import EventJob, Inbox, StoredEvent
 from bridge.storage.jobs import (Breaker, BreakerState, Breakers, Job, JobQueue, JobState,
                                  Metrics, NewJob, Outcome, Pace, Snapshot)
 from bridge.storage.orders import (Direction, OrderRecord, Orders, Origin, StatusUpdate,
                                    StatusUpdates, UpdateState)
+from bridge.storage.retention import Retention
 from bridge.storage.sites import (Account, AccountState, Accounts, Configuration, Configurations,
                                   Incident, Incidents, Instances, LegacyEndpoints, Reconciliations)
 
@@ -28,10 +29,10 @@ __all__ = ["Account", "AccountState", "Accounts", "Breaker", "BreakerState", "Br
            "Configuration", "Configurations", "Direction", "EventJob", "Identifiers", "Import",
            "ImportState", "Imports", "Inbox", "Incident", "Incidents", "Instances", "Job",
            "JobQueue", "JobState", "LegacyEndpoints", "Metrics", "NewJob", "OrderRecord",
-           "Orders", "Origin", "Outcome", "Pace", "Reconciliations", "SchemaOutOfDate",
-           "Snapshot", "StatusUpdate", "StatusUpdates", "StorageError", "Store",
-           "StoreUnavailable", "StoredEvent", "Sync", "SyncState", "Syncs", "Transactions",
-           "UpdateState", "epoch", "iso"]
+           "Orders", "Origin", "Outcome", "Pace", "Reconciliations", "Retention",
+           "SchemaOutOfDate", "Snapshot", "StatusUpdate", "StatusUpdates", "StorageError",
+           "Store", "StoreUnavailable", "StoredEvent", "Sync", "SyncState", "Syncs",
+           "Transactions", "UpdateState", "epoch", "iso"]
 
 
 class Transactions(Protocol):
@@ -50,7 +51,7 @@ class Transactions(Protocol):
 
 class Store(Transactions, Inbox, JobQueue, Orders, StatusUpdates, Breakers, Pace, Instances,
             Reconciliations, Accounts, Configurations, Identifiers, Syncs, Imports,
-            LegacyEndpoints, Metrics, Incidents, Protocol):
+            LegacyEndpoints, Metrics, Incidents, Retention, Protocol):
     """Everything the bridge keeps, and the transactions that keep it consistent."""
 
     def on_new_work(self, wake: Callable[[], None]) -> bool:

@@ -12,12 +12,13 @@ from bridge.storage.common import Result, SqlBase
 from bridge.storage.events import INSERT_EVENT, EventsSql
 from bridge.storage.jobs import FINISH_JOB, INSERT_JOB, JobsSql, job_from_row, job_row
 from bridge.storage.orders import OrdersSql
+from bridge.storage.retention import RetentionSql
 from bridge.storage.sites import SitesSql
 
 __all__ = ["FINISH_JOB", "INSERT_EVENT", "INSERT_JOB", "Result", "SqlStore", "job_from_row",
            "job_row"]
 
 
-class SqlStore(EventsSql, JobsSql, OrdersSql, SitesSql, CatalogSql, SqlBase):
+class SqlStore(EventsSql, JobsSql, OrdersSql, SitesSql, CatalogSql, RetentionSql, SqlBase):
     """Every area's statements, for an adapter to run: it provides `_execute`, transactions,
     migrations, claiming and the inbox's reading (SQLite and PostgreSQL differ there)."""

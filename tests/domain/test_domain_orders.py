@@ -101,3 +101,21 @@ def test_restaurant_items_are_recognised_by_the_restaurants_app_id():
     assert RESTAURANTS_APP_ID == "9a5d83fd-8570-482e-81ab-cfa88942ee60"
     order = an_order(restaurant=3, other=2)
     assert len(restaurant_items(order)) == 3
+
+
+def test_an_order_without_its_customer_keeps_ids_items_and_totals_and_nothing_personal():
+    from bridge.domain.orders import stored_form, to_json, without_customer
+    order = an_order(buyerNote="Ring twice, Dana")
+    contact = order["recipientInfo"]["contactDetails"]
+    personal = [order["buyerInfo"]["email"], contact["phone"], contact["firstName"],
+                contact["lastName"], "Ring twice", "Ring the bell"]
+    kept = without_customer(order)
+    assert (kept["id"], kept["number"], kept["priceSummary"]) == (
+        order["id"], order["number"], order["priceSummary"])
+    assert [li["id"] for li in kept["lineItems"]] == [li["id"] for li in order["lineItems"]]
+    assert not any(value in repr(kept) for value in personal)
+    assert "buyerInfo" in order                            # the order given is left as it was
+    pushed = stored_form(pos_order_from_wix(order, INSTANCE))
+    redacted = without_customer(pushed)
+    assert redacted["posOrder"]["totals"] == to_json(pos_order_from_wix(order, INSTANCE))["totals"]
+    assert not any(value in repr(redacted) for value in personal)

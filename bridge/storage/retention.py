@@ -1,0 +1,152 @@
+"""Retention: what the bridge stops keeping once it is old enough, a small batch at a time.
+
+Each call handles one batch in its own short transaction, so a webhook never waits long behind a
+prune; `count_*` say what a call would handle, for `bridge prune --dry-run`. What counts as a
+customer's details inside an order is the service layer's to say (storage keeps the order's
+snapshot as given): it reads the orders due for redaction and writes back what it keeps.
+"""
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from bridge.storage.common import SqlBase
+from bridge.storage.orders import _ORDER_COLUMNS, OrderRecord
+
+# An order that is finished with: at the POS (or never for it), canceled, and untouched since.
+_FINISHED = "state IN ('sent', 'canceled', 'ignored')"
+# An event whose processing job is done (or gone): its body is no longer needed.
+_EVENT_DONE = ("NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.key = 'event:' || events.id"
+               " AND jobs.state <> 'done')")
+
+
+class Retention(Protocol):
+    def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
+                           ) -> int:
+        """Drop the bodies of processed webhooks received before `before` (the row, its id and
+        type stay: a resend is still a duplicate, `bridge show` still lists it)."""
+
+    def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int: ...
+
+    def orders_to_redact(self, before: str, limit: int, *, instance_id: str | None = None
+                         ) -> list[OrderRecord]:
+        """Finished orders untouched since `before` and not redacted yet (with `instance_id`:
+        every order of that site not redacted yet)."""
+
+    def count_orders_to_redact(self, before: str, *, instance_id: str | None = None) -> int: ...
+
+    def redact_order(self, instance_id: str, wix_order_id: str, snapshot: dict) -> None: ...
+
+    def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
+                             ) -> int:
+        """Drop the POS's own order kept for imports done or failed before `before`."""
+
+    def count_import_bodies(self, before: str, *, instance_id: str | None = None) -> int: ...
+
+    def delete_history(self, before: str, limit: int) -> int:
+        """Delete jobs done before `before`, with their attempts: how many jobs."""
+
+    def count_history(self, before: str) -> int: ...
+
+    def delete_unmatched_reports(self, before: str, limit: int) -> int:
+        """Delete POS reports received before `before` that never matched an order."""
+
+    def count_unmatched_reports(self, before: str) -> int: ...
+
+    def sites_removed_before(self, before: str) -> list[str]: ...
+
+
+def _site(instance_id: str | None, column: str = "instance_id") -> tuple[str, list]:
+    return (f" AND {column} = ?", [instance_id]) if instance_id else ("", [])
+
+
+class RetentionSql(SqlBase):
+    """Retention's statements."""
+
+    def _event_bodies(self, before: str, instance_id: str | None) -> tuple[str, list]:
+        site, args = _site(instance_id)
+        return (f"FROM events WHERE received_at < ? AND (domain_event IS NOT NULL"
+                f" OR payload <> '') AND {_EVENT_DONE}{site}", [before, *args])
+
+    def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
+                           ) -> int:
+        where, args = self._event_bodies(before, instance_id)
+        with self.transaction():
+            return self._execute(f"UPDATE events SET domain_event = NULL, payload = ''"
+                                 f" WHERE id IN (SELECT id {where} LIMIT ?)",
+                                 [*args, limit]).rowcount
+
+    def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int:
+        where, args = self._event_bodies(before, instance_id)
+        return self._execute(f"SELECT count(*) {where}", args).one()[0]
+
+    def _redactable(self, before: str, instance_id: str | None) -> tuple[str, list]:
+        if instance_id:  # a removed site: every order of it
+            return "FROM orders WHERE redacted_at IS NULL AND instance_id = ?", [instance_id]
+        return (f"FROM orders WHERE redacted_at IS NULL AND {_FINISHED} AND updated_at < ?",
+                [before])
+
+    def orders_to_redact(self, before: str, limit: int, *, instance_id: str | None = None
+                         ) -> list[OrderRecord]:
+        where, args = self._redactable(before, instance_id)
+        rows = self._execute(f"SELECT {_ORDER_COLUMNS} {where} ORDER BY updated_at LIMIT ?",
+                             [*args, limit]).rows
+        return [self._order(r) for r in rows]  # type: ignore[attr-defined]
+
+    def count_orders_to_redact(self, before: str, *, instance_id: str | None = None) -> int:
+        where, args = self._redactable(before, instance_id)
+        return self._execute(f"SELECT count(*) {where}", args).one()[0]
+
+    def redact_order(self, instance_id: str, wix_order_id: str, snapshot: dict) -> None:
+        _, now = self._now()
+        self._execute("UPDATE orders SET snapshot = ?, redacted_at = ?"
+                      " WHERE instance_id = ? AND wix_order_id = ?",
+                      [json.dumps(snapshot), now, instance_id, wix_order_id])
+
+    def _import_bodies(self, before: str, instance_id: str | None) -> tuple[str, list]:
+        site, args = _site(instance_id)
+        return (f"FROM imports WHERE pos_order IS NOT NULL AND state IN ('done', 'failed')"
+                f" AND updated_at < ?{site}", [before, *args])
+
+    def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
+                             ) -> int:
+        where, args = self._import_bodies(before, instance_id)
+        with self.transaction():
+            return self._execute(f"UPDATE imports SET pos_order = NULL"
+                                 f" WHERE id IN (SELECT id {where} LIMIT ?)",
+                                 [*args, limit]).rowcount
+
+    def count_import_bodies(self, before: str, *, instance_id: str | None = None) -> int:
+        where, args = self._import_bodies(before, instance_id)
+        return self._execute(f"SELECT count(*) {where}", args).one()[0]
+
+    def delete_history(self, before: str, limit: int) -> int:
+        with self.transaction():
+            ids = [row[0] for row in self._execute(
+                "SELECT id FROM jobs WHERE state = 'done' AND updated_at < ? LIMIT ?",
+                [before, limit]).rows]
+            if not ids:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            self._execute(f"DELETE FROM attempts WHERE job_id IN ({marks})", ids)
+            return self._execute(f"DELETE FROM jobs WHERE id IN ({marks})", ids).rowcount
+
+    def count_history(self, before: str) -> int:
+        return self._execute("SELECT count(*) FROM jobs WHERE state = 'done' AND updated_at < ?",
+                             [before]).one()[0]
+
+    def delete_unmatched_reports(self, before: str, limit: int) -> int:
+        with self.transaction():
+            return self._execute(
+                "DELETE FROM status_updates WHERE id IN (SELECT id FROM status_updates"
+                " WHERE state = 'unmatched' AND received_at < ? LIMIT ?)",
+                [before, limit]).rowcount
+
+    def count_unmatched_reports(self, before: str) -> int:
+        return self._execute("SELECT count(*) FROM status_updates WHERE state = 'unmatched'"
+                             " AND received_at < ?", [before]).one()[0]
+
+    def sites_removed_before(self, before: str) -> list[str]:
+        return [row[0] for row in self._execute(
+            "SELECT instance_id FROM instances WHERE status = 'removed' AND removed_at < ?",
+            [before]).rows]
