@@ -23,7 +23,7 @@ from bridge.storage.port import Instances, Job, JobQueue, Retention, iso
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
-BATCH = 500
+BATCH = 200                      # rows a transaction: a webhook waits for at most one
 PERIOD_SECONDS = 3600.0          # the prune job's period
 BATCHES_A_RUN = 200              # then it hands over, and runs again a minute later
 
@@ -93,8 +93,8 @@ def _batches(one: Callable[[], int], limit: int | None) -> int:
 
 def _redact(store: RetentionStore, before: str, site: str | None) -> int:
     orders = store.orders_to_redact(before, BATCH, instance_id=site)
-    for order in orders:
-        store.redact_order(order.instance_id, order.wix_order_id, without_customer(order.snapshot))
+    store.redact_orders([(o.instance_id, o.wix_order_id, without_customer(o.snapshot))
+                         for o in orders])
     return len(orders)
 
 

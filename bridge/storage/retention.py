@@ -1,7 +1,8 @@
 """Retention: what the bridge stops keeping once it is old enough, a small batch at a time.
 
-Each call handles one batch in its own short transaction, so a webhook never waits long behind a
-prune; `count_*` say what a call would handle, for `bridge prune --dry-run`. What counts as a
+Each call finds one batch by reading (which waits for no writer), then changes it in one short
+transaction, so a webhook never waits long behind a prune; partial indexes hold only what is
+still to do. `count_*` say what a call would handle, for `bridge prune --dry-run`. What counts as a
 customer's details inside an order is the service layer's to say (storage keeps the order's
 snapshot as given): it reads the orders due for redaction and writes back what it keeps.
 """
@@ -35,7 +36,8 @@ class Retention(Protocol):
 
     def count_orders_to_redact(self, before: str, *, instance_id: str | None = None) -> int: ...
 
-    def redact_order(self, instance_id: str, wix_order_id: str, snapshot: dict) -> None: ...
+    def redact_orders(self, kept: list[tuple[str, str, dict]]) -> None:
+        """(site, Wix order id, what is kept of its snapshot) for each, in one transaction."""
 
     def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
                              ) -> int:
@@ -65,16 +67,22 @@ class RetentionSql(SqlBase):
 
     def _event_bodies(self, before: str, instance_id: str | None) -> tuple[str, list]:
         site, args = _site(instance_id)
-        return (f"FROM events WHERE received_at < ? AND (domain_event IS NOT NULL"
-                f" OR payload <> '') AND {_EVENT_DONE}{site}", [before, *args])
+        return (f"FROM events WHERE (domain_event IS NOT NULL OR payload <> '')"
+                f" AND received_at < ? AND {_EVENT_DONE}{site}", [before, *args])
 
     def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
                            ) -> int:
         where, args = self._event_bodies(before, instance_id)
+        ids = [row[0] for row in self._execute(f"SELECT id {where} LIMIT ?",
+                                               [*args, limit]).rows]
+        return self._by_ids("UPDATE events SET domain_event = NULL, payload = '' WHERE id", ids)
+
+    def _by_ids(self, statement: str, ids: list) -> int:
+        """`statement ... IN (ids)` in one short transaction; the rows it changed."""
+        if not ids:
+            return 0
         with self.transaction():
-            return self._execute(f"UPDATE events SET domain_event = NULL, payload = ''"
-                                 f" WHERE id IN (SELECT id {where} LIMIT ?)",
-                                 [*args, limit]).rowcount
+            return self._execute(f"{statement} IN ({', '.join('?' * len(ids))})", ids).rowcount
 
     def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int:
         where, args = self._event_bodies(before, instance_id)
@@ -97,11 +105,16 @@ class RetentionSql(SqlBase):
         where, args = self._redactable(before, instance_id)
         return self._execute(f"SELECT count(*) {where}", args).one()[0]
 
-    def redact_order(self, instance_id: str, wix_order_id: str, snapshot: dict) -> None:
+    def redact_orders(self, kept: list[tuple[str, str, dict]]) -> None:
+        """(site, Wix order id, what is kept of its snapshot) for each, in one transaction."""
+        if not kept:
+            return
         _, now = self._now()
-        self._execute("UPDATE orders SET snapshot = ?, redacted_at = ?"
-                      " WHERE instance_id = ? AND wix_order_id = ?",
-                      [json.dumps(snapshot), now, instance_id, wix_order_id])
+        with self.transaction():
+            for instance_id, wix_order_id, snapshot in kept:
+                self._execute("UPDATE orders SET snapshot = ?, redacted_at = ?"
+                              " WHERE instance_id = ? AND wix_order_id = ?",
+                              [json.dumps(snapshot), now, instance_id, wix_order_id])
 
     def _import_bodies(self, before: str, instance_id: str | None) -> tuple[str, list]:
         site, args = _site(instance_id)
@@ -111,36 +124,35 @@ class RetentionSql(SqlBase):
     def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
                              ) -> int:
         where, args = self._import_bodies(before, instance_id)
-        with self.transaction():
-            return self._execute(f"UPDATE imports SET pos_order = NULL"
-                                 f" WHERE id IN (SELECT id {where} LIMIT ?)",
-                                 [*args, limit]).rowcount
+        ids = [row[0] for row in self._execute(f"SELECT id {where} LIMIT ?",
+                                               [*args, limit]).rows]
+        return self._by_ids("UPDATE imports SET pos_order = NULL WHERE id", ids)
 
     def count_import_bodies(self, before: str, *, instance_id: str | None = None) -> int:
         where, args = self._import_bodies(before, instance_id)
         return self._execute(f"SELECT count(*) {where}", args).one()[0]
 
     def delete_history(self, before: str, limit: int) -> int:
+        ids = [row[0] for row in self._execute(
+            "SELECT id FROM jobs WHERE state = 'done' AND updated_at < ? LIMIT ?",
+            [before, limit]).rows]
+        if not ids:
+            return 0
+        marks = ", ".join("?" * len(ids))
         with self.transaction():
-            ids = [row[0] for row in self._execute(
-                "SELECT id FROM jobs WHERE state = 'done' AND updated_at < ? LIMIT ?",
-                [before, limit]).rows]
-            if not ids:
-                return 0
-            marks = ", ".join("?" * len(ids))
             self._execute(f"DELETE FROM attempts WHERE job_id IN ({marks})", ids)
-            return self._execute(f"DELETE FROM jobs WHERE id IN ({marks})", ids).rowcount
+            return self._execute(f"DELETE FROM jobs WHERE id IN ({marks}) AND state = 'done'",
+                                 ids).rowcount
 
     def count_history(self, before: str) -> int:
         return self._execute("SELECT count(*) FROM jobs WHERE state = 'done' AND updated_at < ?",
                              [before]).one()[0]
 
     def delete_unmatched_reports(self, before: str, limit: int) -> int:
-        with self.transaction():
-            return self._execute(
-                "DELETE FROM status_updates WHERE id IN (SELECT id FROM status_updates"
-                " WHERE state = 'unmatched' AND received_at < ? LIMIT ?)",
-                [before, limit]).rowcount
+        ids = [row[0] for row in self._execute(
+            "SELECT id FROM status_updates WHERE state = 'unmatched' AND received_at < ? LIMIT ?",
+            [before, limit]).rows]
+        return self._by_ids("DELETE FROM status_updates WHERE state = 'unmatched' AND id", ids)
 
     def count_unmatched_reports(self, before: str) -> int:
         return self._execute("SELECT count(*) FROM status_updates WHERE state = 'unmatched'"
