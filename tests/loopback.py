@@ -82,6 +82,7 @@ class PosServer:
         self.hold: Callable[[dict], None] | None = None  # called before answering
         self.menu: dict = {}                  # what it answers a menu request with
         self.refuse: str | None = None        # an error code it answers orders with, if set
+        self.kitchen: dict[str, str] = {}     # POS order id -> status, for status questions
         pos = self
 
         class Handler(_JsonHandler):
@@ -101,6 +102,11 @@ class PosServer:
                     pos.hold(delivery)
                 if "menu" in message:
                     self.answer(200, {"value": {"menu": pos.menu}})
+                    return
+                if "statuses" in message:
+                    self.answer(200, {"value": {"orders": [
+                        {"orderId": i, "status": pos.kitchen[i]}
+                        for i in message["statuses"]["orderIds"] if i in pos.kitchen]}})
                     return
                 if pos.refuse:
                     self.answer(422, {"error": {"code": pos.refuse,

@@ -86,12 +86,16 @@ class WebhookPos:
         Setting("POS_WEBHOOK_TIMEOUT", "10",
                 "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)",
                 owner=True, kind="number"),
+        Setting("POS_WEBHOOK_STATUSES", "0",
+                "1: the POS answers status questions ({\"statuses\": {\"orderIds\"}}), so "
+                "reconciling can ask it for the statuses whose callbacks never came", owner=True),
     )
 
     def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None,
-                 timeout: float = TIMEOUT_SECONDS):
+                 timeout: float = TIMEOUT_SECONDS, answers_statuses: bool = False):
         self.url = url
         self.timeout = timeout
+        self.answers_statuses = answers_statuses
         self._signer = secrets[0]
         self._verifiers = secrets
         self._session = session or requests.Session()
@@ -102,8 +106,13 @@ class WebhookPos:
         if not url.startswith(("http://", "https://")):
             raise PosConfigurationError("POS_WEBHOOK_URL is missing or not an http(s) URL: the "
                                         "webhook client needs to know where to POST orders")
+        statuses = (config.settings.get("POS_WEBHOOK_STATUSES") or "0").strip()
+        if statuses not in ("0", "1"):
+            raise PosConfigurationError(f"POS_WEBHOOK_STATUSES is malformed: {statuses!r} is "
+                                        "not 1 or 0")
         return cls(url, _secrets(config.settings.get("POS_WEBHOOK_SECRET")),
-                   timeout=read_timeout(config.settings, "POS_WEBHOOK_TIMEOUT", TIMEOUT_SECONDS))
+                   timeout=read_timeout(config.settings, "POS_WEBHOOK_TIMEOUT", TIMEOUT_SECONDS),
+                   answers_statuses=statuses == "1")
 
     def create_order(self, order: PosOrder, *, idempotency_key: str) -> str:
         value = self._post({"order": to_json(order)}, idempotency_key)
@@ -145,6 +154,27 @@ class WebhookPos:
 
     def current_status(self, pos_order_id: str) -> StatusChange | None:
         return None  # its callbacks always carry the status
+
+    def statuses_of(self, pos_order_ids: list[str]) -> list[StatusChange]:
+        """`{"statuses": {"orderIds": [...]}}`, answered `{"value": {"orders": [{"orderId",
+        "status", "occurredAt"}]}}`: only where the POS says it answers it
+        (POS_WEBHOOK_STATUSES=1), since a POS that does not may take any message for an order."""
+        if not self.answers_statuses or not pos_order_ids:
+            return []
+        value = self._post({"statuses": {"orderIds": pos_order_ids}},
+                           f"statuses:{uuid.uuid4().hex}")
+        changes = []
+        for entry in value.get("orders") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("orderId"), (str, int)):
+                continue
+            try:
+                status = parse_status(entry.get("status"))
+            except ValueError:
+                continue  # one unreadable answer does not spoil the others
+            occurred_at = entry.get("occurredAt")
+            changes.append(StatusChange(str(entry["orderId"]), status,
+                                        occurred_at if isinstance(occurred_at, str) else None))
+        return changes
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes
                        ) -> list[StatusChange | PosOrderCreated]:

@@ -29,6 +29,7 @@ def plain_env(tmp_path, public_pem) -> dict[str, str]:
     ({"POS_CLIENT": "nope"}, "POS_CLIENT is malformed"),
     ({"POS_WEBHOOK_URL": ""}, "POS_WEBHOOK_URL is missing"),
     ({"POS_WEBHOOK_SECRET": ""}, "POS_WEBHOOK_SECRET is missing"),
+    ({"POS_WEBHOOK_STATUSES": "yes"}, "POS_WEBHOOK_STATUSES is malformed"),
     ({"POS_WEBHOOK_SECRET": "whsec_!!!"}, "POS_WEBHOOK_SECRET (secret 1) is malformed"),
     ({"POS_WEBHOOK_SECRET": "whsec_AA=="}, "POS_WEBHOOK_SECRET (secret 1) is too weak: 1 bytes"),
     ({"POS_WEBHOOK_SECRET": "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},

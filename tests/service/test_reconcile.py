@@ -60,6 +60,7 @@ def test_an_order_whose_webhook_never_came_reaches_the_pos_once(bridge, wix, pos
     assert webhook.status_code == 200
     drain(bridge)
     assert [o["id"] for o in pos.orders()] == [order["id"]]  # still one order at the POS
+    assert not any("statuses" in d["message"] for d in pos.deliveries)  # it did not say it answers
     assert not wix.breaches
 
 
@@ -129,3 +130,29 @@ def test_bridge_reconcile_says_what_it_took_per_site(bridge, wix, pos, run):
     assert run("reconcile", "--site", INSTANCE, WIX_API_BASE=wix.url,
                DATABASE_URL=bridge.config.database_url).stdout.endswith(
                    "0 taken; 0 status(es) from the POS, 0 new\n")
+
+
+def test_with_every_webhook_dropped_the_order_reaches_the_pos_and_its_status_wix_once(
+        env, wix, pos):
+    """Wix's webhook never came, nor the POS's callback: reconciling alone does both, once."""
+    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix.url, "POS_WEBHOOK_URL": pos.url,
+                                   "POS_WEBHOOK_SECRET": pos.secret, "POS_WEBHOOK_STATUSES": "1",
+                                   "BRIDGE_RECONCILE_SECONDS": str(INTERVAL)}), pool_size=4)
+    try:
+        wired.store.migrate()
+        wired.store.set_instance(INSTANCE, "installed")
+        order = in_wix(wix, an_order(restaurant=2, other=1))
+        restaurant = [{"id": li["id"], "quantity": li["quantity"]} for li in order["lineItems"][:2]]
+        wix.fulfillments[order["id"]] = [{"id": "f-9", "lineItems": restaurant,
+                                          "status": "Pending"}]
+        reconcile.schedule_all(wired.store, INTERVAL)
+        drain(wired)
+        [pos_order_id] = pos.accepted.values()
+        pos.kitchen[pos_order_id] = "READY"                  # its callback is lost
+        for _ in range(2):
+            reconcile.reconcile_pos_site(wired.store, wired.pos, INSTANCE, 0, 86400)
+            drain(wired)
+        assert [o["id"] for o in pos.orders()] == [order["id"]]
+        assert [p["body"] for p in wix.calls("PATCH")] == [{"fulfillment": {"status": "Ready"}}]
+    finally:
+        wired.store.close()
