@@ -27,8 +27,8 @@ def _stored(event: WixEvent) -> StoredEvent:
 
 def load(store: Inbox, event_id: str) -> WixEvent | None:
     stored = store.get_event(event_id)
-    if stored is None:
-        return None
+    if stored is None or (stored.text is None and not stored.payload):
+        return None  # never stored, or its body dropped past its retention
     payload = payload_of(stored.text) if stored.text is not None else json.loads(stored.payload)
     return WixEvent(id=stored.id, event_type=stored.event_type, instance_id=stored.instance_id,
                     entity_id=stored.entity_id, sequence=stored.sequence,
