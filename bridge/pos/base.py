@@ -94,8 +94,10 @@ class PosClient(Protocol):
         """The order's status as the POS has it now (None: nothing to report). Only clients whose
         callbacks can leave the status out need more than `return None`."""
 
-    # Optional, asked through the functions below: `statuses_of(pos order ids) -> [StatusChange]`
-    # (many orders' statuses in one call), `check_credentials() -> merchant id | None`,
+    # Optional, asked through the functions below: `statuses_since(since, location ids) ->
+    # ([StatusChange], newest change)` (what changed at the POS since a time, in a search) or
+    # `statuses_of(pos order ids) -> [StatusChange]` (many orders' statuses in one call),
+    # `check_credentials() -> merchant id | None`,
     # `list_locations() -> list[PosLocation]`, `validate_order(order)` raising PosRejected,
     # `fetch_menu(location_id) -> the menu's JSON form`, `fetch_order(pos_order_id) -> an order
     # taken at the POS, in the import form`. `parse_callback` may also return PosOrderCreated

@@ -8,9 +8,11 @@ orders and kitchen statuses silently. Each site is therefore reconciled on a sch
   each one the bridge does not know, or whose status it has not seen, is stored as an event
   exactly as its webhook would have been, and goes the same way: one order at the POS however
   many times it is seen, a late webhook after it changing nothing. A missed cancellation too.
-- with the POS: the site's orders at the POS and not finished there are asked for their status
-  (many in one call where the client can), less often as they age and not past a maximum age,
-  and a status the bridge has not recorded goes to Wix by the same path as a callback's.
+- with the POS: the site's unfinished orders' statuses are asked for, not past a maximum age: a
+  POS that can search what changed since a time (Square) from where its last search got to, in
+  one search per ten locations; another for the orders that are due (less often as they age),
+  many in one call where it can. A status the bridge has not recorded goes to Wix by the same
+  path as a callback's.
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ from bridge.pos import base
 from bridge.pos.registry import PosClients
 from bridge.service import inbox, jobs, statuses
 from bridge.service.outcomes import no_wix, pos_answers, wix_answers
-from bridge.storage.port import (Inbox, Instances, Job, JobQueue, NewJob, OrderRecord, Orders,
-                                 Reconciliations, StatusUpdates, Transactions, epoch, iso)
+from bridge.storage.port import (Configurations, Inbox, Instances, Job, JobQueue, NewJob,
+                                 OrderRecord, Orders, Reconciliations, StatusUpdates,
+                                 Transactions, epoch, iso)
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
 from bridge.wix.port import Wix
@@ -44,8 +47,9 @@ class ReconcileStore(Inbox, Orders, Reconciliations, Instances, JobQueue, Protoc
     """The inbox it stores into, the orders it compares with, and where it got to."""
 
 
-class PosReconcileStore(Orders, StatusUpdates, JobQueue, Instances, Transactions, Protocol):
-    """The orders in the kitchen, and the status path a callback takes."""
+class PosReconcileStore(Orders, StatusUpdates, JobQueue, Instances, Transactions, Reconciliations,
+                        Configurations, Protocol):
+    """The orders in the kitchen, the status path a callback takes, where a search got to."""
 
 
 @dataclass
@@ -139,18 +143,30 @@ def due(age_seconds: float, slot: int) -> bool:
 
 def reconcile_pos_site(store: PosReconcileStore, pos: PosClients, instance_id: str, slot: int,
                        max_age_seconds: float) -> Reconciled:
-    """Ask the POS for the site's unfinished orders that are due, and record each status the
-    bridge has not: it goes to Wix as a callback's would."""
+    """Ask the POS for the site's unfinished orders, and record each status the bridge has
+    not: it goes to Wix as a callback's would. A POS that can search what changed since a time
+    (`statuses_since`) is searched from where the last search got to, for its locations; another
+    is asked for the orders that are due (`statuses_of`, else one `current_status` each)."""
     now = store.clock()
     done = Reconciled()
-    waiting: dict[str, list[OrderRecord]] = {}
+    unfinished: dict[str, list[OrderRecord]] = {}
     for order in store.orders_in_the_kitchen(instance_id, iso(now - max_age_seconds)):
-        if order.pos_client and due(now - epoch(order.created_at), slot):
-            waiting.setdefault(order.pos_client, []).append(order)
-    for key, orders in waiting.items():
+        if order.pos_client:
+            unfinished.setdefault(order.pos_client, []).append(order)
+    for key, orders in unfinished.items():
         client = pos.holding(key, instance_id).client
         known = {o.pos_order_id: o.pos_status for o in orders}
-        changes = base.statuses_of(client, list(known))
+        if callable(getattr(client, "statuses_since", None)):
+            source = f"pos:{key}"
+            since = store.reconcile_cursor(instance_id, source) or min(o.created_at
+                                                                       for o in orders)
+            changes, newest = client.statuses_since(since, _locations(store, instance_id))
+            if newest:
+                store.set_reconcile_cursor(instance_id, source, newest)
+        else:
+            due_ids = [o.pos_order_id for o in orders
+                       if due(now - epoch(o.created_at), slot)]
+            changes = base.statuses_of(client, due_ids) if due_ids else []
         done.seen += len(changes)
         fresh = [c for c in changes if c.pos_order_id in known
                  and c.status is not None and c.status.value != known[c.pos_order_id]]
@@ -160,8 +176,14 @@ def reconcile_pos_site(store: PosReconcileStore, pos: PosClients, instance_id: s
                                                    f"{c.status.value}") for c in fresh]))
     if done.taken:
         logs.warning(log, "reconcile_took_missed_statuses", instance_id=instance_id,
-                     asked=sum(len(o) for o in waiting.values()), taken=done.taken)
+                     asked=sum(len(o) for o in unfinished.values()), taken=done.taken)
     return done
+
+
+def _locations(store: PosReconcileStore, instance_id: str) -> list[str]:
+    """The POS locations the site's locations are paired with."""
+    return sorted({c.pos_location_id for c in store.list_configurations(instance_id)
+                   if c.pos_location_id})
 
 
 class ReconcileWix:

@@ -660,19 +660,24 @@ def test_callbacks_are_refused_where_square_webhooks_are_not_configured(square_e
     assert refused.value.status == 401
 
 
-def test_reconciling_asks_square_for_unfinished_orders_in_one_call_and_tells_wix_once(
+def test_reconciling_searches_square_for_what_changed_since_and_tells_wix_once(
         square, sent_square_order, mocked):
-    """Square's webhooks never came: the kitchen's progress reaches Wix all the same."""
+    """Square's webhooks never came: the kitchen's progress reaches Wix all the same, from one
+    search of the locations' orders changed since the last one, not a call per order."""
     from bridge.service import reconcile
     order, worker = sent_square_order
-    batch = mocked.post(f"{SQUARE}/v2/orders/batch-retrieve", json={"orders": [{
+    search = mocked.post(f"{SQUARE}/v2/orders/search", json={"orders": [{
         "id": "SQ-1", "version": 7, "state": "OPEN", "updated_at": "2026-12-06T12:00:00Z",
         "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "PREPARED"}]}]})
     patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
-    for _ in range(2):                                     # asked twice: told once
+    for _ in range(2):                                     # searched twice: told once
         done = reconcile.reconcile_pos_site(square.store, square.pos, INSTANCE, 0, 86400)
         worker.drain()
-    assert [json.loads(c.request.body) for c in batch.calls] == [{"order_ids": ["SQ-1"]}] * 2
+    bodies = [json.loads(c.request.body) for c in search.calls]
+    assert [b["location_ids"] for b in bodies] == [["L-DEFAULT", "L-DOWNTOWN"]] * 2
+    starts = [b["query"]["filter"]["date_time_filter"]["updated_at"]["start_at"] for b in bodies]
+    assert starts[0] == square.store.get_order(INSTANCE, order["id"]).created_at
+    assert starts[1] == "2026-12-06T12:00:00Z"            # from where the last search got to
     assert [json.loads(c.request.body) for c in patch.calls] == [{"fulfillment": {"status": "Ready"}}]
     assert (done.seen, done.taken) == (1, 0)
     assert square.store.get_order(INSTANCE, order["id"]).pos_status == "READY"
@@ -685,7 +690,7 @@ def test_reconciling_leaves_finished_and_too_old_orders_alone(square, sent_squar
     order, _ = sent_square_order
     mocked.remove(responses.POST, f"{WIX_URL}/oauth2/token")  # nothing goes to Wix
     mocked.remove(responses.GET, f"{WIX_URL}/ecom/v1/fulfillments/orders/{order['id']}")
-    batch = mocked.post(f"{SQUARE}/v2/orders/batch-retrieve", json={"orders": []})
+    batch = mocked.post(f"{SQUARE}/v2/orders/search", json={"orders": []})
     reconcile.reconcile_pos_site(square.store, square.pos, INSTANCE, 0, 86400)
     assert batch.call_count == 1                           # unfinished and young: asked
     time.sleep(0.02)
