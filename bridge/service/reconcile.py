@@ -186,55 +186,59 @@ def _locations(store: PosReconcileStore, instance_id: str) -> list[str]:
                    if c.pos_location_id})
 
 
-class ReconcileWix:
-    """The job: reconcile the site with Wix, then schedule its next run."""
+class _Periodic:
+    """A site's reconciliation, one a period: the next is scheduled however this one ends, and
+    the chain ends with the app (an install starts it again)."""
+    kind: Callable[[str, int], NewJob]
 
-    def __init__(self, store: ReconcileStore, wix: Wix | None, interval: float):
+    def __init__(self, store: ReconcileStore | PosReconcileStore, interval: float):
         self.store = store
-        self.wix = wix
         self.interval = interval
 
     def run(self, job: Job) -> None:
         site = job.instance_id or ""
         if self.store.instance_status(site) == "removed":
-            return  # the chain ends with the app; an install starts it again
-        if self.wix is None:
-            raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
-        with wix_answers(then="; the next attempt searches from where this one started"):
-            reconcile_site(self.store, self.wix, site)
+            return
+        self.reconcile(site, job)
         self._next(site)
+
+    def reconcile(self, site: str, job: Job) -> None:
+        raise NotImplementedError
 
     def failed(self, job: Job, reason: str) -> None:
         """Given up on: the next period's run tries again."""
         self._next(job.instance_id or "")
 
     def _next(self, site: str) -> None:
-        schedule(self.store, site, self.interval, after=self.interval,
-                 kinds=(jobs.reconcile_wix,))
+        schedule(self.store, site, self.interval, after=self.interval, kinds=(self.kind,))
 
 
-class ReconcilePos:
-    """The job: ask the site's POS for its unfinished orders' statuses, then schedule the next."""
+class ReconcileWix(_Periodic):
+    """The job: reconcile the site with Wix."""
+    kind = staticmethod(jobs.reconcile_wix)
+
+    def __init__(self, store: ReconcileStore, wix: Wix | None, interval: float):
+        super().__init__(store, interval)
+        self.wix = wix
+
+    def reconcile(self, site: str, job: Job) -> None:
+        if self.wix is None:
+            raise no_wix(NO_CREDENTIALS_RECHECK_SECONDS)
+        with wix_answers(then="; the next attempt searches from where this one started"):
+            reconcile_site(self.store, self.wix, site)
+
+
+class ReconcilePos(_Periodic):
+    """The job: ask the site's POS for its unfinished orders' statuses."""
+    kind = staticmethod(jobs.reconcile_pos)
 
     def __init__(self, store: PosReconcileStore, pos: PosClients, interval: float,
                  max_age_seconds: float):
-        self.store = store
+        super().__init__(store, interval)
         self.pos = pos
-        self.interval = interval
         self.max_age_seconds = max_age_seconds
 
-    def run(self, job: Job) -> None:
-        site = job.instance_id or ""
-        if self.store.instance_status(site) == "removed":
-            return
+    def reconcile(self, site: str, job: Job) -> None:
         with pos_answers():
             reconcile_pos_site(self.store, self.pos, site, int(job.payload.get("slot", 0)),
                                self.max_age_seconds)
-        self._next(site)
-
-    def failed(self, job: Job, reason: str) -> None:
-        self._next(job.instance_id or "")
-
-    def _next(self, site: str) -> None:
-        schedule(self.store, site, self.interval, after=self.interval,
-                 kinds=(jobs.reconcile_pos,))
