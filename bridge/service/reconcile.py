@@ -28,9 +28,9 @@ from bridge.pos import base
 from bridge.pos.registry import PosClients
 from bridge.service import inbox, jobs, statuses
 from bridge.service.outcomes import no_wix, pos_answers, wix_answers
-from bridge.storage.port import (Configurations, Inbox, Instances, Job, JobQueue, NewJob,
-                                 OrderRecord, Orders, Reconciliations, StatusUpdates,
-                                 Transactions, epoch, iso)
+from bridge.storage.port import (Accounts, AccountState, Configurations, Inbox, Instances, Job,
+                                 JobQueue, NewJob, OrderRecord, Orders, Reconciliations,
+                                 StatusUpdates, Transactions, epoch, iso)
 from bridge.wix import events as wix_events
 from bridge.wix.events import WixEvent
 from bridge.wix.port import Wix
@@ -43,7 +43,7 @@ FIRST_LOOKBACK = timedelta(days=2)
 NO_CREDENTIALS_RECHECK_SECONDS = 300.0
 
 
-class ReconcileStore(Inbox, Orders, Reconciliations, Instances, JobQueue, Protocol):
+class ReconcileStore(Inbox, Orders, Reconciliations, Instances, Accounts, JobQueue, Protocol):
     """The inbox it stores into, the orders it compares with, and where it got to."""
 
 
@@ -127,9 +127,13 @@ def schedule(store: JobQueue, instance_id: str, interval: float, *, after: float
 
 
 def schedule_all(store: ReconcileStore, interval: float) -> int:
-    """Every installed site's reconciliations, due now (a worker starting): how many sites."""
-    sites = store.installed_instances()
-    for site in sites:
+    """Every served site's reconciliations, due now (a worker starting): how many sites. A site
+    is served when it is recorded installed, or has an active POS account (it may have been
+    installed before this bridge kept installs)."""
+    sites = set(store.installed_instances()) | {
+        a.instance_id for a in store.list_accounts() if a.status == AccountState.ACTIVE
+        and store.instance_status(a.instance_id) != "removed"}
+    for site in sorted(sites):
         schedule(store, site, interval)
     return len(sites)
 

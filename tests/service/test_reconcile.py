@@ -156,3 +156,20 @@ def test_with_every_webhook_dropped_the_order_reaches_the_pos_and_its_status_wix
         assert [p["body"] for p in wix.calls("PATCH")] == [{"fulfillment": {"status": "Ready"}}]
     finally:
         wired.store.close()
+
+
+def test_a_site_with_an_account_is_reconciled_though_its_install_was_never_recorded(
+        env, wix, pos):
+    from tests.sites import SECRET_KEY, add_site
+    wired = bootstrap(load_config({**env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY,
+                                   "BRIDGE_RECONCILE_SECONDS": str(INTERVAL)}), pool_size=4)
+    try:
+        wired.store.migrate()
+        add_site(wired, "site-old", pos, account_id="acc-old", configuration_id="conf-old",
+                 wix_location_id="loc-old")
+        assert wired.store.instance_status("site-old") is None
+        assert reconcile.schedule_all(wired.store, INTERVAL) == 1
+        assert any(key.startswith("reconcile-wix:site-old:")
+                   for key in pending_reconciles(wired.store))
+    finally:
+        wired.store.close()
