@@ -15,6 +15,9 @@ from bridge.wix import events as wix_events
 from tests.builders import INSTANCE, POS_SECRET, an_order
 from tests.loopback import PosServer, bridge_process, wait_until
 
+# The worker's own periodic jobs, scheduled for their next period whatever the test does.
+MAINTENANCE = {"prune", "reconcile_wix", "reconcile_pos"}
+
 pytestmark = pytest.mark.slow
 
 
@@ -74,7 +77,8 @@ def test_sigterm_lets_the_sends_in_flight_finish_then_exits(tmp_path, pos, setti
         if worker.poll() is None:
             worker.kill()
     assert {store.get_order(INSTANCE, o["id"]).state for o in orders} == {"sent"}, log.read_text()
-    assert store.job_counts() == {}
+    open_work = store._execute("SELECT kind FROM jobs WHERE state <> 'done'").rows
+    assert {kind for (kind,) in open_work} <= MAINTENANCE       # every order's work is done
     assert "event=job_released" not in log.read_text()
 
 
