@@ -1,0 +1,102 @@
+"""A POS callback (a status change, or an order taken at the POS): whose it is, and stored.
+
+A callback belongs to one site's POS, found by the key that verifies it (see `_attributed`), and
+is stored under that POS's key, so it can only ever move that site's orders. The Wix call, or
+the import, happens in the worker.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from bridge import logs
+from bridge.domain.imports import PosOrderCreated
+from bridge.domain.statuses import StatusChange
+from bridge.pos.base import CallbackRejected
+from bridge.pos.registry import PosClients, Site
+from bridge.service import imports
+from bridge.service.statuses import record_changes
+from bridge.storage.port import Store
+
+log = logging.getLogger(__name__)
+
+
+class NoSuchClient(LookupError):
+    """No POS client of that name is configured here."""
+
+
+def receive(store: Store, pos: PosClients, client: str, headers: Mapping[str, str],
+            body: bytes) -> int:
+    """Verify, attribute and store a callback to `client`: how many changes and imports were
+    stored (0: repeats, or nothing to keep). Raises NoSuchClient, or CallbackRejected (its
+    `status`: 401 the signature, 400 malformed)."""
+    sites = pos.for_callback(client)
+    if not sites:
+        raise NoSuchClient(f"no POS client {client!r} is configured here")
+    site, changes = _attributed(client, sites, headers, body)
+    statuses = [c for c in changes if isinstance(c, StatusChange)]
+    if site is None:  # verified, but about a merchant no account here has: kept, never applied
+        merchants = sorted({c.merchant_id for c in changes if c.merchant_id})
+        logs.warning(log, "callback_unclaimed", pos=client, merchant=",".join(merchants),
+                     changes=len(changes))
+        return len(record_changes(store, unclaimed_key(client), statuses))
+    created = [c for c in changes if isinstance(c, PosOrderCreated)] + _never_seen(
+        store, site, statuses)
+    stored = len(record_changes(store, site.key, statuses))
+    if created:
+        stored += len(imports.record(store, site.key,
+                                     site.account.instance_id if site.account else None,
+                                     created, served=pos.serves))
+    return stored
+
+
+def unclaimed_key(client: str) -> str:
+    """Where reports no account claims are kept: under no POS's key, so they match no order."""
+    return f"{client}#unclaimed"
+
+
+def _attributed(client: str, sites: list[Site], headers: Mapping[str, str], body: bytes
+                ) -> tuple[Site | None, list[StatusChange | PosOrderCreated]]:
+    """The POS a callback belongs to, and what it says. A callback belongs to the account whose
+    own key verifies it; where one app-level key signs every seller's events (Square: the
+    operator's signature key, so every account of the client verifies alike), to the one
+    account of the merchant the event names, else to the environment's POS of that client,
+    else to none (None: kept as unclaimed). A key that verifies for several accounts, with no
+    merchant to tell them apart, is refused. A refusal other than the signature's (a malformed
+    body) is final."""
+    verified: list[tuple[Site, list]] = []
+    refusal = None
+    for site in sites:
+        try:
+            verified.append((site, site.client.parse_callback(headers, body)))
+        except CallbackRejected as error:
+            if error.status != 401:
+                raise
+            refusal = refusal or error
+    if not verified:
+        raise refusal
+    changes = verified[0][1]
+    merchants = {c.merchant_id for c in changes if c.merchant_id}
+    if merchants:
+        if len(merchants) > 1:
+            raise CallbackRejected("the callback names more than one merchant")
+        merchant = merchants.pop()
+        owners = [s for s, _ in verified if s.account and s.account.merchant_id == merchant]
+        if len(owners) == 1:
+            return owners[0], changes
+        environment = next((s for s, _ in verified if s.account is None), None)
+        return (environment if not owners else None), changes
+    if len(verified) > 1:
+        raise CallbackRejected(f"the signature verifies for {len(verified)} of the "
+                               f"{client} accounts: it cannot say whose callback this is", 401)
+    return verified[0]
+
+
+def _never_seen(store, site: Site, statuses: list[StatusChange]) -> list[PosOrderCreated]:
+    """A report about an order the bridge never heard of, from a POS it can fetch orders from
+    (Square's order.updated may come before, or instead of, order.created): imported too. The
+    import looks first: an order the bridge itself sent there is left alone."""
+    if not callable(getattr(site.client, "fetch_order", None)):
+        return []
+    return [PosOrderCreated(c.pos_order_id, None, callback_id=None, merchant_id=c.merchant_id)
+            for c in statuses if store.find_order_by_pos_id(site.key, c.pos_order_id) is None]
