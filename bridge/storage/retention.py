@@ -63,19 +63,17 @@ def _site(instance_id: str | None, column: str = "instance_id") -> tuple[str, li
 
 
 class RetentionSql(SqlBase):
-    """Retention's statements."""
+    """Retention's statements: each kind is a `FROM ... WHERE ...` of what is due, counted for
+    a dry run, or read a batch of ids at a time and changed by id in one short transaction."""
 
-    def _event_bodies(self, before: str, instance_id: str | None) -> tuple[str, list]:
-        site, args = _site(instance_id)
-        return (f"FROM events WHERE (domain_event IS NOT NULL OR payload <> '')"
-                f" AND received_at < ? AND {_EVENT_DONE}{site}", [before, *args])
+    def _ids(self, due: tuple[str, list], limit: int) -> list:
+        where, args = due
+        return [row[0] for row in self._execute(f"SELECT id {where} LIMIT ?",
+                                                [*args, limit]).rows]
 
-    def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
-                           ) -> int:
-        where, args = self._event_bodies(before, instance_id)
-        ids = [row[0] for row in self._execute(f"SELECT id {where} LIMIT ?",
-                                               [*args, limit]).rows]
-        return self._by_ids("UPDATE events SET domain_event = NULL, payload = '' WHERE id", ids)
+    def _count(self, due: tuple[str, list]) -> int:
+        where, args = due
+        return self._execute(f"SELECT count(*) {where}", args).one()[0]
 
     def _by_ids(self, statement: str, ids: list) -> int:
         """`statement ... IN (ids)` in one short transaction; the rows it changed."""
@@ -84,11 +82,22 @@ class RetentionSql(SqlBase):
         with self.transaction():
             return self._execute(f"{statement} IN ({', '.join('?' * len(ids))})", ids).rowcount
 
-    def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int:
-        where, args = self._event_bodies(before, instance_id)
-        return self._execute(f"SELECT count(*) {where}", args).one()[0]
+    @staticmethod
+    def _event_bodies(before: str, instance_id: str | None) -> tuple[str, list]:
+        site, args = _site(instance_id)
+        return (f"FROM events WHERE (domain_event IS NOT NULL OR payload <> '')"
+                f" AND received_at < ? AND {_EVENT_DONE}{site}", [before, *args])
 
-    def _redactable(self, before: str, instance_id: str | None) -> tuple[str, list]:
+    def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
+                           ) -> int:
+        return self._by_ids("UPDATE events SET domain_event = NULL, payload = '' WHERE id",
+                            self._ids(self._event_bodies(before, instance_id), limit))
+
+    def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int:
+        return self._count(self._event_bodies(before, instance_id))
+
+    @staticmethod
+    def _redactable(before: str, instance_id: str | None) -> tuple[str, list]:
         if instance_id:  # a removed site: every order of it
             return "FROM orders WHERE redacted_at IS NULL AND instance_id = ?", [instance_id]
         return (f"FROM orders WHERE redacted_at IS NULL AND {_FINISHED} AND updated_at < ?",
@@ -102,8 +111,7 @@ class RetentionSql(SqlBase):
         return [self._order(r) for r in rows]  # type: ignore[attr-defined]
 
     def count_orders_to_redact(self, before: str, *, instance_id: str | None = None) -> int:
-        where, args = self._redactable(before, instance_id)
-        return self._execute(f"SELECT count(*) {where}", args).one()[0]
+        return self._count(self._redactable(before, instance_id))
 
     def redact_orders(self, kept: list[tuple[str, str, dict]]) -> None:
         """(site, Wix order id, what is kept of its snapshot) for each, in one transaction."""
@@ -116,26 +124,26 @@ class RetentionSql(SqlBase):
                               " WHERE instance_id = ? AND wix_order_id = ?",
                               [json.dumps(snapshot), now, instance_id, wix_order_id])
 
-    def _import_bodies(self, before: str, instance_id: str | None) -> tuple[str, list]:
+    @staticmethod
+    def _import_bodies(before: str, instance_id: str | None) -> tuple[str, list]:
         site, args = _site(instance_id)
         return (f"FROM imports WHERE pos_order IS NOT NULL AND state IN ('done', 'failed')"
                 f" AND updated_at < ?{site}", [before, *args])
 
     def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
                              ) -> int:
-        where, args = self._import_bodies(before, instance_id)
-        ids = [row[0] for row in self._execute(f"SELECT id {where} LIMIT ?",
-                                               [*args, limit]).rows]
-        return self._by_ids("UPDATE imports SET pos_order = NULL WHERE id", ids)
+        return self._by_ids("UPDATE imports SET pos_order = NULL WHERE id",
+                            self._ids(self._import_bodies(before, instance_id), limit))
 
     def count_import_bodies(self, before: str, *, instance_id: str | None = None) -> int:
-        where, args = self._import_bodies(before, instance_id)
-        return self._execute(f"SELECT count(*) {where}", args).one()[0]
+        return self._count(self._import_bodies(before, instance_id))
+
+    @staticmethod
+    def _history(before: str) -> tuple[str, list]:
+        return "FROM jobs WHERE state = 'done' AND updated_at < ?", [before]
 
     def delete_history(self, before: str, limit: int) -> int:
-        ids = [row[0] for row in self._execute(
-            "SELECT id FROM jobs WHERE state = 'done' AND updated_at < ? LIMIT ?",
-            [before, limit]).rows]
+        ids = self._ids(self._history(before), limit)
         if not ids:
             return 0
         marks = ", ".join("?" * len(ids))
@@ -145,18 +153,18 @@ class RetentionSql(SqlBase):
                                  ids).rowcount
 
     def count_history(self, before: str) -> int:
-        return self._execute("SELECT count(*) FROM jobs WHERE state = 'done' AND updated_at < ?",
-                             [before]).one()[0]
+        return self._count(self._history(before))
+
+    @staticmethod
+    def _unmatched(before: str) -> tuple[str, list]:
+        return "FROM status_updates WHERE state = 'unmatched' AND received_at < ?", [before]
 
     def delete_unmatched_reports(self, before: str, limit: int) -> int:
-        ids = [row[0] for row in self._execute(
-            "SELECT id FROM status_updates WHERE state = 'unmatched' AND received_at < ? LIMIT ?",
-            [before, limit]).rows]
-        return self._by_ids("DELETE FROM status_updates WHERE state = 'unmatched' AND id", ids)
+        return self._by_ids("DELETE FROM status_updates WHERE state = 'unmatched' AND id",
+                            self._ids(self._unmatched(before), limit))
 
     def count_unmatched_reports(self, before: str) -> int:
-        return self._execute("SELECT count(*) FROM status_updates WHERE state = 'unmatched'"
-                             " AND received_at < ?", [before]).one()[0]
+        return self._count(self._unmatched(before))
 
     def sites_removed_before(self, before: str) -> list[str]:
         return [row[0] for row in self._execute(
