@@ -22,12 +22,11 @@ _EVENT_DONE = ("NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.key = 'event:' || even
 
 
 class Retention(Protocol):
-    def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
-                           ) -> int:
+    def blank_event_bodies(self, before: str, limit: int) -> int:
         """Drop the bodies of processed webhooks received before `before` (the row, its id and
         type stay: a resend is still a duplicate, `bridge show` still lists it)."""
 
-    def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int: ...
+    def count_event_bodies(self, before: str) -> int: ...
 
     def orders_to_redact(self, before: str, limit: int, *, instance_id: str | None = None
                          ) -> list[OrderRecord]:
@@ -39,11 +38,10 @@ class Retention(Protocol):
     def redact_orders(self, kept: list[tuple[str, str, dict]]) -> None:
         """(site, Wix order id, what is kept of its snapshot) for each, in one transaction."""
 
-    def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
-                             ) -> int:
+    def forget_import_bodies(self, before: str, limit: int) -> int:
         """Drop the POS's own order kept for imports done or failed before `before`."""
 
-    def count_import_bodies(self, before: str, *, instance_id: str | None = None) -> int: ...
+    def count_import_bodies(self, before: str) -> int: ...
 
     def delete_history(self, before: str, limit: int) -> int:
         """Delete jobs done before `before`, with their attempts: how many jobs."""
@@ -56,10 +54,6 @@ class Retention(Protocol):
     def count_unmatched_reports(self, before: str) -> int: ...
 
     def sites_removed_before(self, before: str) -> list[str]: ...
-
-
-def _site(instance_id: str | None, column: str = "instance_id") -> tuple[str, list]:
-    return (f" AND {column} = ?", [instance_id]) if instance_id else ("", [])
 
 
 class RetentionSql(SqlBase):
@@ -83,18 +77,16 @@ class RetentionSql(SqlBase):
             return self._execute(f"{statement} IN ({', '.join('?' * len(ids))})", ids).rowcount
 
     @staticmethod
-    def _event_bodies(before: str, instance_id: str | None) -> tuple[str, list]:
-        site, args = _site(instance_id)
+    def _event_bodies(before: str) -> tuple[str, list]:
         return (f"FROM events WHERE (domain_event IS NOT NULL OR payload <> '')"
-                f" AND received_at < ? AND {_EVENT_DONE}{site}", [before, *args])
+                f" AND received_at < ? AND {_EVENT_DONE}", [before])
 
-    def blank_event_bodies(self, before: str, limit: int, *, instance_id: str | None = None
-                           ) -> int:
+    def blank_event_bodies(self, before: str, limit: int) -> int:
         return self._by_ids("UPDATE events SET domain_event = NULL, payload = '' WHERE id",
-                            self._ids(self._event_bodies(before, instance_id), limit))
+                            self._ids(self._event_bodies(before), limit))
 
-    def count_event_bodies(self, before: str, *, instance_id: str | None = None) -> int:
-        return self._count(self._event_bodies(before, instance_id))
+    def count_event_bodies(self, before: str) -> int:
+        return self._count(self._event_bodies(before))
 
     @staticmethod
     def _redactable(before: str, instance_id: str | None) -> tuple[str, list]:
@@ -125,18 +117,16 @@ class RetentionSql(SqlBase):
                               [json.dumps(snapshot), now, instance_id, wix_order_id])
 
     @staticmethod
-    def _import_bodies(before: str, instance_id: str | None) -> tuple[str, list]:
-        site, args = _site(instance_id)
-        return (f"FROM imports WHERE pos_order IS NOT NULL AND state IN ('done', 'failed')"
-                f" AND updated_at < ?{site}", [before, *args])
+    def _import_bodies(before: str) -> tuple[str, list]:
+        return ("FROM imports WHERE pos_order IS NOT NULL AND state IN ('done', 'failed')"
+                " AND updated_at < ?", [before])
 
-    def forget_import_bodies(self, before: str, limit: int, *, instance_id: str | None = None
-                             ) -> int:
+    def forget_import_bodies(self, before: str, limit: int) -> int:
         return self._by_ids("UPDATE imports SET pos_order = NULL WHERE id",
-                            self._ids(self._import_bodies(before, instance_id), limit))
+                            self._ids(self._import_bodies(before), limit))
 
-    def count_import_bodies(self, before: str, *, instance_id: str | None = None) -> int:
-        return self._count(self._import_bodies(before, instance_id))
+    def count_import_bodies(self, before: str) -> int:
+        return self._count(self._import_bodies(before))
 
     @staticmethod
     def _history(before: str) -> tuple[str, list]:
