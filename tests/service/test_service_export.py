@@ -1,6 +1,7 @@
 """Order export through the worker: one POS order per Wix order, whatever Wix and the POS do.
 
-The POS is mocked at the HTTP layer (`responses`); the bridge runs for real on a real SQLite file.
+The services are called directly; the POS is mocked at the HTTP layer (`responses`). These stay on
+the real databases, SQLite's file and PostgreSQL, because two workers race on them here.
 """
 import json
 import threading
@@ -13,16 +14,15 @@ from standardwebhooks import Webhook
 from bridge.bootstrap import bootstrap
 from bridge.config import load_config
 from bridge.service.replay import replay
-from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from tests.at_once import AtOnce
 from tests.builders import (INSTANCE, POS_SECRET, POS_URL, accepted, an_order, numbered_pos_ids,
                             pos_error, WIX_URL)
+from tests.service.conftest import webhook
 
 
-def deliver(client, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
-    answer = client.post("/webhooks/wix", data=signer.order_webhook(order, event_type, sequence))
-    assert answer.status_code == 200
+def deliver(bridge, signer, order, event_type=wix_events.ORDER_CREATED, sequence=1):
+    webhook(bridge, signer.order_webhook(order, event_type, sequence))
 
 
 def sent_orders(mocked) -> list[dict]:
@@ -31,10 +31,10 @@ def sent_orders(mocked) -> list[dict]:
 
 
 def test_an_approved_order_reaches_the_pos_signed_with_its_restaurant_items(
-        client, signer, worker, store, mocked):
+        bridge, signer, worker, store, mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order(restaurant=2, other=1)
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     [call] = mocked.calls
     body = json.loads(call.request.body)
@@ -48,10 +48,10 @@ def test_an_approved_order_reaches_the_pos_signed_with_its_restaurant_items(
     assert (record.state, record.pos_order_id, record.pos_client) == ("sent", "pos-1", "webhook")
 
 
-def test_an_order_without_restaurant_items_is_recorded_as_ignored(client, signer, worker, store,
+def test_an_order_without_restaurant_items_is_recorded_as_ignored(bridge, signer, worker, store,
                                                                    mocked):
     order = an_order(restaurant=0, other=2)
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     assert len(mocked.calls) == 0
     assert store.get_order(INSTANCE, order["id"]).state == "ignored"
@@ -61,67 +61,67 @@ def test_an_order_without_restaurant_items_is_recorded_as_ignored(client, signer
     (wix_events.ORDER_CREATED, wix_events.ORDER_APPROVED),
     (wix_events.ORDER_APPROVED, wix_events.ORDER_CREATED),
 ])
-def test_created_and_approved_in_either_order_give_one_pos_order(client, signer, worker, store,
+def test_created_and_approved_in_either_order_give_one_pos_order(bridge, signer, worker, store,
                                                                   mocked, first, second):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order(status="APPROVED")
-    deliver(client, signer, order, first)
+    deliver(bridge, signer, order, first)
     worker.drain()
-    deliver(client, signer, order, second)
+    deliver(bridge, signer, order, second)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
     assert store.get_order(INSTANCE, order["id"]).state == "sent"
 
 
 def test_both_events_stored_before_the_worker_runs_still_give_one_pos_order(
-        client, signer, worker, mocked):
+        bridge, signer, worker, mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order(status="APPROVED")
-    deliver(client, signer, order, wix_events.ORDER_APPROVED, 2)
-    deliver(client, signer, order, wix_events.ORDER_CREATED, 1)
-    deliver(client, signer, order, wix_events.ORDER_UPDATED, 3)
+    deliver(bridge, signer, order, wix_events.ORDER_APPROVED, 2)
+    deliver(bridge, signer, order, wix_events.ORDER_CREATED, 1)
+    deliver(bridge, signer, order, wix_events.ORDER_UPDATED, 3)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
 
 
-def test_an_initialized_order_is_sent_once_approved(client, signer, worker, store, mocked):
+def test_an_initialized_order_is_sent_once_approved(bridge, signer, worker, store, mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order(status="INITIALIZED")
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     assert store.get_order(INSTANCE, order["id"]).state == "received" and len(mocked.calls) == 0
-    deliver(client, signer, dict(order, status="APPROVED"), wix_events.ORDER_APPROVED, 2)
+    deliver(bridge, signer, dict(order, status="APPROVED"), wix_events.ORDER_APPROVED, 2)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
 
 
-def test_a_redelivered_event_gives_one_pos_order(client, signer, worker, mocked):
+def test_a_redelivered_event_gives_one_pos_order(bridge, signer, worker, mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     token = signer.order_webhook(an_order())
     for _ in range(3):
-        assert client.post("/webhooks/wix", data=token).status_code == 200
+        webhook(bridge, token)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
 
 
 def test_the_newest_snapshot_is_sent_and_a_stale_update_does_not_replace_it(
-        client, signer, worker, mocked):
+        bridge, signer, worker, mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order(status="INITIALIZED")
-    deliver(client, signer, dict(order, buyerNote="newest", status="APPROVED"),
+    deliver(bridge, signer, dict(order, buyerNote="newest", status="APPROVED"),
             wix_events.ORDER_UPDATED, 5)
-    deliver(client, signer, dict(order, buyerNote="stale"), wix_events.ORDER_CREATED, 1)
+    deliver(bridge, signer, dict(order, buyerNote="stale"), wix_events.ORDER_CREATED, 1)
     worker.drain()
     assert [o["note"] for o in sent_orders(mocked)] == ["newest"]
 
 
 @pytest.mark.parametrize("code", ["endpoint_down", "pos_error"])
-def test_a_retryable_pos_error_is_retried_until_accepted(client, signer, worker, store, mocked,
+def test_a_retryable_pos_error_is_retried_until_accepted(bridge, signer, worker, store, mocked,
                                                          code):
     mocked.post(POS_URL, json=pos_error(code), status=503)
     mocked.post(POS_URL, json=accepted("pos-2"))
     order = an_order()
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     assert len(sent_orders(mocked)) == 2
     assert store.get_order(INSTANCE, order["id"]).pos_order_id == "pos-2"
@@ -130,11 +130,11 @@ def test_a_retryable_pos_error_is_retried_until_accepted(client, signer, worker,
 
 
 @pytest.mark.parametrize("code", ["invalid_item_mapping", "cc_rejected"])
-def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(client, signer, worker,
+def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(bridge, signer, worker,
                                                                     store, mocked, code):
     mocked.post(POS_URL, json=pos_error(code), status=400)
     order = an_order()
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     assert len(sent_orders(mocked)) == 1
     record = store.get_order(INSTANCE, order["id"])
@@ -148,21 +148,21 @@ def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(client, sign
     dict(status=400, json={"error": {"code": "something_new"}}),
     dict(body=ConnectionError("refused")),
 ])
-def test_any_other_answer_is_retried_and_gives_up_after_the_limit(client, signer, worker, store,
+def test_any_other_answer_is_retried_and_gives_up_after_the_limit(bridge, signer, worker, store,
                                                                   mocked, answer):
     mocked.post(POS_URL, **answer)
     order = an_order()
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     assert len(mocked.calls) == worker.max_attempts
     record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed" and "gave up after 3 attempts" in record.last_error
 
 
-def test_a_failed_order_can_be_replayed(client, signer, worker, store, mocked):
+def test_a_failed_order_can_be_replayed(bridge, signer, worker, store, mocked):
     mocked.post(POS_URL, json=pos_error("invalid_item_mapping"))
     order = an_order()
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     assert store.get_order(INSTANCE, order["id"]).state == "failed"
     mocked.replace(responses.POST, POS_URL, json=accepted("pos-9"))
@@ -174,13 +174,13 @@ def test_a_failed_order_can_be_replayed(client, signer, worker, store, mocked):
     assert ids == {f"send:{order['id']}"}  # the replay keeps the idempotency key
 
 
-def test_a_cancel_for_an_order_at_the_pos_cancels_it_there(client, signer, worker, store, mocked):
+def test_a_cancel_for_an_order_at_the_pos_cancels_it_there(bridge, signer, worker, store, mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order()
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     mocked.replace(responses.POST, POS_URL, json={"value": {}})
-    deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    deliver(bridge, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
     worker.drain()
     cancel = json.loads(mocked.calls[-1].request.body)
     assert cancel == {"cancel": {"id": order["id"], "orderId": "pos-1"}}
@@ -188,22 +188,22 @@ def test_a_cancel_for_an_order_at_the_pos_cancels_it_there(client, signer, worke
     assert store.get_order(INSTANCE, order["id"]).state == "canceled"
 
 
-def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(client, signer, worker, store,
+def test_a_cancel_before_the_send_means_nothing_reaches_the_pos(bridge, signer, worker, store,
                                                                 mocked):
     order = an_order()
-    deliver(client, signer, order)
-    deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    deliver(bridge, signer, order)
+    deliver(bridge, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
     worker.drain()
     assert len(mocked.calls) == 0
     assert store.get_order(INSTANCE, order["id"]).state == "canceled"
 
 
-def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mocked):
+def test_two_workers_racing_send_each_order_exactly_once(env, bridge, signer, mocked):
     mocked.add_callback(responses.POST, POS_URL, callback=numbered_pos_ids)
     orders = [an_order(number=str(n)) for n in range(40)]
     for order in orders:
-        deliver(client, signer, order, wix_events.ORDER_CREATED)
-        deliver(client, signer, order, wix_events.ORDER_APPROVED, 2)
+        deliver(bridge, signer, order, wix_events.ORDER_CREATED)
+        deliver(bridge, signer, order, wix_events.ORDER_APPROVED, 2)
     # Each racer is wired from scratch, as a separate worker process would be.
     racers = [bootstrap(load_config(env)) for _ in range(2)]
     workers = [racer.worker(max_attempts=3, wait=lambda s: 0.0, name=f"racer-{i}")
@@ -227,12 +227,12 @@ def test_two_workers_racing_send_each_order_exactly_once(env, client, signer, mo
 
 
 def test_a_pos_id_already_given_to_another_order_fails_the_send_without_resending(
-        client, signer, worker, store, mocked):
+        bridge, signer, worker, store, mocked):
     mocked.post(POS_URL, json=accepted("pos-same"))
     first, second = an_order(), an_order()
-    deliver(client, signer, first)
+    deliver(bridge, signer, first)
     worker.drain()
-    deliver(client, signer, second)
+    deliver(bridge, signer, second)
     worker.drain()
     assert len(sent_orders(mocked)) == 2
     record = store.get_order(INSTANCE, second["id"])
@@ -254,10 +254,9 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
 
     pos.hold = slow
     bridge = make_bridge({**env, "POS_WEBHOOK_URL": pos.url, "BRIDGE_WORKER_CONCURRENCY": "3"})
-    client = create_app(bridge).test_client()
     orders = [an_order() for _ in range(6)]
     for order in orders:
-        deliver(client, signer, order)
+        deliver(bridge, signer, order)
     crew = bridge.crew(wait=lambda state: 0.0, poll_seconds=0.01).workers
     threads = [threading.Thread(target=w.run, daemon=True) for w in crew]
     try:
@@ -276,7 +275,7 @@ def test_a_worker_process_sends_to_a_slow_pos_several_orders_at_once(env, make_b
     assert sorted(o["id"] for o in pos.orders()) == sorted(o["id"] for o in orders)
 
 
-def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(client, signer,
+def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(bridge, signer,
                                                                            worker, store,
                                                                            mocked):
     # Each install lists the site's location configurations (POS Connectivity API).
@@ -294,7 +293,7 @@ def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(clie
     installed = lifecycle(wix_events.APP_INSTALLED, 300)
     for token in (installed, lifecycle(wix_events.APP_REMOVED, 200),
                   lifecycle(wix_events.APP_INSTALLED, 100)):   # the same envelope as the first
-        assert client.post("/webhooks/wix", data=token).status_code == 200
+        webhook(bridge, token)
     assert len(inbox_ids(store)) == 3
     worker.drain()
     assert store.instance_status(INSTANCE) == "installed"
@@ -303,8 +302,8 @@ def test_a_reinstall_after_a_removal_counts_and_a_late_older_event_does_not(clie
         ("conf-1", "Main")]
     # A removal signed before the re-install, delivered late (Wix resends out of order), and
     # the first install delivered again: neither undoes the re-install.
-    client.post("/webhooks/wix", data=lifecycle(wix_events.APP_REMOVED, 150))
-    client.post("/webhooks/wix", data=installed)
+    webhook(bridge, lifecycle(wix_events.APP_REMOVED, 150))
+    webhook(bridge, installed)
     worker.drain()
     assert store.instance_status(INSTANCE) == "installed"
     assert len(inbox_ids(store)) == 5            # each delivery kept, applied by the site's state
@@ -316,14 +315,14 @@ def inbox_ids(store) -> list[str]:
         "SELECT id FROM events ORDER BY received_at").rows]
 
 
-def test_a_cancel_the_pos_refuses_for_good_fails_the_order_visibly(client, signer, worker, store,
+def test_a_cancel_the_pos_refuses_for_good_fails_the_order_visibly(bridge, signer, worker, store,
                                                                    mocked):
     mocked.post(POS_URL, json=accepted("pos-1"))
     order = an_order()
-    deliver(client, signer, order)
+    deliver(bridge, signer, order)
     worker.drain()
     mocked.replace(responses.POST, POS_URL, json=pos_error("invalid_item_mapping"))
-    deliver(client, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
+    deliver(bridge, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
     worker.drain()
     record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed"
