@@ -18,6 +18,7 @@ from typing import Mapping
 
 from bridge import logs, owner_urls
 from bridge.credentials import Keyring, KeyringError
+from bridge.domain.failures import Cause
 from bridge.domain.orders import PosOrder
 from bridge.pos import base, registry
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable
@@ -35,6 +36,14 @@ CHECK_FRESH_SECONDS = 24 * 3600
 
 class AccountError(ValueError):
     """An account or configuration operation that cannot be done: the message says why."""
+
+
+class NotRoutable(AccountError):
+    """An order that cannot go to any POS location of its site; `cause` says why (a Cause)."""
+
+    def __init__(self, message: str, cause: Cause):
+        super().__init__(message)
+        self.cause = cause
 
 
 class SecretKeyMissing(AccountError):
@@ -234,20 +243,21 @@ class SiteAccounts:
         if site.account is None:
             return order
         if not site.account.active:
-            raise AccountError(f"the site's POS account {site.account.key} is disconnected: "
-                               "`bridge accounts add` gives it one again")
+            raise NotRoutable(f"the site's POS account {site.account.key} is disconnected",
+                              Cause.ACCOUNT)
         configuration = self.store.configuration_for_location(order.instance_id,
                                                               order.location_id)
         where = f"location {order.location_id}" if order.location_id else "the order's location"
         if configuration is None:
-            raise AccountError(f"{where} is not paired with a POS location on this site "
-                               "(`bridge configurations pair`)")
+            raise NotRoutable(f"{where} is not paired with a POS location on this site",
+                              Cause.NOT_PAIRED)
         name = f"{where} ({configuration.location_name})" if configuration.location_name else where
         if not configuration.pos_location_id:
-            raise AccountError(f"{name} is not paired with a POS location (configuration "
-                               f"{configuration.id}: `bridge configurations pair`)")
+            raise NotRoutable(f"{name} is not paired with a POS location (configuration "
+                              f"{configuration.id})", Cause.NOT_PAIRED)
         if not configuration.enabled or configuration.archived:
-            raise AccountError(f"{name} is disabled in Wix (configuration {configuration.id})")
+            raise NotRoutable(f"{name} is disabled in Wix (configuration {configuration.id})",
+                              Cause.LOCATION_DISABLED)
         return self.route_to(order, configuration)
 
     def status(self, instance_id: str, configuration: Configuration | None, now: float

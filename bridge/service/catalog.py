@@ -191,7 +191,7 @@ class SyncCatalog:
                                f"The menu sync for {where} failed ({code})", reason)
         logs.warning(log, "catalog_sync_failed", sync=sync.id, code=code, reason=reason)
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         sync = self.store.get_sync(job.payload["sync_id"])
         if sync is not None and sync.status not in (SyncState.SYNCED, SyncState.FAILED):
             self._failed(sync, reason, "SYNC_ERROR")

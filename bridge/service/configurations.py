@@ -82,5 +82,5 @@ class RefreshConfigurations:
             logs.warning(log, "configurations_not_listed", instance_id=job.instance_id,
                          reason=str(error))
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         pass  # kept with its reason; `bridge configurations refresh` tries again by hand

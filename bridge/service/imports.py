@@ -234,7 +234,7 @@ class ImportOrder:
                   import_id=imported.id, pos_order_id=imported.pos_order_id,
                   order_id=wix_order["id"] if wix_order else None, note=note)
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         imported = self.store.get_import(job.payload["import_id"])
         if imported is not None and imported.state != ImportState.DONE:
             self.store.set_import(imported.id, ImportState.FAILED, error=reason)

@@ -57,7 +57,7 @@ class Notify:
         self.store.mark_notified([i.id for i in untold])
         logs.info(log, "owner_notified", instance_id=job.instance_id, incidents=len(untold))
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         pass  # the incidents stay untold; the next incident's job tries again
 
 

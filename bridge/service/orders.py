@@ -15,11 +15,12 @@ import logging
 
 from bridge import logs
 from bridge.domain import lifecycle
+from bridge.domain.failures import Cause
 from bridge.domain.lifecycle import Action, OrderState
 from bridge.domain.orders import InvalidOrder, pos_order_from_wix, restaurant_items
 from bridge.pos.registry import PosClients
 from bridge.service import imports, inbox, incidents, jobs, reconcile, statuses
-from bridge.service.accounts import AccountError, SiteAccounts
+from bridge.service.accounts import AccountError, NotRoutable, SiteAccounts
 from bridge.service.outcomes import Fail, Wait, pos_answers
 from bridge.storage.port import Direction, Import, Job, Store
 from bridge.wix import events as wix_events
@@ -127,7 +128,7 @@ class ProcessEvent:
                   order_id=event.order_id, note="an order the bridge imported: not sent to the POS")
         return True
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         pass  # the event stays stored; `bridge show` lists the failed job with its reason
 
 
@@ -147,9 +148,9 @@ class SendOrder:
         try:
             pos_order = pos_order_from_wix(record.snapshot, record.instance_id)
         except InvalidOrder as error:
-            raise Fail(f"order cannot be sent: {error}") from None
+            raise Fail(f"order cannot be sent: {error}", Cause.UNREADABLE) from None
         if pos_order is None:
-            raise Fail("order has no restaurant items")
+            raise Fail("order has no restaurant items", Cause.UNREADABLE)
         try:
             with pos_answers():
                 site = self.pos.site(record.instance_id)
@@ -159,8 +160,10 @@ class SendOrder:
             raise
         try:
             pos_order = self.accounts.route(site, pos_order)
+        except NotRoutable as error:
+            raise Fail(str(error), error.cause) from None
         except AccountError as error:
-            raise Fail(str(error)) from None
+            raise Fail(str(error), Cause.ACCOUNT) from None
         with pos_answers():
             pos_order_id = site.client.create_order(pos_order, idempotency_key=job.key)
         with self.store.transaction():
@@ -171,7 +174,7 @@ class SendOrder:
             twin = self.store.find_order_by_pos_id(site.key, pos_order_id)
             if twin and twin.wix_order_id != record.wix_order_id:
                 raise Fail(f"the POS answered with order id {pos_order_id}, which it gave to "
-                           f"order {twin.wix_order_id} already")
+                           f"order {twin.wix_order_id} already", Cause.DUPLICATE_POS_ID)
             current = self.store.get_order(record.instance_id, record.wix_order_id)
             decision = lifecycle.after_pos_accepted(OrderState(current.state))
             self.store.set_order_state(record.instance_id, record.wix_order_id,
@@ -185,11 +188,13 @@ class SendOrder:
                   pos=site.key, pos_order_id=pos_order_id, items=len(pos_order.items),
                   attempt=job.attempts)
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
+        """Without a cause of its own the POS never took it: it refused to answer, try after
+        try, or took too long each time."""
         record = self.store.get_order(job.instance_id, job.order_id)
         if record and record.state == OrderState.QUEUED:
             self.store.set_order_state(job.instance_id, job.order_id, OrderState.FAILED.value,
-                                       error=reason)
+                                       error=reason, failure=cause or Cause.POS_SILENT)
             incidents.incident(self.store, record.instance_id,
                                    incidents.IncidentKind.ORDER_FAILED, record.wix_order_id,
                                    f"Order #{record.number or record.wix_order_id} did not reach "
@@ -213,9 +218,10 @@ class CancelOrder:
         logs.info(log, "order_canceled_at_pos", order_id=record.wix_order_id,
                   pos_order_id=record.pos_order_id)
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         self.store.set_order_state(job.instance_id, job.order_id, OrderState.FAILED.value,
-                                   error=f"cancel at the POS failed: {reason}")
+                                   error=f"cancel at the POS failed: {reason}",
+                                   failure=Cause.CANCEL_FAILED)
         incidents.incident(self.store, job.instance_id,
                                incidents.IncidentKind.ORDER_FAILED, f"cancel:{job.order_id}",
                                f"Order {job.order_id} was canceled in Wix, but your POS did "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from bridge.domain import failures
 from bridge.pos.base import PosConfigurationError, PosRejected, PosUnavailable, PosUnreachable
 from bridge.pos.registry import NoPosForSite
 from bridge.wix.port import WixUnauthorized, WixUnavailable
@@ -29,7 +30,12 @@ class Unreachable(Retry):
 
 
 class Fail(Exception):
-    """This job can never succeed as it is: mark it failed now."""
+    """This job can never succeed as it is: mark it failed now. `cause`: what kind of problem
+    it is, for its owner (a `bridge.domain.failures.Cause`), when the handler knows."""
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(message)
+        self.cause = cause
 
 
 class Wait(Exception):
@@ -58,7 +64,7 @@ def pos_answers() -> Iterator[None]:
     except NoPosForSite as error:
         raise Wait(str(error), ACCOUNT_RECHECK_SECONDS) from None
     except PosRejected as error:
-        raise Fail(str(error)) from None
+        raise Fail(str(error), failures.of_refusal(error.code)) from None
     except PosUnreachable as error:
         raise Unreachable(str(error)) from None
     except PosUnavailable as error:

@@ -209,7 +209,7 @@ class _Periodic:
     def reconcile(self, site: str, job: Job) -> None:
         raise NotImplementedError
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         """Given up on: the next period's run tries again."""
         self._next(job.instance_id or "")
 

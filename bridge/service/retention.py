@@ -118,5 +118,5 @@ class Prune:
             self.store.enqueue(jobs.prune(int(self.store.clock()), more=True), delay=60)
         schedule(self.store, after=PERIOD_SECONDS)
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         schedule(self.store, after=PERIOD_SECONDS)

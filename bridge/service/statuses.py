@@ -220,5 +220,5 @@ class SyncStatus:
         logs.warning(log, "order_canceled_by_pos", order_id=order.wix_order_id,
                      pos_order_id=order.pos_order_id)
 
-    def failed(self, job: Job, reason: str) -> None:
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         self.store.set_status_update(job.payload["update_id"], UpdateState.FAILED, note=reason)

@@ -39,8 +39,9 @@ class Handler(Protocol):
     def run(self, job: Job) -> None:
         """Do the job. Raise Retry or Fail; any other exception counts as Retry (and is logged)."""
 
-    def failed(self, job: Job, reason: str) -> None:
-        """The job is given up on: make that visible on what it was about (e.g. the order)."""
+    def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
+        """The job is given up on: make that visible on what it was about (e.g. the order).
+        `cause`: the `Fail`'s, when it said one."""
 
 
 def default_wait(max_seconds: float) -> tenacity.wait.wait_base:
@@ -226,7 +227,7 @@ class Worker:
             self._unreachable(job, handler, admission, str(error), started)
             return
         except Fail as error:
-            self._give_up(job, handler, str(error), started)
+            self._give_up(job, handler, str(error), started, error.cause)
         except Retry as error:
             self._retry(job, handler, str(error), started, error.after)
         except Wait as error:
@@ -266,10 +267,11 @@ class Worker:
         logs.warning(log, "job_retry", job=job.id, kind=job.kind, order_id=job.order_id,
                      attempt=job.attempts, retry_in_s=round(delay, 2), reason=reason)
 
-    def _give_up(self, job: Job, handler: Handler | None, reason: str, started: float) -> None:
+    def _give_up(self, job: Job, handler: Handler | None, reason: str, started: float,
+                 cause: str | None = None) -> None:
         with self.store.transaction():
             if self.store.finish(job, Outcome.FAILED, error=reason, started=started) and handler:
-                handler.failed(job, reason)
+                handler.failed(job, reason, cause)
         logs.error(log, "job_failed", job=job.id, kind=job.kind, order_id=job.order_id,
                    attempts=job.attempts, reason=reason)
 

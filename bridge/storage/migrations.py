@@ -58,6 +58,13 @@ MIGRATIONS: list[tuple[str, list[str | Only]]] = [
         " WHERE domain_event IS NOT NULL OR payload <> ''",
         "CREATE INDEX IF NOT EXISTS jobs_done ON jobs (updated_at) WHERE state = 'done'",
     ]),
+    # Why a failed order failed, as a cause its owner can act on (bridge.domain.failures);
+    # the site's time zone, for the times its owner reads; a site's orders of today, counted.
+    ("s004_owner_view", [
+        "ALTER TABLE orders ADD COLUMN failure text",
+        "ALTER TABLE instances ADD COLUMN time_zone text",
+        "CREATE INDEX IF NOT EXISTS orders_site_created ON orders (instance_id, created_at)",
+    ]),
 ]
 
 

@@ -38,6 +38,7 @@ class OrderRecord:
     wix_fulfillment_id: str | None = None
     direction: str | None = None   # Direction; None on rows older than imports: exported
     origin: str | None = None      # Origin: the channel it came by (None: Wix eCommerce)
+    failure: str | None = None     # a failed order's Cause (bridge.domain.failures)
 
 
 class Direction(StrEnum):
@@ -87,7 +88,11 @@ class Orders(Protocol):
 
     def set_order_state(self, instance_id: str, wix_order_id: str, state: str, *,
                         error: str | None = None, pos_client: str | None = None,
-                        pos_order_id: str | None = None) -> None: ...
+                        pos_order_id: str | None = None, failure: str | None = None) -> None:
+        """`error` and `failure` (a Cause) are set as given: None clears them."""
+
+    def count_orders(self, instance_id: str, created_since: str) -> dict[str, int]:
+        """The site's orders created since then (an ISO time), by state."""
 
     def set_order_statuses(self, instance_id: str, wix_order_id: str, *,
                            pos_status: str | None = None,
@@ -129,7 +134,7 @@ class StatusUpdates(Protocol):
 
 _ORDER_COLUMNS = ("wix_order_id, instance_id, number, state, wix_status, sequence, snapshot,"
                   " pos_client, pos_order_id, last_error, created_at, updated_at, pos_status,"
-                  " wix_fulfillment_status, wix_fulfillment_id, direction, origin")
+                  " wix_fulfillment_status, wix_fulfillment_id, direction, origin, failure")
 
 
 _UPDATE_COLUMNS = ("id, pos_client, pos_order_id, status, occurred_at, callback_id,"
@@ -193,15 +198,21 @@ class OrdersSql(SqlBase):
 
     def set_order_state(self, instance_id: str, wix_order_id: str, state: str, *,
                         error: str | None = None, pos_client: str | None = None,
-                        pos_order_id: str | None = None) -> None:
+                        pos_order_id: str | None = None, failure: str | None = None) -> None:
         _, now = self._now()
         with self.transaction():
-            self._execute("UPDATE orders SET state = ?, last_error = ?,"
+            self._execute("UPDATE orders SET state = ?, last_error = ?, failure = ?,"
                           " pos_client = coalesce(?, pos_client),"
                           " pos_order_id = coalesce(?, pos_order_id), updated_at = ?"
                           " WHERE instance_id = ? AND wix_order_id = ?",
-                          [state, error, pos_client, pos_order_id, now, instance_id,
+                          [state, error, failure, pos_client, pos_order_id, now, instance_id,
                            wix_order_id])
+
+    def count_orders(self, instance_id: str, created_since: str) -> dict[str, int]:
+        rows = self._execute("SELECT state, count(*) FROM orders WHERE instance_id = ?"
+                             " AND created_at >= ? GROUP BY state",
+                             [instance_id, created_since]).rows
+        return {state: count for state, count in rows}
 
     def set_order_statuses(self, instance_id: str, wix_order_id: str, *,
                            pos_status: str | None = None,

@@ -62,6 +62,11 @@ class Instances(Protocol):
 
     def installed_instances(self) -> list[str]: ...
 
+    def set_time_zone(self, instance_id: str, time_zone: str | None) -> None:
+        """The IANA name its owner reads times in (None: UTC)."""
+
+    def time_zone(self, instance_id: str) -> str | None: ...
+
 
 class Reconciliations(Protocol):
     def reconcile_cursor(self, instance_id: str, source: str) -> str | None:
@@ -370,6 +375,18 @@ class SitesSql(SqlBase):
 
     def notify_email(self, instance_id: str) -> str | None:
         row = self._execute("SELECT notify_email FROM instances WHERE instance_id = ?",
+                            [instance_id]).one()
+        return row[0] if row else None
+
+    def set_time_zone(self, instance_id: str, time_zone: str | None) -> None:
+        with self.transaction():
+            self._execute("INSERT INTO instances (instance_id, status, time_zone)"
+                          " VALUES (?, 'unknown', ?) ON CONFLICT (instance_id)"
+                          " DO UPDATE SET time_zone = excluded.time_zone",
+                          [instance_id, time_zone])
+
+    def time_zone(self, instance_id: str) -> str | None:
+        row = self._execute("SELECT time_zone FROM instances WHERE instance_id = ?",
                             [instance_id]).one()
         return row[0] if row else None
 

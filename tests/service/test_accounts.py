@@ -4,6 +4,7 @@ The POS is Square on a mocked HTTP layer; on SQLite and PostgreSQL."""
 import pytest
 
 from bridge.credentials import Keyring, new_key
+from bridge.domain.failures import Cause
 from bridge.domain.orders import PosOrder
 from bridge.service.accounts import (AccountError, ConfigurationStatus, SecretKeyMissing,
                                      SiteAccounts, StatusReport)
@@ -87,8 +88,9 @@ def test_an_order_for_a_disabled_or_unpaired_location_is_refused_naming_it(keyed
                      created_date=iso(0), currency="USD", note=None, customer=None,
                      fulfillment=None, items=())
     site = keyed.pos.site(SITE)
-    with pytest.raises(AccountError, match=r"location loc-1 \(Harbour\) is disabled in Wix"):
+    with pytest.raises(AccountError, match=r"location loc-1 \(Harbour\) is disabled in Wix") as refused:
         keyed.accounts.route(site, order)
+    assert refused.value.cause == Cause.LOCATION_DISABLED
     with pytest.raises(AccountError, match="conf-1 is not paired"):
         keyed.accounts.route_to(order, store.pair_configuration("conf-1", pos_location_id=None))
 

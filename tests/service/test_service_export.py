@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 
 from bridge.bootstrap import bootstrap
 from bridge.config import load_config
+from bridge.domain.failures import Cause
 from bridge.service.replay import replay
 from bridge.wix import events as wix_events
 from tests.at_once import AtOnce
@@ -129,9 +130,10 @@ def test_a_retryable_pos_error_is_retried_until_accepted(bridge, signer, worker,
     assert outcomes == ["done", "retry", "done"]  # the event, the failed send, the good one
 
 
-@pytest.mark.parametrize("code", ["invalid_item_mapping", "cc_rejected"])
+@pytest.mark.parametrize("code, cause", [("invalid_item_mapping", Cause.UNKNOWN_ITEM),
+                                         ("cc_rejected", Cause.POS_REFUSED)])
 def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(bridge, signer, worker,
-                                                                    store, mocked, code):
+                                                                    store, mocked, code, cause):
     mocked.post(POS_URL, json=pos_error(code), status=400)
     order = an_order()
     deliver(bridge, signer, order)
@@ -139,6 +141,7 @@ def test_a_permanent_pos_error_fails_the_order_at_once_and_keeps_it(bridge, sign
     assert len(sent_orders(mocked)) == 1
     record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed" and code in record.last_error
+    assert record.failure == cause     # the owner is told what kind of problem it is
     assert store.get_event(store.history(INSTANCE, order["id"])["events"][0]["id"]) is not None
 
 
@@ -157,6 +160,7 @@ def test_any_other_answer_is_retried_and_gives_up_after_the_limit(bridge, signer
     assert len(mocked.calls) == worker.max_attempts
     record = store.get_order(INSTANCE, order["id"])
     assert record.state == "failed" and "gave up after 3 attempts" in record.last_error
+    assert record.failure == Cause.POS_SILENT
 
 
 def test_a_failed_order_can_be_replayed(bridge, signer, worker, store, mocked):
@@ -169,7 +173,8 @@ def test_a_failed_order_can_be_replayed(bridge, signer, worker, store, mocked):
     assert replay(store, order=(INSTANCE, order["id"]))
     worker.drain()
     record = store.get_order(INSTANCE, order["id"])
-    assert (record.state, record.pos_order_id, record.last_error) == ("sent", "pos-9", None)
+    assert (record.state, record.pos_order_id, record.last_error, record.failure) == (
+        "sent", "pos-9", None, None)
     ids = {c.request.headers["webhook-id"] for c in mocked.calls}
     assert ids == {f"send:{order['id']}"}  # the replay keeps the idempotency key
 

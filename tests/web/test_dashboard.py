@@ -227,7 +227,8 @@ def test_pairing_and_unpairing_a_location_changes_where_its_orders_go(app, sites
     later = an_order(businessLocation={"id": "loc-a"})
     deliver(app, signer, later, SITE_A)
     drain(sites)
-    assert sites.store.get_order(SITE_A, later["id"]).state == "failed"
+    failed = sites.store.get_order(SITE_A, later["id"])
+    assert (failed.state, failed.failure) == ("failed", "not_paired")
     assert "not paired" in client.get(f"/dashboard/sites/{SITE_A}/orders").text
 
 
