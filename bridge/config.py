@@ -22,12 +22,16 @@ class Setting:
     """One setting. A POS client's settings say who sets them: `owner` ones a site's owner sets
     on the site's account (that restaurant's credentials); the others are the operator's alone
     (the environment), such as where the vendor's API is. `kind` is how a form asks for it:
-    text, url, secret or number."""
+    text, url, secret, number, or one of `choices` ((value, what an owner reads), ...).
+    `label` and `hint` are what the owner's form says; `help` is the operator's."""
     name: str
     default: str | None
     help: str
     owner: bool = False
     kind: str = "text"
+    label: str = ""
+    hint: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 SETTINGS: tuple[Setting, ...] = (

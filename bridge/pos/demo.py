@@ -36,10 +36,13 @@ class DemoPos:
     name = "demo"
     settings = (Setting("POS_DEMO_STEP_SECONDS", "5",
                         "seconds between the demo kitchen's steps (ACCEPTED, READY, FULFILLED)",
-                        owner=True, kind="number"),
+                        owner=True, kind="number", label="Seconds between kitchen steps",
+                        hint="The demo kitchen accepts, readies and hands over each order."),
                 Setting("POS_DEMO_WALK_IN_SECONDS", "0",
                         "every this many seconds a walk-in order is taken at the demo counter "
-                        "and imported into Wix (0: never)", owner=True, kind="number"))
+                        "and imported into Wix (0: never)", owner=True, kind="number",
+                        label="Seconds between walk-in orders",
+                        hint="0: no walk-in orders."))
 
     def __init__(self, report: Report | None = None, step_seconds: float = 5.0, *,
                  report_orders=None, walk_in_seconds: float = 0.0):

@@ -78,17 +78,24 @@ class WebhookPos:
     name = "webhook"
     settings = (
         Setting("POS_WEBHOOK_URL", None, "where orders are POSTed (http or https)", owner=True,
-                kind="url"),
+                kind="url", label="Your POS's order address",
+                hint="The https address your POS takes orders at; your POS's provider gives it."),
         Setting("POS_WEBHOOK_SECRET", None,
                 "Standard Webhooks secret(s) (whsec_ and the base64 of 24 to 64 bytes), "
                 "space-separated for rotation: the first signs, any verifies", owner=True,
-                kind="secret"),
+                kind="secret", label="Signing secret",
+                hint="Starts with whsec_; your POS's provider gives it. Kept encrypted, never "
+                     "shown again."),
         Setting("POS_WEBHOOK_TIMEOUT", "10",
                 "seconds to wait for the POS's answer (within BRIDGE_ATTEMPT_DEADLINE)",
-                owner=True, kind="number"),
+                owner=True, kind="number", label="Seconds to wait for your POS",
+                hint="How long your POS may take to accept an order."),
         Setting("POS_WEBHOOK_STATUSES", "0",
                 "1: the POS answers status questions ({\"statuses\": {\"orderIds\"}}), so "
-                "reconciling can ask it for the statuses whose callbacks never came", owner=True),
+                "reconciling can ask it for the statuses whose callbacks never came", owner=True,
+                label="Your POS answers status questions",
+                hint="Only if your POS's provider says it does.",
+                choices=(("0", "No"), ("1", "Yes"))),
     )
 
     def __init__(self, url: str, secrets: list[Webhook], session: requests.Session | None = None,

@@ -140,8 +140,8 @@ class SiteAccounts:
         site's owner gave them (the dashboard), so a URL must lead to a public https address;
         the operator (the CLI) may give any."""
         _check_names(client, credentials)
-        if by_owner:
-            self._check_owner_urls(client, credentials)
+        for problem in self.problems(client, credentials, by_owner=by_owner).values():
+            raise AccountError(problem)
         existing = self.store.account_for_instance(instance_id)
         if account_id is None:
             account_id = existing.id if existing else "acc_" + secrets.token_hex(8)
@@ -164,17 +164,44 @@ class SiteAccounts:
         account = self.store.save_account(account_id, instance_id, client, sealed)
         logs.info(log, "account_saved", account=account.id, instance_id=instance_id, pos=client,
                   version=account.version, settings=",".join(sorted(credentials)))
+        if existing is not None and existing.pos_client != client:
+            self._unpair(instance_id, f"the site's POS changed from {existing.pos_client}")
         return account
 
-    def _check_owner_urls(self, client: str, credentials: Mapping[str, str]) -> None:
-        declared = registry.declared_settings().get(client) or ()
-        for setting in declared:
+    def _unpair(self, instance_id: str, why: str) -> None:
+        """Its locations were paired with another POS's: those ids mean nothing to the new one,
+        so each location waits to be paired again rather than send orders to nowhere."""
+        for configuration in self.store.list_configurations(instance_id):
+            if configuration.pos_location_id:
+                self.store.pair_configuration(configuration.id, pos_location_id=None)
+                logs.info(log, "configuration_unpaired", configuration=configuration.id,
+                          instance_id=instance_id, was=configuration.pos_location_id, reason=why)
+
+    def problems(self, client: str, credentials: Mapping[str, str], *, by_owner: bool
+                 ) -> dict[str, str]:
+        """Each given setting checked on its own, by its kind: {name: what is wrong}, every one
+        at once (a form shows them all). What only building the client finds, `save` says."""
+        found: dict[str, str] = {}
+        for setting in registry.declared_settings().get(client) or ():
             value = credentials.get(setting.name)
-            if setting.kind == "url" and value:
+            if not value:
+                continue
+            if setting.kind == "url" and by_owner:
                 try:
                     owner_urls.check(value, allow_private=self.allow_private_urls)
                 except owner_urls.NotPublic as error:
-                    raise AccountError(f"{setting.name} {error}") from None
+                    found[setting.name] = f"{setting.name} {error}"
+            elif setting.kind == "number":
+                try:
+                    number = float(value)
+                except ValueError:
+                    number = -1.0
+                if not number >= 0:
+                    found[setting.name] = f"{setting.name} must be a number, 0 or more"
+            elif setting.choices and value not in {v for v, _ in setting.choices}:
+                found[setting.name] = (f"{setting.name} must be one of "
+                                       f"{', '.join(v for v, _ in setting.choices)}")
+        return found
 
     def check(self, account: Account, clients: PosClients) -> Account:
         """Ask the POS whether the credentials work, and keep its answer."""

@@ -87,6 +87,8 @@ class JobQueue(Protocol):
 
     def get_job(self, job_id: int) -> Job | None: ...
 
+    def job_by_key(self, key: str) -> Job | None: ...
+
     def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,
                started: float | None = None) -> bool:
         """`done`, `retry`, `failed` or `wait`; False when the lease was lost."""
@@ -229,6 +231,10 @@ class JobsSql(SqlBase):
 
     def get_job(self, job_id: int) -> Job | None:
         row = self._execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id]).one()
+        return job_from_row(row) if row else None
+
+    def job_by_key(self, key: str) -> Job | None:
+        row = self._execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE key = ?", [key]).one()
         return job_from_row(row) if row else None
 
     def finish(self, job: Job, outcome: str, *, error: str | None = None, delay: float = 0.0,

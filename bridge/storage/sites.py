@@ -129,6 +129,9 @@ class LegacyEndpoints(Protocol):
     def legacy_endpoint(self, token_hash: str) -> tuple[str, str] | None:
         """(site, currency) of a token's hash."""
 
+    def site_legacy_endpoint(self, instance_id: str) -> tuple[str, str] | None:
+        """(currency, when it was made) of the site's address, if it has one."""
+
 
 @dataclass(frozen=True)
 class Incident:
@@ -402,4 +405,9 @@ class SitesSql(SqlBase):
     def legacy_endpoint(self, token_hash: str) -> tuple[str, str] | None:
         row = self._execute("SELECT instance_id, currency FROM legacy_endpoints"
                             " WHERE token_hash = ?", [token_hash]).one()
+        return (row[0], row[1]) if row else None
+
+    def site_legacy_endpoint(self, instance_id: str) -> tuple[str, str] | None:
+        row = self._execute("SELECT currency, created_at FROM legacy_endpoints"
+                            " WHERE instance_id = ?", [instance_id]).one()
         return (row[0], row[1]) if row else None

@@ -1,6 +1,7 @@
 """Service tests call the services directly, on the in-memory store: a module opts in by
 deriving its `bridge` fixture from `memory_bridge`. Wix and the POS stay outside the process, at
 the HTTP edge; `webhook` and `pos_callback` do what the two routes do with a request's body."""
+import time
 import uuid
 
 import pytest
@@ -15,12 +16,12 @@ from tests.builders import signed_callback
 
 @pytest.fixture
 def memory_bridge(env, wix_api):
-    """A bridge wired from the test configuration on a fresh in-memory store."""
+    """A bridge wired from the test configuration on a fresh in-memory store; `clock`: the
+    store's."""
     name = uuid.uuid4().hex
 
-    def make(environ: dict[str, str] = env, **wiring):
-        store = wiring.pop("store", None) or open_store(f"memory://{name}",
-                                                        event_job=jobs.process_event)
+    def make(environ: dict[str, str] = env, *, clock=time.time, **wiring):
+        store = open_store(f"memory://{name}", clock=clock, event_job=jobs.process_event)
         wired = bootstrap(load_config(environ), store=store, **{"wix": wix_api, **wiring})
         wired.store.migrate()
         return wired

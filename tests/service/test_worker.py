@@ -28,7 +28,7 @@ class Handler:
         elif self.outcome is not None:
             raise self.outcome
 
-    def failed(self, job, reason):
+    def failed(self, job, reason, cause=None):
         self.given_up.append((job.id, reason))
 
 

@@ -151,7 +151,7 @@ def test_every_form_needs_the_session_s_csrf_token(app, sites):
     assert saved.status_code == 302 and sites.store.notify_email(SITE_A) == "owner@example.com"
 
 
-def test_connecting_a_pos_checks_the_credentials_and_never_shows_them_back(app, sites):
+def test_connecting_a_pos_checks_the_credentials_and_never_shows_a_secret_back(app, sites):
     site = "site-new"
     pos = PosServer(POS_SECRET_B)
     try:
@@ -163,9 +163,11 @@ def test_connecting_a_pos_checks_the_credentials_and_never_shows_them_back(app, 
             "POS_WEBHOOK_SECRET": POS_SECRET_B})
         assert saved.status_code == 302
         page = client.get(f"/dashboard/sites/{site}/account").text
-        assert "The POS accepted the credentials" in page
-        assert POS_SECRET_B not in page and pos.url not in page
-        assert "set (leave empty to keep)" in page
+        assert "first contacted when an order comes" in page  # a webhook POS is never asked
+        assert POS_SECRET_B not in page                 # a secret is never shown back
+        assert f'type="url" id="POS_WEBHOOK_URL" name="POS_WEBHOOK_URL" value="{pos.url}"' \
+            in page                                     # the address is no secret: it is shown
+        assert "set: leave empty to keep it" in page
 
         # Empty fields keep what is set: a new URL alone leaves the secret as it was.
         moved = PosServer(POS_SECRET_B)
@@ -189,7 +191,11 @@ def test_bad_input_is_refused_with_the_message_beside_the_field(app, sites):
         "csrf": csrf, "pos": "webhook", "POS_WEBHOOK_URL": "ftp://pos.example",
         "POS_WEBHOOK_SECRET": POS_SECRET_B})
     assert bad_url.status_code == 422
-    assert "POS_WEBHOOK_URL" in field_error(bad_url.text, "POS_WEBHOOK_URL")
+    said = field_error(bad_url.text, "POS_WEBHOOK_URL")   # in the owner's words, not a name
+    assert "must be an https:// address" in said and "POS_WEBHOOK_URL" not in said
+    assert 'value="ftp://pos.example"' in bad_url.text     # what was typed is kept
+    assert POS_SECRET_B not in bad_url.text                 # except a secret
+    assert 'aria-invalid="true"' in bad_url.text and 'id="error-summary"' in bad_url.text
     assert sites.store.account_for_instance("site-new") is None
     unknown = client.post("/dashboard/sites/site-new/account", data={"csrf": csrf, "pos": "x"})
     assert unknown.status_code == 422 and field_error(unknown.text, "pos") == "Choose your POS."
@@ -268,10 +274,13 @@ def test_a_failed_order_shows_why_and_a_replay_sends_it_once_fixed(app, sites, s
 
     failed = client.get(f"/dashboard/sites/{SITE_A}/orders?state=failed").text
     assert order["id"] in failed and "not on the menu" in failed
+    assert "an item your POS does not know" in failed and "Sync the menu" in failed
     assert order["id"] not in client.get(f"/dashboard/sites/{SITE_A}/orders?state=sent").text
-    assert "not on the menu" in client.get(f"/dashboard/sites/{SITE_A}/").text  # Needs you
+    overview = client.get(f"/dashboard/sites/{SITE_A}/").text     # Needs you
+    assert "an item your POS does not know" in overview
     detail = client.get(f"/dashboard/sites/{SITE_A}/orders/{order['id']}").text
-    assert "Replay" in detail and "invalid_item_mapping" in detail
+    assert "Send again" in detail and "invalid_item_mapping" in detail
+    assert "Margherita" in detail or order["lineItems"][0]["productName"]["original"] in detail
 
     pos_a.refuse = None
     replayed = client.post(f"/dashboard/sites/{SITE_A}/orders/{order['id']}/replay",
@@ -346,14 +355,23 @@ def test_the_help_page_explains_every_order_state_and_shows_the_operator_s_terms
 
 def test_a_new_legacy_address_is_shown_once_and_the_old_one_stops(app, sites):
     client, csrf = owner(app, SITE_A)
-    first = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
-                        data={"csrf": csrf, "currency": "eur"})
-    url = re.search(r'id="legacy-url">([^<]+)<', first.text).group(1)
+    made = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
+                       data={"csrf": csrf, "currency": "eur"})
+    assert made.status_code == 302                    # a reload of the page makes no other
+    first = client.get(made.location).text
+    url = re.search(r'id="legacy-url">([^<]+)<', first).group(1)
     assert url.endswith("/orders") and "/legacy/" in url
-    assert url not in client.get(f"/dashboard/sites/{SITE_A}/").text
+    assert url not in client.get(f"/dashboard/sites/{SITE_A}/").text     # shown once
+    unconfirmed = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
+                              data={"csrf": csrf, "currency": "EUR"})
+    assert unconfirmed.status_code == 422                        # replacing one is confirmed
+    assert "stops working" in field_error(unconfirmed.text, "legacy_confirm")
+    assert app.test_client().post(url.split("bridge.example.com", 1)[1],
+                                  json={}).status_code != 404    # the first still works
     second = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
-                         data={"csrf": csrf, "currency": "EUR"})
-    assert re.search(r'id="legacy-url">([^<]+)<', second.text).group(1) != url
+                         data={"csrf": csrf, "currency": "EUR", "confirm": "yes"})
+    shown = re.search(r'id="legacy-url">([^<]+)<', client.get(second.location).text).group(1)
+    assert shown != url
     assert url.startswith("https://bridge.example.com/legacy/")
     path = url.split("bridge.example.com", 1)[1]
     assert app.test_client().post(path, json={}).status_code == 404
@@ -366,7 +384,8 @@ def test_the_legacy_address_is_the_configured_one_whatever_the_request_says(
     client, csrf = owner(app, SITE_A)
     answer = client.post(f"/dashboard/sites/{SITE_A}/legacy-url",
                          data={"csrf": csrf, "currency": "USD"}, headers=forged)
-    assert answer.status_code == 200
+    assert answer.status_code == 302
+    answer = client.get(answer.location, headers=forged)
     assert 'id="legacy-url">https://bridge.example.com/legacy/' in answer.text
     assert "evil.example" not in answer.text and "javascript:" not in answer.text
 
@@ -487,7 +506,7 @@ def test_a_pos_that_lists_its_locations_offers_them_and_refuses_another(app, sit
                        data={"csrf": csrf, "pos": "demo"}).status_code == 302
     assert client.post("/dashboard/sites/site-demo/account/check",
                        data={"csrf": csrf}).status_code == 302
-    assert "The POS accepted the credentials" in client.get(
+    assert "Your POS accepted the settings" in client.get(
         "/dashboard/sites/site-demo/account").text
 
     missing = client.post("/dashboard/sites/site-demo/locations/add",
@@ -524,7 +543,7 @@ def test_without_wix_credentials_the_locations_cannot_be_refreshed_and_say_why(
         client.post("/dashboard/login", data={"password": OPERATOR_PASSWORD})
         csrf = csrf_of(client.get(f"/dashboard/sites/{SITE_A}/locations").text)
         client.post(f"/dashboard/sites/{SITE_A}/locations/refresh", data={"csrf": csrf})
-        assert "has no Wix credentials" in client.get(
+        assert "cannot reach Wix yet" in client.get(
             f"/dashboard/sites/{SITE_A}/locations").text
         # Without WIX_APP_SECRET no link from Wix can be verified: none opens a site.
         assert client.application.test_client().get(wix_link(SITE_A)).status_code == 401
@@ -625,10 +644,10 @@ def test_every_page_of_a_site_whose_pos_is_not_answering_says_its_orders_wait(ap
         sites.store.count_breaker_failure(destination, "ConnectTimeout")
     sites.store.open_breaker(destination, 60)
     client, _ = owner(app, SITE_A)
-    for page in ("", "orders", "menus"):
+    for page in ("", "orders", "menus", "locations", "account", "help"):
         text = client.get(f"/dashboard/sites/{SITE_A}/{page}").text
-        assert "Your POS is not answering (5 tries in a row: ConnectTimeout)" in text
-        assert "none is lost" in text and "next try at" in text
+        assert 'class="status tone-bad"' in text and "Your POS is not answering" in text
+        assert "none is lost" in text and "(since " in text and "Next try at" in text
     other, _ = owner(app, SITE_B)
     assert "not answering" not in other.get(f"/dashboard/sites/{SITE_B}/").text
     sites.store.close_breaker(destination)

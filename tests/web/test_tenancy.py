@@ -63,7 +63,7 @@ def test_an_owner_cannot_point_square_elsewhere_or_borrow_the_operator_s_token(o
         "csrf": csrf, "pos": "square", "POS_SQUARE_BASE_URL": "https://evil.example",
         "POS_SQUARE_ACCESS_TOKEN": "", "POS_SQUARE_LOCATION_ID": "L-EVIL"})
     assert answer.status_code == 422
-    assert "POS_SQUARE_ACCESS_TOKEN is missing" in answer.text
+    assert "“Access token” is missing" in answer.text      # named as the owner's form names it
     assert operated.store.account_for_instance("site-evil") is None
 
 
@@ -86,7 +86,7 @@ def test_a_webhook_account_without_its_own_secret_is_refused_naming_it(operated)
     try:
         status, page = save_as_owner(operated, "site-a", {"pos": "webhook",
                                                           "POS_WEBHOOK_URL": "https://1.1.1.1/o"})
-        assert status == 422 and "POS_WEBHOOK_SECRET is missing" in page
+        assert status == 422 and "“Signing secret” is missing" in page
         assert operated.store.account_for_instance("site-a") is None
     finally:
         pos.close()

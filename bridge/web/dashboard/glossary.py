@@ -2,6 +2,13 @@
 hints beside each status on the other pages)."""
 from __future__ import annotations
 
+# The POS clients as an owner knows them; a plug-in not named here shows its entry point name.
+POS_NAMES = {
+    "square": "Square",
+    "webhook": "A POS that takes orders at a web address",
+    "demo": "Demo kitchen (to try the app)",
+}
+
 ORDER_STATES = {
     "received": "Wix has the order, but it is not approved yet (for example, awaiting payment). "
                 "It goes to the kitchen once approved.",
@@ -14,6 +21,48 @@ ORDER_STATES = {
     "canceling": "Canceled in Wix after your POS had it: the cancellation is on its way to your "
                  "POS.",
     "canceled": "Canceled: your POS either never had it or has canceled it.",
+}
+
+# An order state's short label, where the state's own name is not the owner's word.
+ORDER_LABELS = {
+    "received": "not approved yet",
+    "ignored": "nothing for the kitchen",
+    "queued": "on its way",
+    "sent": "at your POS",
+    "canceling": "being canceled",
+    "canceled": "canceled",
+}
+
+# Why a failed order failed (bridge.domain.failures.Cause): its label, what to do, and the fixes
+# the page offers ('locations', 'menus', 'account', 'replay').
+FAILURES = {
+    "not_paired": ("needs a location pairing",
+                   "This order's location is not paired with a location of your POS. Pair it: "
+                   "the orders that waited for it are sent then.", ("locations",)),
+    "account": ("your POS account needs attention",
+                "Your POS account is disconnected, or its settings no longer work. Connect it "
+                "again, then send the order again.", ("account", "replay")),
+    "location_disabled": ("location turned off in Wix",
+                          "The location is turned off in Wix. Turn it on, then send the order "
+                          "again.", ("replay",)),
+    "unknown_item": ("an item your POS does not know",
+                     "Your POS does not know one of the items. Sync your menu (or add the item "
+                     "at your POS), then send the order again.", ("menus", "replay")),
+    "pos_refused": ("refused by your POS",
+                    "Your POS refused the order (its reason is shown). Fix it there, then send "
+                    "the order again.", ("replay",)),
+    "pos_silent": ("your POS did not take it",
+                   "Your POS did not answer, try after try. Make sure it is on and online, then "
+                   "send the order again.", ("replay",)),
+    "unreadable": ("could not be read",
+                   "This order could not be read. Phone it into the kitchen, and tell your app's "
+                   "provider.", ()),
+    "duplicate_pos_id": ("mixed up with another order",
+                         "Your POS gave it the number of another order. Check both at your POS, "
+                         "and tell your app's provider.", ()),
+    "cancel_failed": ("canceled in Wix, not at your POS",
+                      "Cancel it at your POS by hand, or send the cancellation again.",
+                      ("replay",)),
 }
 
 IMPORT_STATES = {

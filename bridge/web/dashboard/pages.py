@@ -11,17 +11,18 @@ import time
 from typing import Any
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+                   session, url_for)
 
 from bridge import logs
+from bridge.domain.failures import Cause
 from bridge.domain.lifecycle import OrderState
 from bridge.pos import base, registry
 from bridge.pos.base import PosError
-from bridge.service import catalog, jobs, legacy, notifications, replay
+from bridge.service import catalog, jobs, legacy, notifications, replay, site_status
 from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError
-from bridge.storage.port import AccountState, BreakerState, Direction, ImportState, iso
-from bridge.web.dashboard import access, glossary
+from bridge.storage.port import AccountState, BreakerState, Direction, ImportState
+from bridge.web.dashboard import access, glossary, views
 from bridge.wix.port import WixError
 from bridge.wix.instance import BadInstance
 
@@ -47,18 +48,40 @@ def headers(response):
 def template_names() -> dict[str, Any]:
     viewer = access.viewer()
     site = (request.view_args or {}).get("site")
+    mine = bool(site and viewer and viewer.may_see(site))
+    zone = _bridge().store.time_zone(site) if mine else None
     return {"csrf_token": access.csrf_token, "viewer": viewer, "words": glossary,
             "operator_login": bool(_bridge().config.operator_password),
-            "pos_held": _pos_held(site) if site and viewer and viewer.may_see(site) else None}
+            "status": _status(site, zone) if mine else None, "zone": zone or "UTC",
+            "failed_count": _failed_count(site) if mine else 0,
+            "local": lambda at, with_date=True: views.local(at, zone, with_date=with_date),
+            "fix_url": lambda fix: url_for(f".{_FIX_PAGES[fix]}", site=site),
+            "customer_name": views.customer_name, "items_line": views.items_line,
+            "money": views.money}
 
 
-def _pos_held(site: str):
-    """The site's POS circuit breaker when it is holding orders back, for every page's banner."""
+_FIX_PAGES = {"account": "account", "locations": "locations", "menus": "menus"}
+
+
+def _status(site: str, zone: str | None) -> site_status.SiteStatus:
+    """The strip on every page of a site (bridge/service/site_status.py)."""
+    bridge = _bridge()
+    return site_status.site_status(bridge.store, site, served=bridge.pos.serves,
+                                   wix_connected=bridge.wix is not None, time_zone=zone,
+                                   now=time.time())
+
+
+def _failed_count(site: str) -> int:
+    """For the badge beside Orders in the nav: failed orders and imports, up to a page."""
+    store = _bridge().store
+    return (len(store.list_orders(OrderState.FAILED.value, PAGE_ORDERS, instance_id=site))
+            + len(store.list_imports(ImportState.FAILED.value, PAGE_ORDERS, instance_id=site)))
+
+
+def _held(site: str) -> bool:
+    """The site's POS is not answering: its queued orders are held, not merely on their way."""
     breaker = _bridge().store.breaker(jobs.pos_destination(site))
-    if breaker is None or breaker.state == BreakerState.CLOSED:
-        return None
-    return {"until": iso(breaker.open_until)[11:16] if breaker.open_until else None,
-            "failures": breaker.failures, "error": breaker.last_error}
+    return breaker is not None and breaker.state != BreakerState.CLOSED
 
 
 @blueprint.before_request
@@ -195,15 +218,17 @@ def _with_status(site: str) -> list:
 
 
 def _overview(site: str, status: int = 200, **values):
-    store = _bridge().store
-    return _page("overview", site, status, account=store.account_for_instance(site),
-                 locations=_with_status(site),
+    bridge = _bridge()
+    store = bridge.store
+    return _page("overview", site, status, page_title="Overview",
                  failed=store.list_orders(OrderState.FAILED.value, PAGE_ORDERS,
                                           instance_id=site),
                  failed_imports=store.list_imports(ImportState.FAILED.value, PAGE_ORDERS,
                                                    instance_id=site),
                  email=store.notify_email(site), installed=store.instance_status(site),
-                 **values)
+                 mail_on=bridge.config.mailer is not None, zones=views.time_zones(),
+                 legacy=store.site_legacy_endpoint(site),
+                 legacy_url=session.pop(_NEW_LEGACY_URL, None), **values)
 
 
 @blueprint.post("/sites/<site>/notifications")
@@ -214,27 +239,54 @@ def set_notifications(site: str):
         return _overview(site, 422, errors={"email": f"{email!r} is not an email address."},
                          email_input=email)
     waiting = notifications.set_address(_bridge().store, site, email or None)
-    flash((f"Notifications go to {email}." if email else "Notifications are off.")
-          + (f" {waiting} waiting notice(s) will be sent." if waiting else ""))
+    if _bridge().config.mailer is None:
+        flash("Saved, but this app does not send email yet: its provider has not set it up. "
+              "The problems stay listed here.")
+    else:
+        flash((f"Notifications go to {email}." if email else "Notifications are off.")
+              + (f" {waiting} waiting notice(s) will be sent." if waiting else ""))
     return redirect(url_for(".overview", site=site))
+
+
+@blueprint.post("/sites/<site>/time-zone")
+def set_time_zone(site: str):
+    access.require(site)
+    zone = request.form.get("time_zone", "").strip()
+    if zone not in views.time_zones():
+        return _overview(site, 422, errors={"time_zone": "Choose your time zone from the list, "
+                                                         "e.g. America/New_York."})
+    _bridge().store.set_time_zone(site, zone)
+    flash(f"Times are shown in {zone} now.")
+    return redirect(url_for(".overview", site=site))
+
+
+_NEW_LEGACY_URL = "new_legacy_url"
 
 
 @blueprint.post("/sites/<site>/legacy-url")
 def legacy_url(site: str):
     access.require(site)
+    store = _bridge().store
     currency = request.form.get("currency", "").strip().upper()
+    errors = {}
     if not (len(currency) == 3 and currency.isalpha()):
-        return _overview(site, 422, errors={"currency": "Give the 3-letter currency code, "
-                                                        "e.g. USD."}, currency_input=currency)
+        errors["currency"] = "Give the 3-letter currency code, e.g. USD."
+    if store.site_legacy_endpoint(site) and request.form.get("confirm") != "yes":
+        errors["legacy_confirm"] = ("Tick the box: the address you have now stops working, and "
+                                    "the original app must be given the new one.")
     # The operator's configured address, never the request's Host or X-Forwarded-Proto (which
     # whoever sends the request writes).
     public_url = _bridge().config.public_url
     if public_url is None:
-        return _overview(site, 422, errors={"currency": "The bridge's operator has not set its "
-                                                        "public address yet: ask them."},
-                         currency_input=currency)
-    token = legacy.new_token(_bridge().store, site, currency)
-    return _overview(site, legacy_url=f"{public_url}/legacy/{token}/orders")
+        errors["currency"] = ("This app's provider has not finished setting it up (its public "
+                              "address): ask them.")
+    if errors:
+        return _overview(site, 422, errors=errors, currency_input=currency)
+    token = legacy.new_token(store, site, currency)
+    # Shown once, on the page this redirects to (a reload of it makes no other): the session
+    # carries it that far and no further.
+    session[_NEW_LEGACY_URL] = f"{public_url}/legacy/{token}/orders"
+    return redirect(url_for(".overview", site=site))
 
 
 # -- the POS account ----------------------------------------------------------------------
@@ -244,20 +296,35 @@ def _client_fields(client: str) -> list:
     return [s for s in registry.declared_settings().get(client) or () if s.owner]
 
 
+def _in_owner_words(message: str, fields: list) -> str:
+    """A setting's name in a message becomes the label its owner sees beside the field."""
+    for field in fields:
+        if field.label:
+            message = message.replace(field.name, f"“{field.label}”")
+    return message
+
+
 def _account_page(site: str, client: str | None, status: int = 200, **values):
     bridge = _bridge()
     account = bridge.store.account_for_instance(site)
     clients = sorted(registry.available())
     if client not in clients:  # the site's own, else the one this bridge runs by default
         client = account.pos_client if account else bridge.pos.name
-    stored: set[str] = set()
+    stored: dict[str, str] = {}
     if account is not None and account.pos_client == client:
         try:
-            stored = set(bridge.accounts.credentials(account))
+            stored = dict(bridge.accounts.credentials(account))
         except AccountError:
-            stored = set()
-    return _page("account", site, status, account=account, clients=clients, client=client,
-                 fields=_client_fields(client) if client else [], stored=stored, **values)
+            stored = {}
+    fields = _client_fields(client) if client else []
+    # What the form shows in each field: what was typed (after a refusal), else what is set;
+    # never a secret, which is only ever said to be set.
+    typed = values.pop("typed", {})
+    shown = {f.name: typed.get(f.name, stored.get(f.name, "")) for f in fields
+             if f.kind != "secret"}
+    return _page("account", site, status, page_title="POS account", account=account,
+                 clients=clients, client=client, fields=fields, stored=set(stored),
+                 shown=shown, **values)
 
 
 @blueprint.get("/sites/<site>/account")
@@ -273,26 +340,39 @@ def save_account(site: str):
     client = request.form.get("pos", "")
     if client not in registry.available():
         return _account_page(site, None, 422, errors={"pos": "Choose your POS."})
-    names = [s.name for s in _client_fields(client)]
-    given = {n: request.form.get(n, "").strip() for n in names}
-    given = {n: v for n, v in given.items() if v}
+    fields = _client_fields(client)
+    names = [s.name for s in fields]
+    typed = {n: request.form.get(n, "").strip() for n in names}
+    given = {n: v for n, v in typed.items() if v}
+    refused = {"typed": typed}
+    problems = bridge.accounts.problems(client, given, by_owner=True)
+    if problems:
+        return _account_page(site, client, 422, errors={
+            n: _in_owner_words(m, fields) for n, m in problems.items()}, **refused)
     current = bridge.store.account_for_instance(site)
+    unpaired = current is not None and current.pos_client != client and any(
+        c.pos_location_id for c in bridge.store.list_configurations(site))
     kept: dict[str, str] = {}
     if current is not None and current.pos_client == client:
         try:
             # Empty fields keep what was set; a setting owners no longer set is dropped.
             kept = {k: v for k, v in bridge.accounts.credentials(current).items() if k in names}
         except AccountError as error:
-            return _account_page(site, client, 422, errors={"form": str(error)})
+            return _account_page(site, client, 422, errors={"form": str(error)}, **refused)
     try:
         saved = bridge.accounts.save(site, client, {**kept, **given}, clients=bridge.pos,
                                      by_owner=True)
     except AccountError as error:
         field = next((n for n in names if n in str(error)), "form")
-        return _account_page(site, client, 422, errors={field: str(error)})
+        return _account_page(site, client, 422, errors={
+            field: _in_owner_words(str(error), fields)}, **refused)
     checked = bridge.accounts.check(saved, bridge.pos)
-    flash("Saved. " + (f"The POS did not accept them: {checked.check_error}"
-                       if checked.check_error else "The POS accepted the credentials."))
+    flash("Saved. " + (f"Your POS did not accept them: {checked.check_error}"
+                       if checked.check_error else
+                       "Your POS accepted them." if checked.merchant_id else
+                       "Your POS is first asked when an order comes.")
+          + (" Your locations were paired with your previous POS: pair them again on the "
+             "Locations page." if unpaired else ""))
     return redirect(url_for(".account", site=site))
 
 
@@ -309,8 +389,10 @@ def check_account(site: str):
     bridge = _bridge()
     current = _site_account(site)
     checked = bridge.accounts.check(current, bridge.pos)
-    flash(f"The POS did not accept the credentials: {checked.check_error}"
-          if checked.check_error else "The POS accepted the credentials.")
+    flash(f"Your POS did not accept the settings: {checked.check_error}"
+          if checked.check_error else "Your POS accepted the settings." if checked.merchant_id
+          else "This POS cannot be asked about its settings: it is first contacted when an "
+               "order comes.")
     return redirect(url_for(".account", site=site))
 
 
@@ -336,7 +418,7 @@ def _disconnect(disconnect, done: str) -> None:
         flash(f"Wix refused the disconnection; nothing changed: {error}")
         return
     flash(done + (" Wix was told." if _bridge().wix else
-                  " (The bridge has no Wix credentials: Wix was not told.)"))
+                  " (This app cannot reach Wix yet, so Wix was not told.)"))
 
 
 # -- locations ----------------------------------------------------------------------------
@@ -384,8 +466,8 @@ def refresh_locations(site: str):
     access.require(site)
     bridge = _bridge()
     if bridge.wix is None:
-        flash("The bridge has no Wix credentials (WIX_APP_ID, WIX_APP_SECRET): it cannot ask "
-              "Wix for your locations.")
+        flash("This app cannot reach Wix yet: its provider has to finish setting it up. Until "
+              "then it cannot ask Wix for your locations.")
     else:
         try:
             listed = wix_configurations.refresh(bridge.store, bridge.wix, site)
@@ -429,11 +511,20 @@ def pair(site: str, configuration_id: str):
         error = f"Your POS has no location {pos_location!r}."
     if error:
         return _locations_page(site, 422, errors={f"pos_location:{configuration_id}": error})
-    _bridge().store.pair_configuration(configuration_id, pos_location_id=pos_location,
-                                       wix_location_id=wix_location)
+    store = _bridge().store
+    store.pair_configuration(configuration_id, pos_location_id=pos_location,
+                             wix_location_id=wix_location)
     logs.info(log, "configuration_paired", configuration=configuration_id,
               pos_location=pos_location)
-    flash("Paired: this location's next orders go to that POS location.")
+    # The orders that failed for want of a pairing go again: those of this location are sent,
+    # those of a location still unpaired fail again with the same cause.
+    waiting = [o for o in store.list_orders(OrderState.FAILED.value, MAX_ORDERS, instance_id=site)
+               if o.failure == Cause.NOT_PAIRED]
+    for order_ in waiting:
+        replay.replay(store, order=(site, order_.wix_order_id))
+    flash("Paired: this location's orders go to that POS location."
+          + (f" {len(waiting)} order(s) that waited for a pairing are sent again."
+             if waiting else ""))
     return redirect(url_for(".locations", site=site))
 
 
@@ -534,6 +625,13 @@ def sync_log(site: str, sync_id: int):
 
 # -- orders -------------------------------------------------------------------------------
 
+REFRESH_SECONDS = 20   # how often the orders list reloads itself
+
+# An order state's filter, applied to orders taken at the POS that are not in Wix yet.
+_IMPORTS_LIKE = {None: None, "failed": {ImportState.FAILED},
+                 "queued": {ImportState.PENDING, ImportState.CREATING, ImportState.CREATED}}
+
+
 @blueprint.get("/sites/<site>/orders")
 def orders(site: str):
     access.require(site)
@@ -549,13 +647,38 @@ def orders(site: str):
         found = [o for o in store.find_orders_by_number(number) if o.instance_id == site]
     else:
         found = store.list_orders(state, shown, instance_id=site, direction=direction)
+    held = _held(site)
+    rows = [(o, views.contents(o), views.owner_state(o, held=held)) for o in found]
+    import_states = _IMPORTS_LIKE.get(state, set())
     imports = [i for i in store.list_imports(None, PAGE_ORDERS, instance_id=site)
-               if i.state != ImportState.DONE and i.wix_order_id is None]
+               if i.state != ImportState.DONE and i.wix_order_id is None
+               and direction != Direction.EXPORTED
+               and (import_states is None or i.state in import_states)
+               and (not number or i.pos_order_id == number)]
     more = (url_for(".orders", site=site, state=state or "", direction=direction or "",
                     shown=shown + PAGE_ORDERS)
             if not number and len(found) == shown and shown < MAX_ORDERS else None)
-    return _page("orders", site, orders=found, state=state, direction=direction, number=number,
-                 states=[s.value for s in OrderState], imports=imports, more=more)
+    return _page("orders", site, page_title="Orders", rows=rows, state=state,
+                 direction=direction, number=number, states=[s.value for s in OrderState],
+                 imports=imports, more=more, refresh=REFRESH_SECONDS,
+                 any_failed=any(o.state == OrderState.FAILED for o in found)
+                 or bool(store.list_orders(OrderState.FAILED.value, 1, instance_id=site)))
+
+
+@blueprint.post("/sites/<site>/orders/replay-failed")
+def replay_failed(site: str):
+    """Every failed order of the site, and every failed import, sent again at once."""
+    access.require(site)
+    store = _bridge().store
+    failed = store.list_orders(OrderState.FAILED.value, MAX_ORDERS, instance_id=site)
+    steps = sum(len(replay.replay(store, order=(site, o.wix_order_id))) for o in failed)
+    imports = store.list_imports(ImportState.FAILED.value, MAX_ORDERS, instance_id=site)
+    steps += sum(len(replay.replay(store, import_id=i.id)) for i in imports)
+    logs.info(log, "dashboard_replay_failed", instance_id=site, orders=len(failed),
+              imports=len(imports), jobs=steps)
+    flash(f"Sent again: {len(failed)} order(s) and {len(imports)} order(s) taken at your POS."
+          if failed or imports else "Nothing to send again: no order has failed.")
+    return redirect(url_for(".orders", site=site))
 
 
 def _site_order(site: str, wix_order_id: str):
@@ -568,8 +691,10 @@ def order(site: str, wix_order_id: str):
     found = _site_order(site, wix_order_id)
     history = _bridge().store.history(site, wix_order_id)
     failed_jobs = [j for j in history["jobs"] if j["state"] == "failed"]
-    return _page("order", site, order=found, history=history, timeline=_timeline(history),
-                 replayable=bool(failed_jobs)
+    return _page("order", site, page_title=f"Order {found.number or found.wix_order_id}",
+                 order=found, form=views.contents(found),
+                 owner_state=views.owner_state(found, held=_held(site)), history=history,
+                 timeline=_timeline(history), replayable=bool(failed_jobs)
                  or any(i["state"] == ImportState.FAILED for i in history["import"]))
 
 
