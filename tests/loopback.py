@@ -325,7 +325,7 @@ class FramingPage:
     """A page on another origin (localhost, where the bridge is 127.0.0.1) that shows `src` in
     an iframe, as Wix's site dashboard shows an app's dashboard page."""
 
-    def __init__(self):
+    def __init__(self, height: int = 900):
         page = self
         self.src = ""
 
@@ -336,7 +336,7 @@ class FramingPage:
                     '<body style="margin:0;font-family:sans-serif">'
                     '<div style="background:#162d3d;color:#fff;padding:12px 20px">'
                     'Wix · Site dashboard · POS orders</div>'
-                    f'<iframe id="app" src="{page.src}" style="border:0;width:100%;height:900px">'
+                    f'<iframe id="app" src="{page.src}" style="border:0;width:100%;height:{height}px">'
                     '</iframe></body></html>').encode(), "text/html; charset=utf-8")
 
         self.server, base = _serve(Handler)

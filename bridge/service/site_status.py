@@ -143,8 +143,9 @@ def _pairing(configuration: Configuration, account: Account | None) -> Signal:
                            "kitchen.", "locations")
     if account is not None and configuration.account_id not in (None, account.id):
         return Signal(BAD, "Paired under another POS account: pair it again.", "locations")
-    return Signal(OK, "Paired" + (f" with {configuration.pos_location_id}."
-                                  if configuration.pos_location_id else "."))
+    if account is None:
+        return Signal(OK, "Its orders go to the POS this app's provider connected.")
+    return Signal(OK, f"Paired with your POS's location {configuration.pos_location_id}.")
 
 
 def _menu(store: Reads, configuration: Configuration, wix_connected: bool) -> Signal:

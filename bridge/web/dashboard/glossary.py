@@ -65,6 +65,10 @@ FAILURES = {
                       ("replay",)),
 }
 
+# The link or button of each fix (FAILURES, and the status strip's signals).
+FIX_LABELS = {"locations": "Pair the location", "menus": "Sync the menu",
+              "account": "Fix the POS account"}
+
 IMPORT_STATES = {
     "pending": "Taken at your POS; being added to Wix.",
     "creating": "Being added to Wix.",
