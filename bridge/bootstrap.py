@@ -11,8 +11,8 @@ from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
-from bridge.service import (catalog, configurations, imports, jobs, notifications, orders,
-                            reconcile, retention, statuses)
+from bridge.service import (auto_sync, catalog, configurations, imports, jobs, notifications,
+                            orders, reconcile, retention, statuses)
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.legacy import LegacyWebhook
 from bridge.service.spi import PosIntegration
@@ -80,6 +80,13 @@ class Bridge:
 
     def worker(self, **overrides) -> Worker:
         return self.crew(1, **overrides).workers[0]
+
+    def schedule_periodic(self) -> None:
+        """A worker process starting: the periodic work there should be, queued once whoever
+        queues it (reconciling, retention, the menu syncs owners set to repeat)."""
+        reconcile.schedule_all(self.store, self.config.reconcile_seconds)
+        retention.schedule(self.store)
+        auto_sync.schedule_all(self.store)
 
     def crew(self, count: int | None = None, **overrides) -> Crew:
         """`count` job workers (default BRIDGE_WORKER_CONCURRENCY) for this process's threads.
@@ -171,6 +178,7 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
         jobs.Kind.RECONCILE_POS: reconcile.ReconcilePos(store, pos, config.reconcile_seconds,
                                                         config.reconcile_max_age_hours * 3600),
         jobs.Kind.PRUNE: retention.Prune(store, retention_policy(config)),
+        jobs.Kind.AUTO_SYNC: auto_sync.AutoSync(store),
     })
     return bridge
 

@@ -9,7 +9,6 @@ import click
 from bridge import logs
 from bridge.bootstrap import announce, open_configured_store, worker_pool_size
 from bridge.cli.common import closed_after_command, configured, fail_cleanly, wired
-from bridge.service import reconcile, retention
 
 
 @click.command()
@@ -50,8 +49,7 @@ def worker(once: bool) -> None:
         click.echo(f"{bridge.worker().drain()} job(s) run")
         return
     crew = bridge.crew()
-    reconcile.schedule_all(bridge.store, config.reconcile_seconds)
-    retention.schedule(bridge.store)
+    bridge.schedule_periodic()
     stopping = threading.Event()
 
     def stop(signum, frame):

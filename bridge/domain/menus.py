@@ -108,6 +108,32 @@ class Catalog:
         return replace(self, menus=chosen)
 
 
+def item_list(catalog: Catalog) -> list[dict[str, Any]]:
+    """The items the catalog's menus show, as their owner reads them: by section, in menu
+    order, each with its price ("from" the lowest, when priced per variant) and whether it can
+    be ordered."""
+    by_id = {i.pos_id: i for i in catalog.items}
+    sections = {s.pos_id: s for s in catalog.sections}
+    listed: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    ordered = [sections[sid] for m in catalog.menus for sid in m.section_ids if sid in sections]
+    for section in dict.fromkeys(ordered):
+        for item_id in section.item_ids:
+            if item_id in by_id and item_id not in seen:
+                seen.add(item_id)
+                listed.append(_listed(by_id[item_id], section.name))
+    return listed
+
+
+def _listed(item: Item, section: str) -> dict[str, Any]:
+    prices = [p for _, p in item.variant_prices]
+    price = item.price if item.price is not None else (min(prices) if prices else None)
+    return {"id": item.pos_id, "name": item.name, "section": section,
+            "price": str(price) if price is not None else None,
+            "from": item.price is None and len(set(prices)) > 1,
+            "available": item.in_stock and item.visible}
+
+
 def parse_catalog(raw: Any) -> Catalog:
     """The menu in its JSON form; raises InvalidCatalog when there is no menu to write at all."""
     if not isinstance(raw, Mapping):

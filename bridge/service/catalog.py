@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 from bridge import logs
-from bridge.domain.menus import Catalog, InvalidCatalog, Menu, parse_catalog
+from bridge.domain.menus import Catalog, InvalidCatalog, Menu, item_list, parse_catalog
 from bridge.pos import base
 from bridge.pos.base import PosError, PosRejected, PosUnavailable
 from bridge.pos.registry import NoPosForSite, PosClients
@@ -166,6 +166,7 @@ class SyncCatalog:
         except InvalidCatalog as error:
             self._failed(sync, str(error), error.code)
             return
+        self.store.set_sync_items(sync.id, item_list(catalog))
         for reason in catalog.skipped:
             self.store.log_sync(sync.id, "skipped", note=reason)
         try:

@@ -26,6 +26,7 @@ class Kind(StrEnum):
     RECONCILE_WIX = "reconcile_wix"   # take the site's orders whose webhooks never came
     RECONCILE_POS = "reconcile_pos"   # ask the POS for the statuses its callbacks never told
     PRUNE = "prune"                   # drop what is kept past its retention
+    AUTO_SYNC = "auto_sync"           # start a location's menu sync its owner set to repeat
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -103,6 +104,14 @@ def reconcile_pos(instance_id: str, slot: int) -> NewJob:
 def prune(slot: int, *, more: bool = False) -> NewJob:
     """One an hour (`slot`), whoever schedules it; `more`: the rest of a backlog, sooner."""
     return NewJob(Kind.PRUNE, key=f"prune:{'more:' if more else ''}{slot}", lane="prune")
+
+
+def auto_sync(instance_id: str, configuration_id: str, every: str, at: float) -> NewJob:
+    """The sync a location repeats `every` (hourly, nightly), due at `at` (epoch seconds): one
+    per due time, whoever schedules it."""
+    return NewJob(Kind.AUTO_SYNC, key=f"auto-sync:{configuration_id}:{every}:{int(at)}",
+                  lane=f"auto-sync:{configuration_id}", instance_id=instance_id,
+                  payload={"configuration_id": configuration_id, "every": every})
 
 
 def pos_destination(instance_id: str) -> str:

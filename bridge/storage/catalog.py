@@ -92,6 +92,11 @@ class Syncs(Protocol):
                  pos_id: str | None = None, wix_id: str | None = None,
                  note: str | None = None) -> None: ...
 
+    def set_sync_items(self, sync_id: int, items: list[dict[str, Any]]) -> None:
+        """What the POS's menu held when the sync read it (bridge.domain.menus.item_list)."""
+
+    def sync_items(self, sync_id: int) -> list[dict[str, Any]] | None: ...
+
     def sync_log(self, sync_id: int) -> list[dict[str, Any]]: ...
 
     def confirm_sync(self, configuration_id: str) -> None: ...
@@ -248,6 +253,15 @@ class CatalogSql(SqlBase):
                 " ended_at = CASE WHEN ? THEN ? ELSE ended_at END, updated_at = ? WHERE id = ?",
                 [status, error, code, json.dumps(counts) if counts is not None else None,
                  status == SyncState.IN_PROGRESS, now, ended, now, now, sync_id])
+
+    def set_sync_items(self, sync_id: int, items: list[dict[str, Any]]) -> None:
+        with self.transaction():
+            self._execute("UPDATE syncs SET items = ? WHERE id = ?",
+                          [json.dumps(items, separators=(",", ":")), sync_id])
+
+    def sync_items(self, sync_id: int) -> list[dict[str, Any]] | None:
+        row = self._execute("SELECT items FROM syncs WHERE id = ?", [sync_id]).one()
+        return json.loads(row[0]) if row and row[0] else None
 
     def log_sync(self, sync_id: int, action: str, *, kind: str | None = None,
                  pos_id: str | None = None, wix_id: str | None = None,

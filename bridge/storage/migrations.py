@@ -65,6 +65,12 @@ MIGRATIONS: list[tuple[str, list[str | Only]]] = [
         "ALTER TABLE instances ADD COLUMN time_zone text",
         "CREATE INDEX IF NOT EXISTS orders_site_created ON orders (instance_id, created_at)",
     ]),
+    # What each sync found on the POS's menu, item by item (the Menus page lists it), and the
+    # automatic sync its owner chose for a location (bridge.service.catalog.AutoSync).
+    ("s005_menu_items_and_auto_sync", [
+        "ALTER TABLE syncs ADD COLUMN items text",
+        "ALTER TABLE configurations ADD COLUMN auto_sync text",
+    ]),
 ]
 
 

@@ -51,6 +51,7 @@ class Configuration:
     updated_at: str
     sync_confirmed_at: str | None = None  # the owner agreed a sync may hide the site's menus
     sync_menus: tuple[str, ...] | None = None  # the POS menus it syncs (None: every one)
+    auto_sync: str | None = None   # how often it syncs on its own (AUTO_SYNC; None: never)
 
 
 class Instances(Protocol):
@@ -112,6 +113,8 @@ class Configurations(Protocol):
 
     def set_configuration_error(self, configuration_id: str, error: str | None) -> None: ...
 
+    def set_auto_sync(self, configuration_id: str, every: str | None) -> None: ...
+
     def get_configuration(self, configuration_id: str) -> Configuration | None: ...
 
     def list_configurations(self, instance_id: str | None = None) -> list[Configuration]: ...
@@ -167,7 +170,7 @@ _ACCOUNT_COLUMNS = ("id, instance_id, pos_client, status, authorized, merchant_i
 
 _CONFIGURATION_COLUMNS = ("id, instance_id, account_id, location_name, wix_location_id,"
                           " pos_location_id, enabled, archived, catalog_id, error, created_at,"
-                          " updated_at, sync_confirmed_at, sync_menus")
+                          " updated_at, sync_confirmed_at, sync_menus, auto_sync")
 
 
 class SitesSql(SqlBase):
@@ -316,6 +319,12 @@ class SitesSql(SqlBase):
                 f" WHERE id = ? RETURNING {_CONFIGURATION_COLUMNS}",
                 [pos_location_id, wix_location_id, now, configuration_id]).one()
         return self._configuration(row) if row else None
+
+    def set_auto_sync(self, configuration_id: str, every: str | None) -> None:
+        _, now = self._now()
+        with self.transaction():
+            self._execute("UPDATE configurations SET auto_sync = ?, updated_at = ? WHERE id = ?",
+                          [every, now, configuration_id])
 
     def set_configuration_error(self, configuration_id: str, error: str | None) -> None:
         _, now = self._now()

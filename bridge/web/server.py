@@ -14,7 +14,6 @@ from gunicorn.app.base import BaseApplication
 
 from bridge.bootstrap import Bridge, bootstrap, worker_pool_size
 from bridge.config import Config
-from bridge.service import reconcile, retention
 from bridge.service.worker import Crew
 from bridge.web.app import MAX_BODY_BYTES, create_app
 from bridge.web.buffering import BufferedWsgi, Wsgi
@@ -86,8 +85,7 @@ def _bridge_app(config: Config, with_worker: bool) -> BufferedWsgi:
         return web_app(bridge)
     crew = bridge.crew()
     _crews.append(crew)
-    reconcile.schedule_all(bridge.store, config.reconcile_seconds)
-    retention.schedule(bridge.store)
+    bridge.schedule_periodic()
     crew.start()
     return web_app(bridge, wake=crew.wake)
 

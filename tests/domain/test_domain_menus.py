@@ -2,7 +2,7 @@
 is left out with its reason, and what refers to it lets go of it."""
 import pytest
 
-from bridge.domain.menus import InvalidCatalog, parse_catalog
+from bridge.domain.menus import InvalidCatalog, item_list, parse_catalog
 from tests.wix_menus import a_menu
 
 
@@ -90,3 +90,17 @@ def test_choosing_only_menus_the_pos_no_longer_has_is_refused_with_a_code():
     with pytest.raises(InvalidCatalog, match="choose again") as refused:
         parse_catalog(two_menus()).only(["brunch"])
     assert refused.value.code == "NO_CHOSEN_MENU"
+
+
+def test_the_item_list_is_what_the_menus_show_by_section_with_prices_and_availability():
+    raw = a_menu(items=4, sections=2, groups=1)
+    raw["items"][3]["inStock"] = False
+    raw["items"].append({"id": "orphan", "name": "In no section", "price": "1"})
+    listed = item_list(parse_catalog(raw))
+    assert [(i["section"], i["name"]) for i in listed] == [
+        ("Section 0", "Dish 0"), ("Section 0", "Dish 2"),
+        ("Section 1", "Dish 1"), ("Section 1", "Dish 3")]          # no menu shows the orphan
+    dish_0, dish_2, _, dish_3 = listed
+    assert (dish_0["price"], dish_0["from"]) == ("9.50", True)     # priced by size: from the least
+    assert (dish_2["price"], dish_2["from"], dish_2["available"]) == ("9.50", False, True)
+    assert dish_3["available"] is False

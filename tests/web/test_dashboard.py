@@ -241,6 +241,8 @@ def test_pairing_and_unpairing_a_location_changes_where_its_orders_go(app, sites
 def test_a_first_sync_needs_the_owner_s_confirmation_then_writes_the_menu(app, sites, wix,
                                                                            two_poses):
     two_poses[0].menu = a_menu()
+    two_poses[0].menu["items"][1]["inStock"] = False
+    two_poses[0].menu["items"].append({"id": "item-bad", "name": "Cake", "price": "cheap"})
     client, csrf = owner(app, SITE_A)
     refused = client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/sync", data={"csrf": csrf})
     assert refused.status_code == 422
@@ -255,6 +257,20 @@ def test_a_first_sync_needs_the_owner_s_confirmation_then_writes_the_menu(app, s
     assert sync.status == "SYNCED"
     page = client.get(f"/dashboard/sites/{SITE_A}/menus").text
     assert "synced" in page and 'name="confirm"' not in page  # confirmed once, for good
+    # The items as the sync read them, with prices and whether they can be ordered, and what
+    # it left out up front.
+    assert "6 item(s) on your POS's menu" in page and "Dish 5" in page
+    assert "from 9.50" in page and "out of stock or hidden" in page
+    assert page.index("Left out of your Wix menu") < page.index("Dish 5")
+    assert "not a number" in page
+    assert client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/auto-sync",
+                       data={"csrf": csrf, "every": "nightly"}).status_code == 302
+    assert sites.store.get_configuration("conf-a").auto_sync == "nightly"
+    assert "syncs on its own every night at 03:00" in client.get(
+        f"/dashboard/sites/{SITE_A}/menus").text
+    refused = client.post(f"/dashboard/sites/{SITE_A}/menus/conf-a/auto-sync",
+                          data={"csrf": csrf, "every": "weekly"})
+    assert refused.status_code == 422 and field_error(refused.text, "every-conf-a")
     log = client.get(f"/dashboard/sites/{SITE_A}/menus/syncs/{sync.id}").text
     assert log.count("<tr>") == len(sites.store.sync_log(sync.id)) + 1 > 1
     assert len(wix.menus.entities["menu"]) == 1

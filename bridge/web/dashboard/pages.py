@@ -18,10 +18,11 @@ from bridge.domain.failures import Cause
 from bridge.domain.lifecycle import OrderState
 from bridge.pos import base, registry
 from bridge.pos.base import PosError
-from bridge.service import catalog, jobs, legacy, notifications, replay, site_status
+from bridge.service import (auto_sync, catalog, jobs, legacy, notifications, replay,
+                            site_status)
 from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError
-from bridge.storage.port import AccountState, BreakerState, Direction, ImportState
+from bridge.storage.port import AccountState, BreakerState, Direction, ImportState, iso
 from bridge.web.dashboard import access, glossary, views
 from bridge.wix.port import WixError
 from bridge.wix.instance import BadInstance
@@ -562,8 +563,35 @@ def menus(site: str):
 
 def _menus_page(site: str, status: int = 200, **values):
     store = _bridge().store
-    rows = [(c, store.list_syncs(c.id, limit=5)) for c in store.list_configurations(site)]
-    return _page("menus", site, status, rows=rows, **values)
+    rows = []
+    for configuration in store.list_configurations(site):
+        syncs = store.list_syncs(configuration.id, limit=5)
+        read = next((s for s in syncs if store.sync_items(s.id) is not None), None)
+        rows.append({
+            "configuration": configuration, "syncs": syncs,
+            "items": store.sync_items(read.id) if read else None, "read": read,
+            # What the last sync left out, and why: up front, not only in its log.
+            "problems": [row["note"] for row in store.sync_log(syncs[0].id)
+                         if row["action"] in ("skipped", "failed") and row["note"]]
+            if syncs else []})
+    return _page("menus", site, status, page_title="Menus", rows=rows,
+                 every=auto_sync.EVERY, has_account=store.account_for_instance(site) is not None,
+                 **values)
+
+
+@blueprint.post("/sites/<site>/menus/<configuration_id>/auto-sync")
+def set_auto_sync(site: str, configuration_id: str):
+    access.require(site)
+    configuration = _site_configuration(site, configuration_id)
+    every = request.form.get("every") or None
+    if every is not None and every not in auto_sync.EVERY:
+        return _menus_page(site, 422, errors={f"every:{configuration_id}": "Choose how often."})
+    at = auto_sync.set_every(_bridge().store, configuration, every)
+    zone = _bridge().store.time_zone(site)
+    flash(f"Your menu syncs on its own {auto_sync.EVERY[every]}; next at "
+          f"{views.local(iso(at), zone)}." if every and at else
+          "Your menu syncs only when you press Sync now.")
+    return redirect(url_for(".menus", site=site))
 
 
 @blueprint.post("/sites/<site>/menus/<configuration_id>/sync")
