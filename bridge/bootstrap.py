@@ -11,8 +11,9 @@ from bridge.config import Config, ConfigError, unknown_settings
 from bridge.pos import registry
 from bridge.pos.base import PosConfigurationError
 from bridge.pos.registry import PosClients, UnknownPosClient
+from bridge.pos.square_oauth import SquareApp, SquareOAuth
 from bridge.service import (auto_sync, catalog, configurations, imports, jobs, notifications,
-                            orders, reconcile, retention, statuses)
+                            orders, reconcile, retention, square_connect, statuses)
 from bridge.service.accounts import SecretKeyMissing, SiteAccounts
 from bridge.service.legacy import LegacyWebhook
 from bridge.service.spi import PosIntegration
@@ -52,6 +53,8 @@ class Bridge:
     spi: PosIntegration = field(init=False)
     legacy: LegacyWebhook = field(init=False)
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # Square's OAuth, when the operator set the Square application's ID and secret.
+    square_oauth: SquareOAuth | None = None
     # What an operator must know about this configuration, by log event name: logged at start,
     # shown by /healthz.
     warnings: dict[str, str] = field(default_factory=dict)
@@ -160,7 +163,9 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
     if wix is None and config.wix_credentials:
         wix = WixApi(config.wix_api_base, config.wix_app_id, config.wix_app_secret,
                      pace=wix_pace(store))
+    square_app = SquareApp.from_settings(config.pos_settings)
     bridge = Bridge(config, store, pos, public_key, wix, accounts,
+                    square_oauth=SquareOAuth(square_app) if square_app else None,
                     warnings=startup_warnings(config))
     bridge.handlers.update({
         jobs.Kind.PROCESS_EVENT: orders.ProcessEvent(store, app_id=config.wix_app_id,
@@ -179,6 +184,8 @@ def bootstrap(config: Config, *, store: Store | None = None, pos: PosClients | N
                                                         config.reconcile_max_age_hours * 3600),
         jobs.Kind.PRUNE: retention.Prune(store, retention_policy(config)),
         jobs.Kind.AUTO_SYNC: auto_sync.AutoSync(store),
+        jobs.Kind.RENEW_SQUARE_TOKEN: square_connect.RenewSquareToken(store, accounts, pos,
+                                                                      bridge.square_oauth),
     })
     return bridge
 

@@ -22,7 +22,8 @@ class Setting:
     """One setting. A POS client's settings say who sets them: `owner` ones a site's owner sets
     on the site's account (that restaurant's credentials); the others are the operator's alone
     (the environment), such as where the vendor's API is. `kind` is how a form asks for it:
-    text, url, secret, number, or one of `choices` ((value, what an owner reads), ...).
+    text, url, secret, number, or one of `choices` ((value, what an owner reads), ...); a
+    `managed` one is an account's but set by the bridge itself (an OAuth token), never asked.
     `label` and `hint` are what the owner's form says; `help` is the operator's."""
     name: str
     default: str | None

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 import responses as responses_lib
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -20,7 +22,7 @@ from bridge.config import load_config
 from bridge.storage.port import Store
 from bridge.web.app import create_app
 from bridge.wix.api import WixApi
-from tests import postgres, wix_contract
+from tests import postgres, square_contract, wix_contract
 from tests.builders import POS_SECRET, POS_URL, WIX_URL, Signer
 from tests.loopback import PosServer
 
@@ -198,10 +200,19 @@ def run(env, tmp_path, monkeypatch):
 def mocked():
     """Strict: an unexpected request fails, and so does a stub that was never called; and
     every request to Wix must be one Wix's published definitions allow (contract/wix.json),
-    as the loopback Wix checks them."""
+    as the loopback Wix checks them, and every request to Square (at square.test), with the
+    stub's answer, one Square's OpenAPI spec allows (contract/square.json)."""
     with responses_lib.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         yield rsps
         for call in rsps.calls:
             if call.request.url.startswith(WIX_URL):
                 assert wix_contract.problems_of(call.request, call.response) == [], \
                     call.request.url
+            if urlsplit(call.request.url).hostname == square_contract.HOST:
+                # A stub that is no JSON at all stands for a broken Square, on purpose.
+                answer = call.response if isinstance(call.response, requests.Response) and \
+                    "json" in call.response.headers.get("Content-Type", "") else None
+                assert square_contract.problems(
+                    call.request.method, call.request.url, call.request.headers,
+                    call.request.body, answer.status_code if answer is not None else None,
+                    answer.content if answer is not None else None) == []

@@ -49,6 +49,16 @@ class NotAnImport(Exception):
     """`fetch_order` found an order that is not to be imported (the bridge created it)."""
 
 
+@dataclass(frozen=True)
+class AccessRevoked:
+    """A POS's report that a seller took this app's access away (Square's
+    `oauth.authorization.revoked`): their account can no longer be used."""
+    merchant_id: str
+    revoked_at: str | None = None
+    revoked_by: str | None = None     # who: the seller, the app, Square
+    callback_id: str | None = None
+
+
 class CallbackRejected(ValueError):
     """A status callback that must not be stored. `status` is the HTTP answer: 400 or 401."""
 

@@ -100,6 +100,11 @@ class PosAccount:
     merchant_id: str | None = None   # the POS's own id for the account, once it said
     active: bool = True              # False: disconnected; the site's orders go nowhere
 
+    @property
+    def account_id(self) -> str:
+        """The stored account's id (see `account_key`)."""
+        return self.key.split("@", 1)[1]
+
 
 class Accounts(Protocol):
     def for_instance(self, instance_id: str) -> PosAccount | None:

@@ -30,7 +30,7 @@ from bridge.domain.imports import PosOrderCreated
 from bridge.domain.money import AmountError, from_minor_units, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import (CallbackRejected, NotAnImport, PosConfig, PosConfigurationError,
+from bridge.pos.base import (AccessRevoked, CallbackRejected, NotAnImport, PosConfig, PosConfigurationError,
                              PosLocation, PosRejected, PosUnavailable, PosUnreachable, Setting,
                              read_timeout)
 from bridge.pos.square_catalog import menu_from_catalog
@@ -95,6 +95,18 @@ SETTINGS = (
             "preparation minutes of an order with no promised time (ASAP)", owner=True,
             kind="number", label="Minutes to prepare an order (optional)",
             hint="For orders wanted as soon as possible."),
+    Setting("POS_SQUARE_APPLICATION_ID", None,
+            "the Square application's ID (with its secret: owners connect with Square's OAuth "
+            "instead of pasting a token)"),
+    Setting("POS_SQUARE_APPLICATION_SECRET", None,
+            "the Square application's secret (OAuth page of the Developer Console)",
+            kind="secret"),
+    Setting("POS_SQUARE_REFRESH_TOKEN", None,
+            "an account connected with OAuth: what renews its access token (the bridge sets it)",
+            owner=True, kind="managed"),
+    Setting("POS_SQUARE_TOKEN_EXPIRES_AT", None,
+            "an account connected with OAuth: when its access token expires (the bridge sets it)",
+            owner=True, kind="managed"),
     Setting("POS_SQUARE_TIMEOUT", str(TIMEOUT_SECONDS).removesuffix(".0"),
             "seconds to wait for Square's answer to each call (within BRIDGE_ATTEMPT_DEADLINE)",
             kind="number"),
@@ -344,12 +356,18 @@ def signature(signature_key: str, notification_url: str, body: bytes) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-def changes_from_event(event: Mapping[str, Any]) -> list[StatusChange | PosOrderCreated]:
-    """The status changes (and orders taken at Square) a verified webhook event reports."""
+def changes_from_event(event: Mapping[str, Any]
+                       ) -> list[StatusChange | PosOrderCreated | AccessRevoked]:
+    """The status changes (and orders taken at Square, and a seller's revoking this app's
+    access) a verified webhook event reports."""
     kind = event.get("type")
     event_id = event.get("event_id")
     merchant = event.get("merchant_id") if isinstance(event.get("merchant_id"), str) else None
     obj = ((event.get("data") or {}).get("object") or {})
+    if kind == "oauth.authorization.revoked":
+        revocation = obj.get("revocation") or {}
+        return [AccessRevoked(merchant, revocation.get("revoked_at"),
+                              revocation.get("revoker_type"), event_id)] if merchant else []
     if kind == "order.fulfillment.updated":
         update = obj.get("order_fulfillment_updated") or {}
         states = [u.get("new_state") for u in update.get("fulfillment_update") or []]

@@ -12,11 +12,11 @@ from typing import Mapping
 from bridge import logs
 from bridge.domain.imports import PosOrderCreated
 from bridge.domain.statuses import StatusChange
-from bridge.pos.base import CallbackRejected
-from bridge.pos.registry import PosClients, Site
-from bridge.service import imports
+from bridge.pos.base import AccessRevoked, CallbackRejected
+from bridge.pos.registry import PosAccount, PosClients, Site
+from bridge.service import imports, incidents
 from bridge.service.statuses import record_changes
-from bridge.storage.port import Store
+from bridge.storage.port import AccountState, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,33 @@ def receive(store: Store, pos: PosClients, client: str, headers: Mapping[str, st
         logs.warning(log, "callback_unclaimed", pos=client, merchant=",".join(merchants),
                      changes=len(changes))
         return len(record_changes(store, unclaimed_key(client), statuses))
+    revocations = [c for c in changes if isinstance(c, AccessRevoked)]
+    if revocations and site.account is not None:
+        _access_revoked(store, site.account, revocations[-1])
     created = [c for c in changes if isinstance(c, PosOrderCreated)] + _never_seen(
         store, site, statuses)
-    stored = len(record_changes(store, site.key, statuses))
+    stored = len(record_changes(store, site.key, statuses)) + len(revocations)
     if created:
         stored += len(imports.record(store, site.key,
                                      site.account.instance_id if site.account else None,
                                      created, served=pos.serves))
     return stored
+
+
+def _access_revoked(store: Store, account: PosAccount, report: AccessRevoked) -> None:
+    """The seller took the app's access away at their POS: the account cannot be used any
+    more. It is disconnected, says why where its owner looks, and the owner is told."""
+    by = f" by the {report.revoked_by.lower()}" if report.revoked_by else ""
+    when = f" on {report.revoked_at[:10]}" if report.revoked_at else ""
+    why = f"this app's access to your POS account was revoked{by}{when}: connect again"
+    with store.transaction():
+        store.record_account_check(account.account_id, error=why)
+        store.set_account_status(account.account_id, AccountState.DISCONNECTED)
+    incidents.incident(store, account.instance_id, incidents.IncidentKind.POS_UNREACHABLE,
+                       f"revoked:{account.account_id}:{report.callback_id or report.revoked_at}",
+                       "Your POS account is no longer connected", why)
+    logs.warning(log, "pos_access_revoked", account=account.account_id,
+                 instance_id=account.instance_id, by=report.revoked_by)
 
 
 def unclaimed_key(client: str) -> str:

@@ -27,6 +27,7 @@ class Kind(StrEnum):
     RECONCILE_POS = "reconcile_pos"   # ask the POS for the statuses its callbacks never told
     PRUNE = "prune"                   # drop what is kept past its retention
     AUTO_SYNC = "auto_sync"           # start a location's menu sync its owner set to repeat
+    RENEW_SQUARE_TOKEN = "renew_square_token"  # a Square account's OAuth token, before it expires
 
 
 def process_event(event_id: str, instance_id: str, order_id: str | None) -> NewJob:
@@ -112,6 +113,13 @@ def auto_sync(instance_id: str, configuration_id: str, every: str, at: float) ->
     return NewJob(Kind.AUTO_SYNC, key=f"auto-sync:{configuration_id}:{every}:{int(at)}",
                   lane=f"auto-sync:{configuration_id}", instance_id=instance_id,
                   payload={"configuration_id": configuration_id, "every": every})
+
+
+def renew_square_token(instance_id: str, account_id: str, at: float) -> NewJob:
+    """One renewal per due time (`at`, epoch seconds) of an account's token."""
+    return NewJob(Kind.RENEW_SQUARE_TOKEN, key=f"square-renew:{account_id}:{int(at)}",
+                  lane=f"square-renew:{account_id}", instance_id=instance_id,
+                  payload={"account_id": account_id}, destination=pos_destination(instance_id))
 
 
 def pos_destination(instance_id: str) -> str:

@@ -214,7 +214,7 @@ def test_an_unmapped_item_fails_as_invalid_item_mapping_when_configured_to(sampl
 
 def test_requests_carry_the_token_and_the_pinned_version_and_the_same_key_twice(
         sample, square_env, mocked):
-    call = mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1", "version": 1}})
+    call = mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1", "location_id": "L-DOWNTOWN", "version": 1}})
     client = client_for(square_env)
     order = sample_pos_order(sample)
     assert client.create_order(order, idempotency_key=f"send:{order.id}") == "SQ-1"
@@ -251,7 +251,7 @@ def deliver(square, signer, order, event_type=wix_events.ORDER_CREATED, sequence
 def test_a_503_is_retried_and_a_400_fails_the_order_with_square_s_code(square, signer, mocked):
     worker = square.worker(max_attempts=3, wait=lambda s: 0.0)
     mocked.post(f"{SQUARE}/v2/orders", status=503, json={"errors": [{"code": "SERVICE_UNAVAILABLE"}]})
-    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-9"}})
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-9", "location_id": "L-DOWNTOWN"}})
     good = an_order()
     deliver(square, signer, good)
     worker.drain()
@@ -270,14 +270,15 @@ def test_a_503_is_retried_and_a_400_fails_the_order_with_square_s_code(square, s
 
 def test_a_wix_cancellation_cancels_the_square_order_at_its_version(square, signer, mocked):
     worker = square.worker(max_attempts=3, wait=lambda s: 0.0)
-    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1"}})
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1", "location_id": "L-DOWNTOWN"}})
     order = an_order()
     deliver(square, signer, order)
     worker.drain()
     mocked.get(f"{SQUARE}/v2/orders/SQ-1", json={"order": {
         "id": "SQ-1", "location_id": "L-DOWNTOWN", "version": 4, "state": "OPEN",
         "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "RESERVED"}]}})
-    put = mocked.put(f"{SQUARE}/v2/orders/SQ-1", json={"order": {"id": "SQ-1", "version": 5}})
+    put = mocked.put(f"{SQUARE}/v2/orders/SQ-1",
+                     json={"order": {"id": "SQ-1", "location_id": "L-DOWNTOWN", "version": 5}})
     deliver(square, signer, dict(order, status="CANCELED"), wix_events.ORDER_CANCELED, 2)
     worker.drain()
     assert json.loads(put.calls[0].request.body) == {
@@ -348,7 +349,7 @@ def test_a_replayed_event_id_is_applied_once(square):
 def sent_square_order(square, signer, mocked, clock):
     """An order at Square as SQ-1, and a Wix that has its Pending restaurant fulfillment."""
     worker = square.worker(max_attempts=3, wait=lambda s: 0.0)
-    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1"}})
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"id": "SQ-1", "location_id": "L-DOWNTOWN"}})
     order = an_order()
     deliver(square, signer, order)
     worker.drain()
@@ -397,7 +398,7 @@ def test_proposed_is_no_change_and_stores_nothing(square):
 def test_order_updated_fetches_the_order_to_learn_its_state(square, sent_square_order, mocked):
     order, worker = sent_square_order
     fetch = mocked.get(f"{SQUARE}/v2/orders/SQ-1", json={"order": {
-        "id": "SQ-1", "version": 6, "state": "OPEN",
+        "id": "SQ-1", "location_id": "L-DOWNTOWN", "version": 6, "state": "OPEN",
         "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "PREPARED"}]}})
     patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
     body, headers = signed(square_event("order.updated", "SQ-1", 6))
@@ -451,7 +452,7 @@ def test_a_paired_location_and_mapped_items_are_used_and_the_map_still_overrides
 def test_the_credentials_check_names_the_merchant_and_locations_are_listed(square_env):
     from bridge.pos import base
     client = client_for(square_env)
-    responses.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "MERCHANT-1"}})
+    responses.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "MERCHANT-1", "country": "US"}})
     responses.get(f"{SQUARE}/v2/locations", json={"locations": [
         {"id": "L1", "name": "Uptown", "status": "ACTIVE"},
         {"id": "L2", "name": "Closed", "status": "INACTIVE"}]})
@@ -606,7 +607,7 @@ def test_an_update_about_an_order_never_seen_is_imported_one_about_ours_is_not(s
     ({"status": 404, "json": {"errors": [{"category": "INVALID_REQUEST_ERROR",
                                           "code": "NOT_FOUND"}]}},
      "failed", "the POS would not give the order"),
-    ({"json": {"order": {"id": "SQ-NEW", "source": {"name": "Wix"},
+    ({"json": {"order": {"id": "SQ-NEW", "location_id": "L-DOWNTOWN", "source": {"name": "Wix"},
                          "metadata": {"wix_order_id": "wix-9"}}}},
      "done", "wix-9"),
 ])
@@ -631,13 +632,14 @@ def test_an_order_square_reports_is_fetched_and_what_square_answers_decides(
 def test_an_answer_without_an_order_id_is_retried_and_a_canceled_order_is_not_canceled_again(
         sample, square_env, mocked):
     client = client_for(square_env)
-    mocked.post(f"{SQUARE}/v2/orders", json={"order": {}})
+    mocked.post(f"{SQUARE}/v2/orders", json={"order": {"location_id": "L-DEFAULT"}})
     with pytest.raises(PosUnavailable, match="gave no id"):
         client.create_order(sample_pos_order(sample), idempotency_key="send:1")
     mocked.post(f"{SQUARE}/v2/orders", body=b"<html>gateway</html>", status=200)
     with pytest.raises(PosUnavailable):
         client.create_order(sample_pos_order(sample), idempotency_key="send:1")
-    mocked.get(f"{SQUARE}/v2/orders/SQ-1", json={"order": {"id": "SQ-1", "state": "CANCELED"}})
+    mocked.get(f"{SQUARE}/v2/orders/SQ-1",
+               json={"order": {"id": "SQ-1", "location_id": "L-DOWNTOWN", "state": "CANCELED"}})
     client.cancel_order("wix-1", "SQ-1", idempotency_key="cancel:wix-1")  # no PUT: strict mock
 
 
@@ -667,7 +669,7 @@ def test_reconciling_searches_square_for_what_changed_since_and_tells_wix_once(
     from bridge.service import reconcile
     order, worker = sent_square_order
     search = mocked.post(f"{SQUARE}/v2/orders/search", json={"orders": [{
-        "id": "SQ-1", "version": 7, "state": "OPEN", "updated_at": "2026-12-06T12:00:00Z",
+        "id": "SQ-1", "location_id": "L-DOWNTOWN", "version": 7, "state": "OPEN", "updated_at": "2026-12-06T12:00:00Z",
         "fulfillments": [{"uid": "F1", "type": "PICKUP", "state": "PREPARED"}]}]})
     patch = mocked.patch(f"{WIX_URL}/ecom/v1/fulfillments/f-1/orders/{order['id']}", json={})
     for _ in range(2):                                     # searched twice: told once

@@ -48,7 +48,7 @@ def test_credentials_the_pos_refuses_are_kept_with_its_reason(keyed, mocked):
     report = keyed.accounts.status(SITE, None, 0)
     assert report == StatusReport(ConfigurationStatus.ERROR, checked.check_error)
 
-    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-1"}})
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-1", "country": "US"}})
     again = keyed.accounts.check(checked, keyed.pos)
     assert again.authorized and again.merchant_id == "M-1" and again.check_error is None
 

@@ -72,7 +72,7 @@ def test_an_account_s_client_gets_only_its_own_credentials_and_the_operator_s_ap
     account = operated.accounts.save("site-a", "square", {
         "POS_SQUARE_ACCESS_TOKEN": "EAAA-site-a", "POS_SQUARE_LOCATION_ID": "L-A"},
         clients=operated.pos)
-    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-A"}},
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-A", "country": "US"}},
                match=[responses.matchers.header_matcher({"Authorization": "Bearer EAAA-site-a"})])
     assert operated.accounts.check(account, operated.pos).merchant_id == "M-A"
     with pytest.raises(Exception, match="POS_SQUARE_BASE_URL is the operator's setting"):
@@ -146,7 +146,7 @@ def test_an_account_saved_with_a_setting_now_the_operator_s_waits_with_the_reaso
     assert not account.authorized
 
     # The owner saves it again from the dashboard: the old setting goes, the token stays.
-    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-OLD"}})
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-OLD", "country": "US"}})
     status, _ = save_as_owner(operated, "site-old", {"pos": "square",
                                                      "POS_SQUARE_LOCATION_ID": "L-OLD"})
     assert status == 302
@@ -220,7 +220,8 @@ def square_sites(env, make_bridge, mocked):
                           "POS_SQUARE_NOTIFICATION_URL": NOTIFY})
     for letter in "AC":
         token = f"EAAA-site-{letter}"
-        mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": f"M-{letter}"}},
+        mocked.get(f"{SQUARE}/v2/merchants/me",
+                   json={"merchant": {"id": f"M-{letter}", "country": "US"}},
                    match=[responses.matchers.header_matcher({"Authorization": f"Bearer {token}"})])
         account = bridge.accounts.save(f"site-{letter}", "square", {
             "POS_SQUARE_ACCESS_TOKEN": token, "POS_SQUARE_LOCATION_ID": f"L-{letter}"},
@@ -293,7 +294,7 @@ def test_an_event_for_a_merchant_no_account_has_is_kept_unclaimed_and_moves_noth
 def test_one_merchant_serves_one_site(square_sites, mocked):
     """A second site connecting a seller already connected elsewhere is refused: the events
     could not say whose they are."""
-    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-C"}},
+    mocked.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "M-C", "country": "US"}},
                match=[responses.matchers.header_matcher({"Authorization": "Bearer EAAA-copy"})])
     account = square_sites.accounts.save("site-copy", "square", {
         "POS_SQUARE_ACCESS_TOKEN": "EAAA-copy", "POS_SQUARE_LOCATION_ID": "L-C"},

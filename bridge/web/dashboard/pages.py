@@ -19,7 +19,7 @@ from bridge.domain.lifecycle import OrderState
 from bridge.pos import base, registry
 from bridge.pos.base import PosError
 from bridge.service import (auto_sync, catalog, jobs, legacy, notifications, replay,
-                            site_status)
+                            site_status, square_connect)
 from bridge.service import configurations as wix_configurations
 from bridge.service.accounts import AccountError
 from bridge.storage.port import AccountState, BreakerState, Direction, ImportState, iso
@@ -293,8 +293,18 @@ def legacy_url(site: str):
 # -- the POS account ----------------------------------------------------------------------
 
 def _client_fields(client: str) -> list:
-    """The settings an owner sets for this POS (the rest are the operator's)."""
-    return [s for s in registry.declared_settings().get(client) or () if s.owner]
+    """The settings an owner sets for this POS in the form (the rest are the operator's, or
+    set by the bridge: an OAuth token). With Square's OAuth on, its token is Square's to give."""
+    fields = [s for s in registry.declared_settings().get(client) or ()
+              if s.owner and s.kind != "managed"]
+    if client == "square" and _bridge().square_oauth is not None:
+        fields = [s for s in fields if s.name != "POS_SQUARE_ACCESS_TOKEN"]
+    return fields
+
+
+def _account_names(client: str) -> set[str]:
+    """Every setting an account of this POS holds: the form's and the bridge's own."""
+    return {s.name for s in registry.declared_settings().get(client) or () if s.owner}
 
 
 def _in_owner_words(message: str, fields: list) -> str:
@@ -323,9 +333,12 @@ def _account_page(site: str, client: str | None, status: int = 200, **values):
     typed = values.pop("typed", {})
     shown = {f.name: typed.get(f.name, stored.get(f.name, "")) for f in fields
              if f.kind != "secret"}
+    oauth = client == "square" and bridge.square_oauth is not None
     return _page("account", site, status, page_title="POS account", account=account,
                  clients=clients, client=client, fields=fields, stored=set(stored),
-                 shown=shown, **values)
+                 shown=shown, square_oauth=oauth,
+                 square_connected=oauth and bool(stored.get(square_connect.REFRESH)),
+                 can_connect=bridge.config.public_url is not None, **values)
 
 
 @blueprint.get("/sites/<site>/account")
@@ -357,7 +370,8 @@ def save_account(site: str):
     if current is not None and current.pos_client == client:
         try:
             # Empty fields keep what was set; a setting owners no longer set is dropped.
-            kept = {k: v for k, v in bridge.accounts.credentials(current).items() if k in names}
+            kept = {k: v for k, v in bridge.accounts.credentials(current).items()
+                    if k in _account_names(client)}
         except AccountError as error:
             return _account_page(site, client, 422, errors={"form": str(error)}, **refused)
     try:
@@ -405,9 +419,11 @@ def disconnect_account(site: str):
     if request.form.get("confirm") != "yes":
         return _account_page(site, None, 422, errors={
             "disconnect": "Tick the box: no more orders will reach your POS."})
+    given_back = square_connect.disconnect(bridge.accounts, bridge.square_oauth, current)
     _disconnect(lambda: wix_configurations.disconnect_account(bridge.store, bridge.wix,
                                                               current.id),
-                "Disconnected: no more orders go to this POS account.")
+                "Disconnected: no more orders go to this POS account."
+                + (" Square took back this app's access." if given_back else ""))
     return redirect(url_for(".account", site=site))
 
 
