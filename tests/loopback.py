@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -315,6 +315,127 @@ class WixServer:
         return {"orders": page, "metadata": {
             "count": len(page), "hasNext": more,
             "cursors": {"next": f"{since}|{start + limit}"} if more else {}}}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SquareServer:
+    """Stands in for Square: its OAuth (the authorize page, ObtainToken, RevokeToken) and the
+    calls a connected account makes first (RetrieveMerchant, ListLocations). Every request, and
+    every answer it gives, is checked against Square's published spec (contract/square.json):
+    a request that breaks it is refused, 400, as Square refuses it; an answer that would is a
+    test bug, kept in `breaches`."""
+
+    APP_ID, APP_SECRET = "sq0idp-bridge-tests", "sq0csp-bridge-tests-secret"
+    TOKEN_DAYS = 30
+
+    def __init__(self, merchant: str = "MLX0SELLER01", location: str = "L-HARBOUR"):
+        from tests import square_contract
+        self.merchant, self.location = merchant, location
+        self.requests: list[dict] = []
+        self.breaches: list[str] = []
+        self.codes: dict[str, str] = {}            # code -> redirect_uri it was given for
+        self.access: dict[str, float] = {}         # live access token -> when it expires
+        self.refresh_tokens: set[str] = set()
+        self.revoked: list[str] = []
+        self.clock = time.time
+        square = self
+
+        class Handler(_JsonHandler):
+            def _handle(self):
+                length = int(self.headers.get("content-length", 0) or 0)
+                raw = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                square.requests.append({"method": self.command, "path": path, "query": query,
+                                        "authorization": self.headers.get("Authorization"),
+                                        "body": json.loads(raw) if raw else None})
+                if path == "/oauth2/authorize":   # a page for a person, not an API call
+                    self.send(200, square.authorize_page(query), "text/html; charset=utf-8")
+                    return
+                url = f"https://{square_contract.HOST}{self.path}"
+                problems = square_contract.problems(self.command, url, dict(self.headers), raw)
+                if problems:
+                    self.answer(400, {"errors": [{"category": "INVALID_REQUEST_ERROR",
+                                                  "code": "BAD_REQUEST",
+                                                  "detail": "; ".join(problems)[:500]}]})
+                    return
+                status, answer = square.handle(self.command, path, self.headers,
+                                               json.loads(raw) if raw else {})
+                body = json.dumps(answer).encode()
+                square.breaches += square_contract.problems(self.command, url, dict(self.headers),
+                                                            raw, status, body)
+                self.send(status, body, "application/json")
+
+            do_GET = do_POST = _handle
+
+        self.server, self.url = _serve(Handler)
+
+    def authorize_page(self, query: str) -> bytes:
+        from html import escape
+        from urllib.parse import parse_qs, urlencode
+        asked = {k: v[0] for k, v in parse_qs(query).items()}
+        if asked.get("client_id") != self.APP_ID:
+            return b"<p>Unknown application</p>"
+        code = "sq0cgp-" + os.urandom(8).hex()
+        self.codes[code] = asked.get("redirect_uri", "")
+        back = asked.get("redirect_uri", "")
+        allow = f"{back}?{urlencode({'code': code, 'state': asked.get('state', '')})}"
+        deny = f"{back}?{urlencode({'error': 'access_denied', 'state': asked.get('state', '')})}"
+        return (f"<!doctype html><title>Square</title><h1>Allow access?</h1>"
+                f"<p>Scopes: {escape(asked.get('scope', ''))}</p>"
+                f'<a id="allow" href="{escape(allow)}">Allow</a> '
+                f'<a id="deny" href="{escape(deny)}">Deny</a>').encode()
+
+    def handle(self, method: str, path: str, headers, body: dict) -> tuple[int, dict]:
+        unauthorized = (401, {"errors": [{"category": "AUTHENTICATION_ERROR",
+                                          "code": "UNAUTHORIZED"}]})
+        if path == "/oauth2/token":
+            if body.get("client_id") != self.APP_ID or body.get("client_secret") != \
+                    self.APP_SECRET:
+                return unauthorized
+            if body.get("grant_type") == "authorization_code":
+                if self.codes.pop(body.get("code", ""), None) != body.get("redirect_uri"):
+                    return 401, {"errors": [{"category": "AUTHENTICATION_ERROR",
+                                             "code": "UNAUTHORIZED", "detail": "bad code"}]}
+                refresh = "EQAA" + os.urandom(12).hex()
+                self.refresh_tokens.add(refresh)
+            elif body.get("refresh_token") in self.refresh_tokens:
+                refresh = body["refresh_token"]
+            else:
+                return unauthorized
+            return 200, self._tokens(refresh)
+        if path == "/oauth2/revoke":
+            if headers.get("Authorization") != f"Client {self.APP_SECRET}":
+                return unauthorized
+            self.revoked.append(body.get("access_token", ""))
+            self.access.clear()
+            self.refresh_tokens.clear()
+            return 200, {"success": True}
+        token = (headers.get("Authorization") or "").removeprefix("Bearer ")
+        if self.access.get(token, 0) <= self.clock():
+            return unauthorized
+        if path == "/v2/merchants/me":
+            return 200, {"merchant": {"id": self.merchant, "business_name": "Harbour Street",
+                                      "country": "US", "currency": "USD", "status": "ACTIVE",
+                                      "main_location_id": self.location}}
+        if path == "/v2/locations":
+            return 200, {"locations": [{"id": self.location, "name": "Harbour Street",
+                                        "status": "ACTIVE"}]}
+        return 404, {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]}
+
+    def _tokens(self, refresh: str) -> dict:
+        access = "EAAA" + os.urandom(16).hex()
+        expires = self.clock() + self.TOKEN_DAYS * 86400
+        self.access[access] = expires
+        return {"access_token": access, "token_type": "bearer",
+                "expires_at": datetime.fromtimestamp(int(expires), timezone.utc)
+                .strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "merchant_id": self.merchant, "refresh_token": refresh}
+
+    def calls(self, path: str) -> list[dict]:
+        return [r for r in self.requests if r["path"] == path]
 
     def close(self):
         self.server.shutdown()

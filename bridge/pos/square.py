@@ -79,6 +79,8 @@ SETTINGS = (
     Setting("POS_SQUARE_UNMAPPED_ITEMS", "ad_hoc",
             "an item not in the catalog map: ad_hoc (by name and price) or reject", owner=True,
             label="An item Square does not know",
+            hint="Sent by name and price, it reaches the kitchen; refused, the order fails and "
+                 "you are told.",
             choices=(("ad_hoc", "Send it by name and price"), ("reject", "Refuse the order"))),
     Setting("POS_SQUARE_WEBHOOK_SIGNATURE_KEY", None,
             "the Square app's webhook subscription signature key (with the notification "

@@ -26,7 +26,7 @@ from bridge.web.app import create_app
 from bridge.wix import events as wix_events
 from bridge.wix import instance
 from tests.builders import an_order
-from tests.loopback import FramingPage, PosServer
+from tests.loopback import FramingPage, PosServer, SquareServer, free_port
 from tests.sites import SECRET_KEY
 from tests.wix_menus import a_menu
 
@@ -72,18 +72,30 @@ def site_pos():
 
 
 @pytest.fixture
-def served(env, wix, wix_dashboard):
-    """The bridge's web app on a real loopback port, in a thread; its worker is drained by the
-    test when work is due."""
+def square():
+    server = SquareServer()
+    yield server
+    server.close()
+    assert server.breaches == [], "the Square stand-in answered outside Square's spec"
+
+
+@pytest.fixture
+def served(env, wix, wix_dashboard, square):
+    """The bridge's web app on a real loopback port, in a thread, with Square's app set (owners
+    connect with its OAuth); its worker is drained by the test when work is due."""
+    port = free_port()
     bridge = bootstrap(load_config({
         **env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY,
         "BRIDGE_DASHBOARD_FRAME_ANCESTORS": wix_dashboard.origin,
+        "BRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "POS_SQUARE_BASE_URL": square.url, "POS_SQUARE_APPLICATION_ID": SquareServer.APP_ID,
+        "POS_SQUARE_APPLICATION_SECRET": SquareServer.APP_SECRET,
         "BRIDGE_ALLOW_PRIVATE_URLS": "1"}), pool_size=4)  # the owner's POS is on loopback
     bridge.store.migrate()
     for site in (SITE, OTHER):  # as the install job stores what Wix lists
         bridge.store.set_instance(site, "installed")
     bridge.store.save_configuration("conf-browser", SITE, location_name="Harbour Street")
-    server = make_server("127.0.0.1", 0, create_app(bridge), threaded=True)
+    server = make_server("127.0.0.1", port, create_app(bridge), threaded=True)
     threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     bridge.url = f"http://127.0.0.1:{server.server_port}"
     yield bridge
@@ -323,3 +335,44 @@ def test_a_pos_that_stops_answering_shows_red_everywhere_and_its_orders_held(
         expect(app.locator("table.orders")).to_contain_text("held, your POS is not answering")
         check_page(page, "held")
         context.close()
+
+
+def test_an_owner_connects_square_with_oauth_and_its_token_is_renewed(
+        chromium, wix_dashboard, served, square):
+    """Connect with Square opens Square's page in a tab of its own (Square's pages are never
+    framed); allowing access there connects the site; the token is renewed before it expires.
+    The stand-in checks every request and answer against Square's published spec."""
+    from playwright.sync_api import expect
+    square.TOKEN_DAYS = 1          # the first token's renewal falls due a day before it expires:
+    #                                at once, here; the renewed one lasts Square's 30 days
+    context, page, app = open_from_wix(chromium, wix_dashboard, served, SITE)
+    nav(app, "POS account")
+    app.get_by_label("Your POS", exact=True).select_option("square")
+    app.get_by_role("button", name="Choose").click()
+    inner(page).wait_for_url("**/account?pos=square")
+    expect(app.get_by_label("Access token")).to_have_count(0)   # no token to paste
+    check_page(page, "account-square")
+    with context.expect_page() as opened:
+        app.get_by_role("link", name="Connect with Square").click()
+    square_tab = opened.value
+    square_tab.wait_for_load_state()
+    expect(square_tab.get_by_role("heading", name="Allow access?")).to_be_visible()
+    square_tab.get_by_role("link", name="Allow").click()
+    expect(square_tab.get_by_role("heading", name="Square is connected")).to_be_visible()
+    square_tab.close()
+    inner(page).goto(inner(page).url)
+    expect(app.locator("main")).to_contain_text("Your Square account is connected")
+    expect(app.locator("main")).to_contain_text(f"account {square.merchant}")
+    account = served.store.account_for_instance(SITE)
+    first = served.accounts.credentials(account)["POS_SQUARE_ACCESS_TOKEN"]
+    check_page(page, "account-square-connected")
+
+    square.TOKEN_DAYS = 30
+    drain(served)                   # the renewal: due now, with a one-day token
+    renewed = served.store.account_for_instance(SITE)
+    assert served.accounts.credentials(renewed)["POS_SQUARE_ACCESS_TOKEN"] != first
+    assert [c["body"]["grant_type"] for c in square.calls("/oauth2/token")] == [
+        "authorization_code", "refresh_token"]
+    inner(page).goto(inner(page).url)
+    expect(app.locator("main")).to_contain_text("Your POS accepted the settings")
+    context.close()

@@ -1,16 +1,16 @@
-"""Connect with Square: the owner's button sends them to Square's authorize page, in a tab of its
-own (Square's pages refuse to be framed, and Wix shows the dashboard in a frame); Square sends
-their browser back to the callback here, which needs no dashboard session (that tab has none:
-the session's cookie belongs to Wix's frame). The `state` Square carries there and back is
-signed for one site and lasts 15 minutes: a callback can only ever connect the site whose
-owner pressed the button.
+"""Connect with Square: the owner's account page links to Square's authorize page, opened in a
+tab of its own (Square's pages refuse to be framed, and Wix shows the dashboard in a frame);
+Square sends that tab back to the callback here, which needs no dashboard session (the tab has
+none: the session's cookie belongs to Wix's frame). The `state` in the link is signed for the
+one site whose owner's page showed it, and lasts 15 minutes: a callback can only ever connect
+that site.
 """
 from __future__ import annotations
 
 import logging
 import secrets
 
-from flask import abort, current_app, redirect, render_template, request
+from flask import abort, current_app, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bridge import logs
@@ -38,15 +38,16 @@ def _redirect_uri() -> str:
     return f"{_bridge().config.public_url}/dashboard{CALLBACK}"
 
 
-@blueprint.post("/sites/<site>/square/connect")
-def square_connect_start(site: str):
+@blueprint.context_processor
+def square_links():
+    return {"square_connect_url": connect_url}
+
+
+def connect_url(site: str) -> str:
+    """Square's authorize page for this site's owner (only ever put on their own page)."""
     access.require(site)
-    bridge = _bridge()
-    if bridge.square_oauth is None or bridge.config.public_url is None:
-        abort(404)
     state = _states().dumps({"site": site, "nonce": secrets.token_urlsafe(8)})
-    logs.info(log, "square_connect_started", instance_id=site)
-    return redirect(bridge.square_oauth.authorize_url(state, _redirect_uri()), code=303)
+    return _bridge().square_oauth.authorize_url(state, _redirect_uri())
 
 
 @blueprint.get(CALLBACK)
