@@ -30,9 +30,9 @@ from bridge.domain.imports import PosOrderCreated
 from bridge.domain.money import AmountError, from_minor_units, minor_units
 from bridge.domain.orders import PosOrder
 from bridge.domain.statuses import PosStatus, StatusChange
-from bridge.pos.base import (AccessRevoked, CallbackRejected, NotAnImport, PosConfig, PosConfigurationError,
-                             PosLocation, PosRejected, PosUnavailable, PosUnreachable, Setting,
-                             read_timeout)
+from bridge.pos.base import (AccessRevoked, CallbackRejected, NotAnImport, PosConfig,
+                             PosConfigurationError, PosLocation, PosRejected, PosUnavailable,
+                             PosUnreachable, Setting, read_timeout)
 from bridge.pos.square_catalog import menu_from_catalog
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from bridge.bootstrap import Bridge, bootstrap
 from bridge.config import load_config
 from bridge.web import errors, health, legacy, metrics, pos_events, spi, wix_webhooks
 from bridge.web.dashboard import access as dashboard_access
-from bridge.web.dashboard import pages as dashboard
+from bridge.web import dashboard
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -468,7 +468,7 @@ def test_locations_are_refreshed_from_wix_and_disconnecting_tells_wix(app, sites
 
 def test_orders_are_found_by_number_and_direction_and_the_list_shows_more_on_demand(
         app, sites, signer):
-    from bridge.web.dashboard.pages import PAGE_ORDERS
+    from bridge.web.dashboard.blueprint import PAGE_ORDERS
     ours = [an_order(businessLocation={"id": "loc-a"}) for _ in range(3)]
     theirs = an_order(businessLocation={"id": "loc-b"}, number=ours[0]["number"])
     for order in ours:

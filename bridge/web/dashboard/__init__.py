@@ -1,7 +1,9 @@
 """The owner's dashboard (`/dashboard`): pages an owner opens from Wix, and the operator logs
-into. `access` says who may see what; `pages` are the pages; `square` connects a site's Square
-account (its routes are on the pages' blueprint); `glossary` the owner's words; `views` how
-stored things are shown."""
-from bridge.web.dashboard import pages, square
+into. `blueprint` is what the pages share; one module a page (`entry`, `overview`, `account`,
+`locations`, `menus`, `orders`, `square` for Connect with Square) adds its routes to it; `access`
+says who may see what; `glossary` has the owner's words; `views` shows stored things."""
+from bridge.web.dashboard import (account, entry, locations, menus, orders, overview,  # routes
+                                  square)
+from bridge.web.dashboard.blueprint import blueprint
 
-__all__ = ["pages", "square"]
+__all__ = ["blueprint", "account", "entry", "locations", "menus", "orders", "overview", "square"]

@@ -10,32 +10,28 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import abort, current_app, render_template, request
+from flask import abort, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bridge import logs
 from bridge.service import square_connect
 from bridge.web.dashboard import access
-from bridge.web.dashboard.pages import blueprint
+from bridge.web.dashboard.blueprint import blueprint, the_bridge
 
 log = logging.getLogger(__name__)
 STATE_SECONDS = 15 * 60
 CALLBACK = "/square/callback"
 
 
-def _bridge():
-    return current_app.extensions["bridge"]
-
-
 def _states() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_bridge().config.keyring.derive("square-oauth-state"),
+    return URLSafeTimedSerializer(the_bridge().config.keyring.derive("square-oauth-state"),
                                   salt="square-connect")
 
 
 def _redirect_uri() -> str:
     """Where Square sends the seller back: the operator's public address, never the request's
     Host (whoever sends a request writes that). Registered at Square as the app's redirect URL."""
-    return f"{_bridge().config.public_url}/dashboard{CALLBACK}"
+    return f"{the_bridge().config.public_url}/dashboard{CALLBACK}"
 
 
 @blueprint.context_processor
@@ -47,12 +43,12 @@ def connect_url(site: str) -> str:
     """Square's authorize page for this site's owner (only ever put on their own page)."""
     access.require(site)
     state = _states().dumps({"site": site, "nonce": secrets.token_urlsafe(8)})
-    return _bridge().square_oauth.authorize_url(state, _redirect_uri())
+    return the_bridge().square_oauth.authorize_url(state, _redirect_uri())
 
 
 @blueprint.get(CALLBACK)
 def square_connect_callback():
-    bridge = _bridge()
+    bridge = the_bridge()
     if bridge.square_oauth is None or bridge.config.public_url is None:
         abort(404)
     try:
