@@ -419,7 +419,8 @@ class SquareServer:
         if path == "/v2/merchants/me":
             return 200, {"merchant": {"id": self.merchant, "business_name": "Harbour Street",
                                       "country": "US", "currency": "USD", "status": "ACTIVE",
-                                      "main_location_id": self.location}}
+                                      **({"main_location_id": self.location}
+                                         if self.location else {})}}
         if path == "/v2/locations":
             return 200, {"locations": [{"id": self.location, "name": "Harbour Street",
                                         "status": "ACTIVE"}]}

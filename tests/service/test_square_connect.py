@@ -145,3 +145,37 @@ def test_a_seller_revoking_the_app_at_square_disconnects_their_account(bridge, s
     assert gone.status == "disconnected" and "revoked by the merchant" in gone.check_error
     [incident] = bridge.store.open_incidents(SITE)
     assert "no longer connected" in incident.subject
+
+
+def test_connecting_again_keeps_the_owner_s_settings_and_says_why_it_could_not(bridge, square):
+    first = square_connect.connect(bridge.store, bridge.accounts, bridge.pos, bridge.square_oauth,
+                                   SITE, allowed(bridge, square), REDIRECT)
+    settings = bridge.accounts.credentials(first)
+    bridge.accounts.save(SITE, "square", {**settings, "POS_SQUARE_FALLBACK_PHONE": "+12125550100",
+                                          "POS_SQUARE_LOCATION_ID": "L-PIER"},
+                         clients=bridge.pos)
+    again = square_connect.connect(bridge.store, bridge.accounts, bridge.pos, bridge.square_oauth,
+                                   SITE, allowed(bridge, square), REDIRECT)
+    kept = bridge.accounts.credentials(again)
+    assert again.id == first.id
+    assert (kept["POS_SQUARE_FALLBACK_PHONE"], kept["POS_SQUARE_LOCATION_ID"]) == (
+        "+12125550100", "L-PIER")                            # the owner's choices stay
+    assert kept["POS_SQUARE_ACCESS_TOKEN"] != settings["POS_SQUARE_ACCESS_TOKEN"]
+
+    with pytest.raises(square_connect.NotConnected, match="Square refused"):
+        square_connect.connect(bridge.store, bridge.accounts, bridge.pos, bridge.square_oauth,
+                               SITE, "sq0cgp-made-up", REDIRECT)
+
+
+def test_a_seller_with_no_location_or_a_square_that_does_not_answer_connects_nothing(
+        bridge, square):
+    square.location = None
+    with pytest.raises(square_connect.NotConnected, match="no location"):
+        square_connect.connect(bridge.store, bridge.accounts, bridge.pos, bridge.square_oauth,
+                               "site-new", allowed(bridge, square), REDIRECT)
+    code = allowed(bridge, square)
+    square.close()
+    with pytest.raises(square_connect.NotConnected, match="did not answer"):
+        square_connect.connect(bridge.store, bridge.accounts, bridge.pos, bridge.square_oauth,
+                               "site-new", code, REDIRECT)
+    assert bridge.store.account_for_instance("site-new") is None

@@ -668,3 +668,41 @@ def test_every_page_of_a_site_whose_pos_is_not_answering_says_its_orders_wait(ap
     assert "not answering" not in other.get(f"/dashboard/sites/{SITE_B}/").text
     sites.store.close_breaker(destination)
     assert "not answering" not in client.get(f"/dashboard/sites/{SITE_A}/").text
+
+
+def test_every_failed_order_is_sent_again_in_one_press(app, sites, signer, two_poses):
+    pos_a = two_poses[0]
+    pos_a.refuse = "invalid_item_mapping"
+    orders = [an_order(businessLocation={"id": "loc-a"}) for _ in range(2)]
+    for order in orders:
+        deliver(app, signer, order, SITE_A)
+    drain(sites)
+    client, csrf = owner(app, SITE_A)
+    page = client.get(f"/dashboard/sites/{SITE_A}/orders").text
+    assert "Send every failed order again" in page
+    assert 'aria-label="2 failed">2</span>' in page              # the nav's count
+    pos_a.refuse = None
+    answer = client.post(f"/dashboard/sites/{SITE_A}/orders/replay-failed", data={"csrf": csrf})
+    assert answer.status_code == 302
+    assert "Sent again: 2 order(s)" in client.get(answer.location).text
+    drain(sites)
+    assert {sites.store.get_order(SITE_A, o["id"]).state for o in orders} == {"sent"}
+    again = client.post(f"/dashboard/sites/{SITE_A}/orders/replay-failed", data={"csrf": csrf})
+    assert "no order has failed" in client.get(again.location).text
+    assert "Send every failed order again" not in client.get(again.location).text
+
+
+def test_times_are_shown_in_the_time_zone_the_owner_chooses(app, sites, signer, two_poses):
+    order = an_order(businessLocation={"id": "loc-a"})
+    deliver(app, signer, order, SITE_A)
+    drain(sites)
+    client, csrf = owner(app, SITE_A)
+    assert "(times in UTC)" in client.get(f"/dashboard/sites/{SITE_A}/orders").text
+    refused = client.post(f"/dashboard/sites/{SITE_A}/time-zone",
+                          data={"csrf": csrf, "time_zone": "Mars/Olympus"})
+    assert refused.status_code == 422 and field_error(refused.text, "time_zone")
+    assert client.post(f"/dashboard/sites/{SITE_A}/time-zone",
+                       data={"csrf": csrf, "time_zone": "Asia/Tokyo"}).status_code == 302
+    page = client.get(f"/dashboard/sites/{SITE_A}/orders").text
+    assert "(times in Asia/Tokyo)" in page and " JST</time>" in page
+    assert "(times in UTC)" in owner(app, SITE_B)[0].get(f"/dashboard/sites/{SITE_B}/").text
