@@ -172,6 +172,17 @@ def wix():
 
 
 @pytest.fixture
+def square():
+    """Square on loopback (tests/loopback.py SquareServer): its OAuth and first calls, held to
+    Square's published spec. tests/pos/test_pos_square.py names a bridge `square` instead."""
+    from tests.loopback import SquareServer
+    server = SquareServer()
+    yield server
+    server.close()
+    assert server.breaches == [], "the Square stand-in answered outside Square's spec"
+
+
+@pytest.fixture
 def pos():
     """A real POS on loopback speaking the `webhook` protocol (tests/loopback.py)."""
     server = PosServer(POS_SECRET)

@@ -72,14 +72,6 @@ def site_pos():
 
 
 @pytest.fixture
-def square():
-    server = SquareServer()
-    yield server
-    server.close()
-    assert server.breaches == [], "the Square stand-in answered outside Square's spec"
-
-
-@pytest.fixture
 def served(env, wix, wix_dashboard, square):
     """The bridge's web app on a real loopback port, in a thread, with Square's app set (owners
     connect with its OAuth); its worker is drained by the test when work is due."""
@@ -197,7 +189,7 @@ def test_an_owner_connects_pairs_syncs_and_replays_a_failed_order_in_the_browser
     app.get_by_label("Signing secret").fill(POS_SECRET)
     app.get_by_label("Seconds to wait for your POS").fill("10")
     app.get_by_role("button", name="Save and check").click()
-    expect(app.get_by_role("status")).to_contain_text("first asked when an order comes")
+    expect(app.get_by_role("status")).to_contain_text("first contacted when an order comes")
     assert POS_SECRET not in app.locator("body").inner_html()
     expect(app.locator("section.status")).to_contain_text("not contacted yet")
     check_page(page, "account")

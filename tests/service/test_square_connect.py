@@ -26,14 +26,6 @@ def database_url(tmp_path):
 
 
 @pytest.fixture
-def square():
-    server = SquareServer()
-    yield server
-    server.close()
-    assert server.breaches == [], "the Square stand-in answered outside Square's spec"
-
-
-@pytest.fixture
 def bridge(env, memory_bridge, square, clock):
     square.clock = clock
     settings = {k: v for k, v in env.items() if not k.startswith("POS_")}

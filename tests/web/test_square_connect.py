@@ -17,14 +17,6 @@ CALLBACK = "/dashboard/square/callback"
 
 
 @pytest.fixture
-def square():
-    server = SquareServer()
-    yield server
-    server.close()
-    assert server.breaches == [], "the Square stand-in answered outside Square's spec"
-
-
-@pytest.fixture
 def dashboard_env(env, wix):
     return {**env, "WIX_API_BASE": wix.url, "BRIDGE_SECRET_KEY": SECRET_KEY,
             "BRIDGE_ALLOW_PRIVATE_URLS": "1", "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}

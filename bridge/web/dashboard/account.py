@@ -107,10 +107,7 @@ def save_account(site: str):
         return _account_page(site, client, 422, errors={
             field: _in_owner_words(str(error), fields)}, **refused)
     checked = bridge.accounts.check(saved, bridge.pos)
-    flash("Saved. " + (f"Your POS did not accept them: {checked.check_error}"
-                       if checked.check_error else
-                       "Your POS accepted them." if checked.merchant_id else
-                       "Your POS is first asked when an order comes.")
+    flash("Saved. " + _check_says(checked)
           + (" Your locations were paired with your previous POS: pair them again on the "
              "Locations page." if unpaired else ""))
     return redirect(url_for(".account", site=site))
@@ -121,12 +118,17 @@ def check_account(site: str):
     access.require(site)
     bridge = the_bridge()
     current = site_account(site)
-    checked = bridge.accounts.check(current, bridge.pos)
-    flash(f"Your POS did not accept the settings: {checked.check_error}"
-          if checked.check_error else "Your POS accepted the settings." if checked.merchant_id
-          else "This POS cannot be asked about its settings: it is first contacted when an "
-               "order comes.")
+    flash(_check_says(bridge.accounts.check(current, bridge.pos)))
     return redirect(url_for(".account", site=site))
+
+
+def _check_says(checked) -> str:
+    """What the credentials check found, for the account's owner."""
+    if checked.check_error:
+        return f"Your POS did not accept the settings: {checked.check_error}"
+    if checked.merchant_id:
+        return "Your POS accepted the settings."
+    return "This POS cannot be asked about its settings: it is first contacted when an order comes."
 
 
 @blueprint.post("/sites/<site>/account/disconnect")
