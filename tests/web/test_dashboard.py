@@ -228,8 +228,12 @@ def test_pairing_and_unpairing_a_location_changes_where_its_orders_go(app, sites
     page = client.get(f"/dashboard/sites/{SITE_A}/locations").text
     assert 'value="A-BAR"' in page and "ready" in page.lower()
 
+    unconfirmed = client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/unpair",
+                              data={"csrf": csrf})
+    assert unconfirmed.status_code == 422 and field_error(unconfirmed.text, "unpair-conf-a")
+    assert sites.store.get_configuration("conf-a").pos_location_id == "A-BAR"
     assert client.post(f"/dashboard/sites/{SITE_A}/locations/conf-a/unpair",
-                       data={"csrf": csrf}).status_code == 302
+                       data={"csrf": csrf, "confirm": "yes"}).status_code == 302
     later = an_order(businessLocation={"id": "loc-a"})
     deliver(app, signer, later, SITE_A)
     drain(sites)

@@ -130,8 +130,12 @@ def pair(site: str, configuration_id: str):
 def unpair(site: str, configuration_id: str):
     access.require(site)
     site_configuration(site, configuration_id)
+    if request.form.get("confirm") != "yes":
+        return _locations_page(site, 422, errors={
+            f"unpair:{configuration_id}": "Tick the box: this location's orders will fail "
+                                          "until it is paired again."})
     the_bridge().store.pair_configuration(configuration_id, pos_location_id=None)
-    flash("Unpaired: this location's orders go nowhere until it is paired again.")
+    flash("Unpaired: this location's orders fail until it is paired again.")
     return redirect(url_for(".locations", site=site))
 
 
