@@ -93,7 +93,7 @@ def site_status(store: Reads, site: str, *, served: Container[str], wix_connecte
     configurations = store.list_configurations(site)
     lines = tuple(_location(store, c, account, recent, len(configurations) == 1, wix_connected)
                   for c in configurations if not c.archived)
-    answered = max((line.last_answer_at for line in lines if line.last_answer_at), default=None)
+    answered = max((o.updated_at for o in recent if o.pos_order_id), default=None)
     return SiteStatus(pos=_pos(account, breaker, site in served, answered),
                       locations=lines, today=_today(store, site, time_zone, now, held))
 

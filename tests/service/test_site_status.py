@@ -93,6 +93,11 @@ def test_an_unpaired_location_and_a_disconnected_account_each_say_so(bridge):
 def test_a_site_without_an_account_is_red_unless_the_operator_s_pos_serves_it(bridge):
     assert status_of(bridge, "site-nobody").pos.tone == BAD
     assert status_of(bridge, "site-operator").pos.tone == IDLE
+    order = an_order(id="o-op")                  # a site with no locations: its orders count
+    bridge.store.save_order(wix_order_id="o-op", instance_id="site-operator", state="sent",
+                            snapshot=order)
+    bridge.store.set_order_state("site-operator", "o-op", "sent", pos_order_id="P9")
+    assert status_of(bridge, "site-operator").pos.tone == OK
 
 
 def test_a_waiting_sync_says_why(bridge):
