@@ -164,9 +164,21 @@ def _menu(store: Reads, configuration: Configuration, wix_connected: bool) -> Si
                       at_label="asked at")
     job = store.job_by_key(jobs.sync_catalog(sync.id, configuration.instance_id,
                                              configuration.id).key)
-    why = f" It waits: {job.last_error}." if job is not None and job.last_error else ""
+    why = f" It waits: {_waits_for(job.last_error)}." if job is not None and job.last_error \
+        else ""
     doing = "is running" if sync.status == SyncState.IN_PROGRESS else "is about to start"
     return Signal(WARN, f"A menu sync {doing}.{why}", at=sync.created_at, at_label="asked at")
+
+
+def _waits_for(reason: str) -> str:
+    """A job's reason to wait (the worker's words) as its owner reads it."""
+    if "circuit breaker" in reason:
+        return "Wix is not answering for now; it is tried again on its own"
+    if "429" in reason or "Retry-After" in reason:
+        return "Wix asked for a pause; it goes on by itself"
+    if "POS account" in reason or "connect a POS" in reason:
+        return "your POS account has to be connected and working first"
+    return reason
 
 
 def _today(store: Reads, site: str, time_zone: str | None, now: float, held: bool) -> Today:

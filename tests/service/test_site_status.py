@@ -107,12 +107,23 @@ def test_a_waiting_sync_says_why(bridge):
     assert "cannot reach Wix" in status_of(bridge, wix=False).locations[0].menu.text
     bridge.store.enqueue(jobs.sync_catalog(sync.id, SITE, configuration.id))
     job = bridge.store.claim("test", 30)
-    bridge.store.finish(job, "wait", error="waiting for Wix to answer (429)", delay=300)
+    bridge.store.finish(job, "wait", error="wix:site-status is not answering: its circuit "
+                        "breaker is open", delay=300)
     menu = status_of(bridge).locations[0].menu
-    assert menu.tone == WARN and "waiting for Wix to answer (429)" in menu.text
+    assert menu.tone == WARN and "Wix is not answering for now" in menu.text   # owner's words
+    job = store_claim_later(bridge, 300)
+    bridge.store.finish(job, "wait", error="a new reason", delay=300)
+    assert "It waits: a new reason." in status_of(bridge).locations[0].menu.text
     bridge.store.set_sync(sync.id, "FAILED", error="Wix refused an item", code="SYNC_ERROR")
     menu = status_of(bridge).locations[0].menu
     assert (menu.tone, menu.fix) == (BAD, "menus") and "Wix refused an item" in menu.text
+
+
+def store_claim_later(bridge, seconds: float):
+    """The job waiting `seconds` from now, claimed when it is due."""
+    clock = bridge.store.clock
+    clock.now += seconds
+    return bridge.store.claim("test", 30)
 
 
 def test_today_is_the_site_s_day_in_its_time_zone(bridge, clock):
