@@ -9,7 +9,6 @@ from bridge.domain.lifecycle import OrderState
 from bridge.service import jobs
 from bridge.service.site_status import BAD, IDLE, OK, WARN, site_status
 from tests.builders import an_order
-from tests.loopback import PosServer
 from tests.sites import SECRET_KEY, add_site
 
 SITE = "site-status"
@@ -19,13 +18,6 @@ SITE = "site-status"
 def database_url(tmp_path):
     """The store is in memory: the configuration names a file that is never opened."""
     return f"sqlite:///{tmp_path / 'unused.db'}"
-
-
-@pytest.fixture
-def pos():
-    server = PosServer("whsec_" + "c3RhdHVzLXBvcy1zZWNyZXQtZm9yLXRoZS10ZXN0cw==")
-    yield server
-    server.close()
 
 
 @pytest.fixture
