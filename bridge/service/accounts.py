@@ -217,8 +217,11 @@ class SiteAccounts:
             self.store.record_account_check(account.id, error=f"the POS did not answer the "
                                             f"credentials check: {error}")
         else:
+            # Another site's account of the same POS account (a disconnected one too: the POS
+            # may still report on it); the same site's earlier one is no one else's.
             taken = merchant_id and next(
                 (a for a in self.store.list_accounts() if a.id != account.id
+                 and a.instance_id != account.instance_id
                  and a.pos_client == account.pos_client and a.merchant_id == merchant_id), None)
             if taken:  # its callbacks could not be told apart: one merchant, one account
                 self.store.record_account_check(account.id, error=(

@@ -16,7 +16,7 @@ from bridge.pos.base import AccessRevoked, CallbackRejected
 from bridge.pos.registry import PosAccount, PosClients, Site
 from bridge.service import imports, incidents
 from bridge.service.statuses import record_changes
-from bridge.storage.port import AccountState, Store
+from bridge.storage.port import AccountState, Store, epoch
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,11 @@ def receive(store: Store, pos: PosClients, client: str, headers: Mapping[str, st
 def _access_revoked(store: Store, account: PosAccount, report: AccessRevoked) -> None:
     """The seller took the app's access away at their POS: the account cannot be used any
     more. It is disconnected, says why where its owner looks, and the owner is told."""
+    stored = store.get_account(account.account_id)
+    if stored is None or (report.revoked_at and _later(stored.updated_at, report.revoked_at)):
+        logs.info(log, "pos_access_revoked_before", account=account.account_id,
+                  revoked_at=report.revoked_at, note="connected again since: nothing to undo")
+        return
     by = f" by the {report.revoked_by.lower()}" if report.revoked_by else ""
     when = f" on {report.revoked_at[:10]}" if report.revoked_at else ""
     why = f"this app's access to your POS account was revoked{by}{when}: connect again"
@@ -67,6 +72,13 @@ def _access_revoked(store: Store, account: PosAccount, report: AccessRevoked) ->
                        "Your POS account is no longer connected", why)
     logs.warning(log, "pos_access_revoked", account=account.account_id,
                  instance_id=account.instance_id, by=report.revoked_by)
+
+
+def _later(at: str, than: str) -> bool:
+    try:
+        return epoch(at) > epoch(than)
+    except ValueError:
+        return False
 
 
 def unclaimed_key(client: str) -> str:
@@ -101,6 +113,8 @@ def _attributed(client: str, sites: list[Site], headers: Mapping[str, str], body
             raise CallbackRejected("the callback names more than one merchant")
         merchant = merchants.pop()
         owners = [s for s, _ in verified if s.account and s.account.merchant_id == merchant]
+        if len(owners) > 1:  # a site that connected the same POS account again: its newest
+            owners = [s for s in owners if s.account.active] or owners
         if len(owners) == 1:
             return owners[0], changes
         environment = next((s for s, _ in verified if s.account is None), None)

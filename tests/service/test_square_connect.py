@@ -4,6 +4,7 @@ back on disconnect, and Square's `oauth.authorization.revoked` disconnects the a
 is a loopback stand-in whose every request and answer is checked against Square's published
 spec (contract/square.json); on the in-memory store."""
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -119,15 +120,16 @@ def test_a_pasted_token_is_not_revoked(bridge, square):
     assert square.calls("/oauth2/revoke") == []
 
 
-def test_a_seller_revoking_the_app_at_square_disconnects_their_account(bridge, square):
+def test_a_seller_revoking_the_app_at_square_disconnects_their_account(bridge, square, clock):
     account = square_connect.connect(bridge.store, bridge.accounts, bridge.pos,
                                      bridge.square_oauth, SITE, allowed(bridge, square),
                                      REDIRECT)
+    revoked_at = datetime.fromtimestamp(clock.now + 3600, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")                               # an hour after the connection
     event = {"merchant_id": square.merchant, "type": "oauth.authorization.revoked",
-             "event_id": "6a8f5f28-54a1-4eb0-a98a-3111513fd4fc",
-             "created_at": "2027-01-20T10:00:00Z",
+             "event_id": "6a8f5f28-54a1-4eb0-a98a-3111513fd4fc", "created_at": revoked_at,
              "data": {"type": "revocation", "id": "bb1c4a2e-7d1e-4a44-b7de-a0d5b1e4b2a1",
-                      "object": {"revocation": {"revoked_at": "2027-01-20T10:00:00Z",
+                      "object": {"revocation": {"revoked_at": revoked_at,
                                                 "revoker_type": "MERCHANT"}}}}
     assert square_contract.event_problems("OauthAuthorizationRevokedEvent", event) == []
     body = json.dumps(event).encode()
@@ -137,6 +139,15 @@ def test_a_seller_revoking_the_app_at_square_disconnects_their_account(bridge, s
     assert gone.status == "disconnected" and "revoked by the merchant" in gone.check_error
     [incident] = bridge.store.open_incidents(SITE)
     assert "no longer connected" in incident.subject
+
+    # Connected again; then Square resends that old revocation: it undoes nothing.
+    clock.now += 7200
+    back = square_connect.connect(bridge.store, bridge.accounts, bridge.pos, bridge.square_oauth,
+                                  SITE, allowed(bridge, square), REDIRECT)
+    assert back.check_error is None          # the site's own earlier account is no one else's
+    assert callbacks.receive(bridge.store, bridge.pos, "square", headers, body) == 1
+    back = bridge.store.get_account(back.id)
+    assert (back.status, back.check_error) == ("active", None)
 
 
 def test_connecting_again_keeps_the_owner_s_settings_and_says_why_it_could_not(bridge, square):
