@@ -448,33 +448,33 @@ def test_a_paired_location_and_mapped_items_are_used_and_the_map_still_overrides
     assert create_order_body(overridden, settings, "k")["order"]["location_id"] == "L-DOWNTOWN"
 
 
-@responses.activate
-def test_the_credentials_check_names_the_merchant_and_locations_are_listed(square_env):
+def test_the_credentials_check_names_the_merchant_and_locations_are_listed(square_env, mocked):
     from bridge.pos import base
     client = client_for(square_env)
-    responses.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": "MERCHANT-1", "country": "US"}})
-    responses.get(f"{SQUARE}/v2/locations", json={"locations": [
+    mocked.get(f"{SQUARE}/v2/merchants/me",
+               json={"merchant": {"id": "MERCHANT-1", "country": "US"}})
+    mocked.get(f"{SQUARE}/v2/locations", json={"locations": [
         {"id": "L1", "name": "Uptown", "status": "ACTIVE"},
         {"id": "L2", "name": "Closed", "status": "INACTIVE"}]})
     assert base.check_credentials(client) == (True, "MERCHANT-1")
     assert [(loc.id, loc.name) for loc in base.list_locations(client)] == [("L1", "Uptown")]
-    responses.replace(responses.GET, f"{SQUARE}/v2/merchants/me", status=401, json={"errors": [
+    mocked.replace(responses.GET, f"{SQUARE}/v2/merchants/me", status=401, json={"errors": [
         {"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED", "detail": "bad token"}]})
     with pytest.raises(PosRejected):
         base.check_credentials(client)
 
 
-@responses.activate
 def test_accounts_sharing_the_app_s_signature_key_are_told_apart_by_merchant(square_env,
-                                                                           make_bridge):
+                                                                           make_bridge, mocked):
     """Square signs every seller's events with the app's one key: the event's merchant_id says
     which site's account it is about."""
     from tests.sites import SECRET_KEY
     bridge = make_bridge({**square_env, "BRIDGE_SECRET_KEY": SECRET_KEY})
     for n in (1, 2):
-        responses.get(f"{SQUARE}/v2/merchants/me", json={"merchant": {"id": f"M{n}"}},
-                      match=[responses.matchers.header_matcher(
-                          {"Authorization": f"Bearer token-{n}"})])
+        mocked.get(f"{SQUARE}/v2/merchants/me",
+                   json={"merchant": {"id": f"M{n}", "country": "US"}},
+                   match=[responses.matchers.header_matcher(
+                       {"Authorization": f"Bearer token-{n}"})])
         account = bridge.accounts.save(f"site-{n}", "square",
                                        {"POS_SQUARE_ACCESS_TOKEN": f"token-{n}",
                                         "POS_SQUARE_LOCATION_ID": f"L{n}"},
@@ -531,16 +531,15 @@ CATALOG_PAGES = [
 ]
 
 
-@responses.activate
-def test_the_catalog_is_read_page_by_page_into_the_bridge_s_menu(square_env):
+def test_the_catalog_is_read_page_by_page_into_the_bridge_s_menu(square_env, mocked):
     from bridge.domain.menus import parse_catalog
     from bridge.pos import base
-    responses.get(f"{SQUARE}/v2/catalog/list", json=CATALOG_PAGES[1],
-                  match=[responses.matchers.query_param_matcher(
-                      {"types": "ITEM,CATEGORY,MODIFIER_LIST", "cursor": "page-2"})])
-    responses.get(f"{SQUARE}/v2/catalog/list", json=CATALOG_PAGES[0],
-                  match=[responses.matchers.query_param_matcher(
-                      {"types": "ITEM,CATEGORY,MODIFIER_LIST"})])
+    mocked.get(f"{SQUARE}/v2/catalog/list", json=CATALOG_PAGES[1],
+               match=[responses.matchers.query_param_matcher(
+                   {"types": "ITEM,CATEGORY,MODIFIER_LIST", "cursor": "page-2"})])
+    mocked.get(f"{SQUARE}/v2/catalog/list", json=CATALOG_PAGES[0],
+               match=[responses.matchers.query_param_matcher(
+                   {"types": "ITEM,CATEGORY,MODIFIER_LIST"})])
     menu = base.fetch_menu(client_for(square_env), "L-DOWNTOWN")
     catalog = parse_catalog(menu)
     items = {i.pos_id: i for i in catalog.items}
