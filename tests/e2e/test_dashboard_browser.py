@@ -220,6 +220,10 @@ def test_an_owner_connects_pairs_syncs_and_replays_a_failed_order_in_the_browser
     expect(app.locator("#status-conf-browser")).to_contain_text("Menu synced")
     assert len(wix.menus.entities["item"]) == 6
     check_page(page, "menus")
+    app.get_by_role("link", name="Choose menus").click()
+    expect(app.get_by_role("group", name="Which menus")).to_be_visible()
+    check_page(page, "choose")
+    nav(app, "Menus")
     app.get_by_role("link", name="#1").click()
     expect(app.get_by_role("heading", name="Sync #1")).to_be_visible()
     expect(app.locator("table")).to_contain_text("item")
