@@ -331,6 +331,26 @@ def cancel_key(idempotency_key: str, version: Any) -> str:
     return f"wix-{idempotency_key}"[:MAX_IDEMPOTENCY_KEY - len(suffix)] + suffix
 
 
+def call(session: requests.Session, method: str, url: str, authorization: str | None,
+         body: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
+    """One call to Square's API, its version pinned: the answer as data, or PosUnreachable (no
+    answer), PosUnavailable or PosRejected (`classify`). `authorization`: the header's value,
+    None for a call whose body names the caller (OAuth's ObtainToken)."""
+    headers = {"Square-Version": SQUARE_VERSION, "Content-Type": "application/json",
+               "Accept": "application/json",
+               **({"Authorization": authorization} if authorization else {})}
+    path = "/" + url.split("/", 3)[-1]
+    try:
+        response = session.request(method, url, headers=headers,
+                                   timeout=timeouts.for_request(timeout),
+                                   data=json.dumps(body).encode() if body is not None else None)
+    except requests.Timeout:
+        raise PosUnreachable(f"Square did not answer {method} {path} in time") from None
+    except requests.RequestException as error:
+        raise PosUnreachable(f"Square unreachable: {type(error).__name__}") from None
+    return classify(response.status_code, response.content)
+
+
 def classify(status: int, body: bytes) -> dict[str, Any]:
     """Square's answer as data, or PosRejected (4xx) / PosUnavailable (429, 5xx, garbage)."""
     try:
@@ -582,16 +602,5 @@ class SquarePos:
         return changes
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.settings.access_token}",
-                   "Square-Version": SQUARE_VERSION, "Content-Type": "application/json",
-                   "Accept": "application/json"}
-        try:
-            response = self._session.request(
-                method, self.settings.base_url + path, headers=headers,
-                timeout=timeouts.for_request(self.settings.timeout),
-                data=json.dumps(body).encode() if body is not None else None)
-        except requests.Timeout:
-            raise PosUnreachable(f"Square did not answer {method} {path} in time") from None
-        except requests.RequestException as error:
-            raise PosUnreachable(f"Square unreachable: {type(error).__name__}") from None
-        return classify(response.status_code, response.content)
+        return call(self._session, method, self.settings.base_url + path,
+                    f"Bearer {self.settings.access_token}", body, self.settings.timeout)

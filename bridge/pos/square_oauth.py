@@ -14,9 +14,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from bridge import timeouts
-from bridge.pos.base import PosUnavailable, PosUnreachable
-from bridge.pos.square import PRODUCTION, SQUARE_VERSION, classify
+from bridge.pos.base import PosUnavailable
+from bridge.pos.square import PRODUCTION, call
 
 # What the client does with a seller's account, and no more: read the business and its
 # locations (the credentials check, pairing), read and write orders, read the catalog (menus).
@@ -87,34 +86,24 @@ class SquareOAuth:
     def main_location(self, access_token: str) -> str | None:
         """RetrieveMerchant (`me`) with a new token: the seller's main location, where orders
         go until the owner pairs their locations."""
-        answer = self._call("/v2/merchants/me", None, authorization=f"Bearer {access_token}",
-                            method="GET")
+        answer = self._call("/v2/merchants/me", None, f"Bearer {access_token}", method="GET")
         return (answer.get("merchant") or {}).get("main_location_id")
 
     def revoke(self, access_token: str) -> None:
         """RevokeToken: every token of this app for the seller stops working."""
         self._call("/oauth2/revoke", {"client_id": self.app.application_id,
                                       "access_token": access_token},
-                   authorization=f"Client {self.app.application_secret}")
+                   f"Client {self.app.application_secret}")
 
     def _tokens(self, body: dict[str, Any]) -> Tokens:
-        answer = self._call("/oauth2/token", body)
+        # ObtainToken is the app's own call: its body names the app, no header does.
+        answer = self._call("/oauth2/token", body, None)
         if not answer.get("access_token") or not answer.get("expires_at"):
             raise PosUnavailable("Square's token answer has no access token or expiry")
         return Tokens(answer["access_token"], answer.get("refresh_token") or "",
                       answer["expires_at"], answer.get("merchant_id"))
 
-    def _call(self, path: str, body: dict[str, Any] | None, authorization: str | None = None,
+    def _call(self, path: str, body: dict[str, Any] | None, authorization: str | None,
               method: str = "POST") -> dict[str, Any]:
-        headers = {"Square-Version": SQUARE_VERSION, "Accept": "application/json",
-                   **({"Content-Type": "application/json"} if body is not None else {}),
-                   **({"Authorization": authorization} if authorization else {})}
-        try:
-            response = self._session.request(method, self.app.base_url + path, json=body,
-                                             headers=headers,
-                                             timeout=timeouts.for_request(self.timeout))
-        except requests.Timeout:
-            raise PosUnreachable(f"Square did not answer {method} {path} in time") from None
-        except requests.RequestException as error:
-            raise PosUnreachable(f"Square unreachable: {type(error).__name__}") from None
-        return classify(response.status_code, response.content)
+        return call(self._session, method, self.app.base_url + path, authorization, body,
+                    self.timeout)

@@ -134,10 +134,10 @@ class RenewSquareToken:
 
     def failed(self, job: Job, reason: str, cause: str | None = None) -> None:
         """Square did not answer, try after try: the token still has days to run, so the
-        renewal is tried again in an hour."""
+        renewal is tried again in an hour. One Square refused is not: its owner connects again."""
         account = self.store.get_account(job.payload["account_id"])
         if account is not None and account.status == AccountState.ACTIVE and \
-                "refused" not in reason:
+                account.check_error is None:   # Square refusing says so there: connect again
             at = self.store.clock() + RETRY_RENEWAL_SECONDS
             self.store.enqueue(jobs.renew_square_token(account.instance_id, account.id, at),
                                delay=RETRY_RENEWAL_SECONDS)

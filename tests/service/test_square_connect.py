@@ -99,6 +99,8 @@ def test_a_renewal_square_refuses_says_connect_again(bridge, square, clock):
     worker.drain()
     refused = bridge.store.get_account(account.id)
     assert "connect again" in refused.check_error
+    clock.now += 2 * 3600
+    assert bridge.store.claim("test", 30) is None    # not tried again: the owner connects again
 
 
 def test_disconnecting_gives_the_tokens_back_to_square(bridge, square):
