@@ -87,8 +87,8 @@ def site_status(store: Reads, site: str, *, served: Container[str], wix_connecte
     """`served`: the sites the operator's own POS takes orders for (POS_SITES);
     `wix_connected`: the bridge has Wix credentials."""
     account = store.account_for_instance(site)
-    breaker = store.breaker(jobs.pos_destination(site))
-    held = breaker is not None and breaker.state != BreakerState.CLOSED
+    breaker = holding(store, site)
+    held = breaker is not None
     recent = store.list_orders(None, RECENT_ORDERS, instance_id=site)
     configurations = store.list_configurations(site)
     lines = tuple(_location(store, c, account, recent, len(configurations) == 1, wix_connected)
@@ -96,6 +96,13 @@ def site_status(store: Reads, site: str, *, served: Container[str], wix_connecte
     answered = max((o.updated_at for o in recent if o.pos_order_id), default=None)
     return SiteStatus(pos=_pos(account, breaker, site in served, answered),
                       locations=lines, today=_today(store, site, time_zone, now, held))
+
+
+def holding(store: Reads, site: str) -> Breaker | None:
+    """The site's POS circuit breaker when it holds the site's orders back (open or probing),
+    else None: the POS is taken to answer."""
+    breaker = store.breaker(jobs.pos_destination(site))
+    return breaker if breaker is not None and breaker.state != BreakerState.CLOSED else None
 
 
 def _pos(account: Account | None, breaker: Breaker | None, served: bool,
@@ -108,7 +115,7 @@ def _pos(account: Account | None, breaker: Breaker | None, served: bool,
     if account is not None and account.check_error:
         return Signal(BAD, f"Your POS account needs attention: {account.check_error}",
                       "account")
-    if breaker is not None and breaker.state != BreakerState.CLOSED:
+    if breaker is not None:
         return Signal(BAD, "Your POS is not answering. New orders wait and none is lost: they "
                            "go as soon as it answers.", at=breaker.opened_at, at_label="since",
                       next_at=iso(breaker.open_until) if breaker.open_until else None)

@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 
 from bridge.domain.lifecycle import OrderState
-from bridge.service import jobs, site_status
-from bridge.storage.port import BreakerState, ImportState
+from bridge.service import site_status
+from bridge.storage.port import ImportState
 from bridge.web.dashboard import access, glossary, views
 from bridge.wix.port import WixError
 
@@ -76,8 +76,7 @@ def _failed_count(site: str) -> int:
 
 def held(site: str) -> bool:
     """The site's POS is not answering: its queued orders are held, not merely on their way."""
-    breaker = the_bridge().store.breaker(jobs.pos_destination(site))
-    return breaker is not None and breaker.state != BreakerState.CLOSED
+    return site_status.holding(the_bridge().store, site) is not None
 
 
 @blueprint.before_request
