@@ -69,8 +69,8 @@ SETTINGS = (
     Setting("POS_SQUARE_LOCATION_MAP", None,
             "wixLocationId=squareLocationId,... (or a JSON object)", owner=True,
             label="Locations by hand (optional)",
-            hint="Pairing on the Locations page is simpler; this is wixLocationId=squareLocationId, "
-                 "comma-separated."),
+            hint="Pairing on the Locations page is simpler; this is "
+                 "wixLocationId=squareLocationId, comma-separated."),
     Setting("POS_SQUARE_CATALOG_MAP", None,
             "wixCatalogItemId=squareCatalogObjectId,... (or a JSON object)", owner=True,
             label="Items by hand (optional)",

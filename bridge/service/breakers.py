@@ -87,10 +87,10 @@ class Breakers:
         site = destination.removeprefix("pos:") if destination.startswith("pos:") else None
         if site and not admission.probe:  # one incident an outage, not one a failed probe
             incidents.incident(self.store, site, incidents.IncidentKind.POS_UNREACHABLE,
-                                   f"{destination}@{int(now)}",
-                                   "Your POS is not answering: new orders wait for it",
-                                   f"{breaker.failures} tries in a row failed: {reason}. The "
-                                   "bridge keeps trying and sends them when it answers.")
+                               f"{destination}@{int(now)}",
+                               "Your POS is not answering: new orders wait for it",
+                               f"{breaker.failures} tries in a row failed: {reason}. The "
+                               "bridge keeps trying and sends them when it answers.")
         return cooldown
 
 

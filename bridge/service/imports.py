@@ -239,10 +239,10 @@ class ImportOrder:
         if imported is not None and imported.state != ImportState.DONE:
             self.store.set_import(imported.id, ImportState.FAILED, error=reason)
             incidents.incident(self.store, imported.instance_id,
-                                   incidents.IncidentKind.ORDER_FAILED,
-                                   f"import:{imported.id}",
-                                   f"An order taken at your POS ({imported.pos_order_id}) "
-                                   "could not be added to Wix", reason)
+                               incidents.IncidentKind.ORDER_FAILED,
+                               f"import:{imported.id}",
+                               f"An order taken at your POS ({imported.pos_order_id}) "
+                               "could not be added to Wix", reason)
 
 
 def _pos_to_wix(identifiers: Mapping[str, str]) -> dict[str, str]:

@@ -30,8 +30,8 @@ class IncidentStore(Incidents, JobQueue, Transactions, Protocol):
     """An incident is recorded and its notification queued in one transaction."""
 
 
-def incident(store: IncidentStore, instance_id: str | None, kind: IncidentKind, key: str, subject: str,
-             detail: str | None = None) -> None:
+def incident(store: IncidentStore, instance_id: str | None, kind: IncidentKind, key: str,
+             subject: str, detail: str | None = None) -> None:
     if not instance_id:
         return
     with store.transaction():

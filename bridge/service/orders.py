@@ -196,9 +196,9 @@ class SendOrder:
             self.store.set_order_state(job.instance_id, job.order_id, OrderState.FAILED.value,
                                        error=reason, failure=cause or Cause.POS_SILENT)
             incidents.incident(self.store, record.instance_id,
-                                   incidents.IncidentKind.ORDER_FAILED, record.wix_order_id,
-                                   f"Order #{record.number or record.wix_order_id} did not reach "
-                                   "your POS", reason)
+                               incidents.IncidentKind.ORDER_FAILED, record.wix_order_id,
+                               f"Order #{record.number or record.wix_order_id} did not reach "
+                               "your POS", reason)
 
 
 class CancelOrder:

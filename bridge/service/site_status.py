@@ -194,8 +194,8 @@ def _today(store: Reads, site: str, time_zone: str | None, now: float, held: boo
                                                          microsecond=0)
     counts = store.count_orders(site, iso(midnight.astimezone(timezone.utc).timestamp()))
     waiting = sum(counts.get(s.value, 0) for s in (OrderState.QUEUED, OrderState.CANCELING))
-    return Today(sent=counts.get(OrderState.SENT.value, 0), waiting=waiting, failed=counts.get(OrderState.FAILED.value, 0),
-                 held=held and waiting > 0)
+    return Today(sent=counts.get(OrderState.SENT.value, 0), waiting=waiting,
+                 failed=counts.get(OrderState.FAILED.value, 0), held=held and waiting > 0)
 
 
 def _location_of(snapshot: Mapping[str, Any]) -> str | None:
